@@ -1,0 +1,3 @@
+package chatflow
+
+//go:generate go run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen -config openapi/oapi-codegen.yaml openapi/chatflow.json
