@@ -1,0 +1,306 @@
+// Package chatflow is a Go client for the Service API of Dify chatflow
+// ("Advanced Chat") apps.
+//
+// The typed client in package gen is generated from an OpenAPI description
+// (see openapi/); this package wraps it with API-key auth, errors that keep
+// the server's code and message ([APIError]), streaming replies as Go
+// iterators, pagination, streaming uploads and retries.
+//
+//	c, err := chatflow.NewClient(os.Getenv("DIFY_API_KEY"),
+//		chatflow.WithBaseURL("https://dify.example.com/v1"))
+package chatflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// Version is the version of this library, sent in the default User-Agent.
+const Version = "0.1.0"
+
+// DefaultBaseURL is the base URL of Dify Cloud's Service API.
+const DefaultBaseURL = "https://api.dify.ai/v1"
+
+// DefaultUserAgent is the User-Agent sent when WithUserAgent is not used.
+const DefaultUserAgent = "chatflow-go/" + Version + " (+https://github.com/difykit/chatflow)"
+
+// Client talks to one Dify chatflow app. It embeds the generated client, so
+// every operation of the API is a method (for example
+// c.GetChatAppMetaWithResponse); through Client, a reply with a non-2xx
+// status comes back as an error of type *APIError, never as a response.
+//
+// A Client is safe for concurrent use by many goroutines.
+type Client struct {
+	*gen.ClientWithResponses
+
+	raw     *gen.Client // unparsed replies, for streams and binary bodies
+	server  string      // base URL with a trailing slash
+	hc      *http.Client
+	cfg     config
+	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
+}
+
+// config holds what the options set. It never holds the API key.
+type config struct {
+	baseURL       string
+	httpClient    *http.Client
+	maxRetries    int
+	retryWaitMax  time.Duration
+	userAgent     string
+	editors       []gen.RequestEditorFn
+	idleTimeout   time.Duration
+	maxEventBytes int
+	maxReplyBytes int64
+	logger        *slog.Logger
+}
+
+// Option configures a Client; pass options to NewClient.
+type Option func(*config) error
+
+// Defaults of the options.
+const (
+	DefaultMaxRetries    = 2
+	DefaultRetryWaitMax  = 30 * time.Second
+	DefaultIdleTimeout   = 2 * time.Minute
+	DefaultMaxEventBytes = 16 << 20
+	DefaultMaxReplyBytes = 64 << 20
+)
+
+// WithBaseURL sets the base URL of the Service API, including its /v1
+// suffix, for example "https://dify.example.com/v1". It must be an absolute
+// http or https URL.
+func WithBaseURL(baseURL string) Option {
+	return func(c *config) error { c.baseURL = baseURL; return nil }
+}
+
+// WithHTTPClient sets the HTTP client used for every request. Leave its
+// Timeout at zero: it would cut long streams; bound calls with a context
+// instead.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return errors.New("chatflow: WithHTTPClient: nil client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a failed request may be retried
+// (default 2); 0 disables retries. See the README for what is retried.
+func WithMaxRetries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("chatflow: WithMaxRetries: negative count %d", n)
+		}
+		c.maxRetries = n
+		return nil
+	}
+}
+
+// WithRetryWaitMax caps the wait between two attempts, including a wait
+// asked for by a Retry-After header (default 30s).
+func WithRetryWaitMax(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("chatflow: WithRetryWaitMax: negative duration %v", d)
+		}
+		c.retryWaitMax = d
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header sent with every request.
+func WithUserAgent(ua string) Option {
+	return func(c *config) error {
+		if err := checkHeaderValue("User-Agent", ua); err != nil {
+			return err
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithRequestEditor adds a function that may change every request before it
+// is sent, after the library has set its own headers.
+func WithRequestEditor(fn gen.RequestEditorFn) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return errors.New("chatflow: WithRequestEditor: nil function")
+		}
+		c.editors = append(c.editors, fn)
+		return nil
+	}
+}
+
+// WithIdleTimeout sets how long a stream may stay silent before it fails
+// (default 2 minutes; Dify pings every 10 seconds). 0 disables the limit.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("chatflow: WithIdleTimeout: negative duration %v", d)
+		}
+		c.idleTimeout = d
+		return nil
+	}
+}
+
+// WithMaxEventBytes sets the largest server-sent event a stream accepts
+// (default 16 MiB); a larger one ends the stream with an error.
+func WithMaxEventBytes(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("chatflow: WithMaxEventBytes: %d is not positive", n)
+		}
+		c.maxEventBytes = n
+		return nil
+	}
+}
+
+// WithMaxReplyBytes sets the largest JSON reply body accepted (default
+// 64 MiB); a larger one is an error rather than a memory spike.
+func WithMaxReplyBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("chatflow: WithMaxReplyBytes: %d is not positive", n)
+		}
+		c.maxReplyBytes = n
+		return nil
+	}
+}
+
+// WithLogger logs each HTTP attempt (method, path, status, duration, retry)
+// at debug level, and retries at info level. The API key is never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
+}
+
+// NewClient returns a client for the chatflow app whose API key is apiKey.
+// It rejects an empty key and a base URL that is not absolute http(s).
+func NewClient(apiKey string, opts ...Option) (*Client, error) {
+	if strings.TrimSpace(apiKey) == "" {
+		return nil, errors.New("chatflow: empty API key")
+	}
+	if strings.ContainsAny(apiKey, "\r\n\t ") {
+		return nil, errors.New("chatflow: API key contains white space or a line break")
+	}
+	cfg := config{
+		baseURL:       DefaultBaseURL,
+		maxRetries:    DefaultMaxRetries,
+		retryWaitMax:  DefaultRetryWaitMax,
+		userAgent:     DefaultUserAgent,
+		idleTimeout:   DefaultIdleTimeout,
+		maxEventBytes: DefaultMaxEventBytes,
+		maxReplyBytes: DefaultMaxReplyBytes,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	server, err := normalizeBaseURL(cfg.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	c := &Client{server: server, hc: hc, cfg: cfg}
+	// The key lives only in this closure: no field of Client holds it.
+	auth := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		return nil
+	}
+	ua := cfg.userAgent
+	userAgent := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("User-Agent", ua)
+		return nil
+	}
+	c.editors = append([]gen.RequestEditorFn{auth, userAgent}, cfg.editors...)
+
+	d := apiDoer{c: c}
+	c.raw, err = gen.NewClient(server, gen.WithHTTPClient(d), gen.WithRequestEditorFn(c.applyEditors))
+	if err != nil {
+		return nil, fmt.Errorf("chatflow: %w", err)
+	}
+	c.ClientWithResponses = &gen.ClientWithResponses{ClientInterface: c.raw}
+	return c, nil
+}
+
+// BaseURL returns the base URL requests are sent to, with a trailing slash.
+func (c *Client) BaseURL() string { return c.server }
+
+// String describes the client without its API key.
+func (c *Client) String() string { return "chatflow.Client(" + redactURL(c.server) + ")" }
+
+// GoString is the same as String, so that %#v never prints internals.
+func (c *Client) GoString() string { return c.String() }
+
+// Format prints the client the same way for every verb (%v, %+v, %#v, %s).
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+
+// applyEditors runs the library's and the caller's request editors.
+func (c *Client) applyEditors(ctx context.Context, req *http.Request) error {
+	for _, e := range c.editors {
+		if err := e(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apiDoer is the HTTP doer behind every generated call: it sends the request
+// (with retries) and turns a non-2xx reply into an *APIError.
+type apiDoer struct{ c *Client }
+
+// Do implements gen.HttpRequestDoer.
+func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
+	if err := checkRequestPath(req, d.c.server); err != nil {
+		return nil, err
+	}
+	resp, err := d.c.send(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, newAPIError(req, resp)
+	}
+	return limitBody(resp, d.c.cfg.maxReplyBytes), nil
+}
+
+func normalizeBaseURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("chatflow: base URL: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("chatflow: base URL %q is not an absolute http(s) URL", redactURL(raw))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("chatflow: base URL %q has a query or fragment", redactURL(raw))
+	}
+	s := u.String()
+	if !strings.HasSuffix(s, "/") {
+		s += "/"
+	}
+	return s, nil
+}
+
+func checkHeaderValue(name, v string) error {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return fmt.Errorf("chatflow: %s header value contains a line break or NUL", name)
+	}
+	return nil
+}

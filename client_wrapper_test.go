@@ -1,0 +1,174 @@
+package chatflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestNewClientValidation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		key  string
+		opts []Option
+	}{
+		{"empty key", "", nil},
+		{"blank key", "   ", nil},
+		{"key with newline", "app-x\r\nX-Evil: 1", nil},
+		{"relative base URL", "k", []Option{WithBaseURL("/v1")}},
+		{"no host", "k", []Option{WithBaseURL("https:///v1")}},
+		{"ftp base URL", "k", []Option{WithBaseURL("ftp://example.com/v1")}},
+		{"unparsable base URL", "k", []Option{WithBaseURL("http://[::1")}},
+		{"base URL with query", "k", []Option{WithBaseURL("https://example.com/v1?x=1")}},
+		{"user agent with CRLF", "k", []Option{WithUserAgent("x\r\nEvil: 1")}},
+		{"negative retries", "k", []Option{WithMaxRetries(-1)}},
+		{"nil http client", "k", []Option{WithHTTPClient(nil)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := NewClient(tt.key, tt.opts...)
+			if err == nil {
+				t.Fatalf("NewClient = %v, want an error", c)
+			}
+			if strings.Contains(err.Error(), "app-x") {
+				t.Errorf("error %q repeats the key", err)
+			}
+		})
+	}
+}
+
+func TestNewClientDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := NewClient("app-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.BaseURL(), DefaultBaseURL+"/"; got != want {
+		t.Errorf("BaseURL = %q, want %q", got, want)
+	}
+}
+
+func TestAuthAndUserAgentHeaders(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		testHeader(t, r, "Authorization", "Bearer "+testKey)
+		if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "chatflow-go/"+Version) {
+			t.Errorf("User-Agent = %q, want the library name and version", ua)
+		}
+		writeJSON(w, 200, `{"tool_icons":{}}`)
+	})
+	if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCustomUserAgentAndEditor(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithUserAgent("my-app/2"), WithRequestEditor(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("X-Trace", "t1")
+		return nil
+	}))
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		testHeader(t, r, "User-Agent", "my-app/2")
+		testHeader(t, r, "X-Trace", "t1")
+		writeJSON(w, 200, `{}`)
+	})
+	if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClientPrintsNoKey(t *testing.T) {
+	t.Parallel()
+	c, err := NewClient(testKey, WithBaseURL("https://user:pw@example.com/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		s := fmt.Sprintf(verb, c)
+		if strings.Contains(s, testKey) || strings.Contains(s, "pw") {
+			t.Errorf("%s of Client = %q leaks a secret", verb, s)
+		}
+	}
+	s := fmt.Sprintf("%+v", *c)
+	if strings.Contains(s, testKey) {
+		t.Errorf("%%+v of *Client leaks the key: %q", s)
+	}
+}
+
+func TestDeleteConversation(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("DELETE /conversations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		testHeader(t, r, "Content-Type", "application/json")
+		testJSONBody(t, r, `{"user":"abc-123"}`)
+		if r.PathValue("id") != "c1" {
+			t.Errorf("id = %q", r.PathValue("id"))
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if err := c.DeleteConversation(context.Background(), "c1", "abc-123"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeleteConversationLegacy200(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("DELETE /conversations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"result":"success"}`)
+	})
+	if err := c.DeleteConversation(context.Background(), "c1", "u"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDeleteConversationEscapesID(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	got := make(chan string, 1)
+	mux.HandleFunc("DELETE /conversations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		got <- r.URL.EscapedPath()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if err := c.DeleteConversation(context.Background(), "a/b?c#d e", "u"); err != nil {
+		t.Fatal(err)
+	}
+	if p := <-got; p != "/conversations/a%2Fb%3Fc%23d%20e" {
+		t.Errorf("escaped path = %q", p)
+	}
+}
+
+func TestDeleteConversationRejectsBadIDs(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("request sent for a bad id: %s %s", r.Method, r.URL)
+	})
+	for _, id := range []string{"", " ", ".", ".."} {
+		err := c.DeleteConversation(context.Background(), id, "u")
+		if !errors.Is(err, ErrInvalidID) {
+			t.Errorf("DeleteConversation(%q) = %v, want ErrInvalidID", id, err)
+		}
+	}
+}
+
+func TestGeneratedCallsRejectDotIDs(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("request sent for a bad id: %s %s", r.Method, r.URL)
+	})
+	for _, id := range []string{"", "."} {
+		_, err := c.GetEndUserChatWithResponse(context.Background(), id)
+		if !errors.Is(err, ErrInvalidID) {
+			t.Errorf("GetEndUserChat(%q) = %v, want ErrInvalidID", id, err)
+		}
+	}
+}

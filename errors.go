@@ -1,0 +1,277 @@
+package chatflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Sentinel errors matched by errors.Is against an *APIError.
+var (
+	ErrUnauthorized = errors.New("chatflow: unauthorized (401)")
+	ErrForbidden    = errors.New("chatflow: forbidden (403)")
+	ErrNotFound     = errors.New("chatflow: not found (404)")
+	ErrRateLimited  = errors.New("chatflow: rate limited (429)")
+)
+
+// Limits on what an error keeps of a reply body.
+const (
+	errBodyReadLimit = 64 << 10 // bytes read to decode an error body
+	errBodyKeep      = 4 << 10  // bytes kept in APIError.Body
+	errMessageShort  = 240      // runes of the message shown by Error()
+)
+
+// APIError is a reply from the server (or a proxy in front of it) with a
+// non-2xx status, or an error event inside a stream. Find it with errors.As;
+// test its class with errors.Is(err, ErrNotFound) and the other sentinels.
+type APIError struct {
+	// StatusCode is the HTTP status, or the status field of a stream's error event.
+	StatusCode int
+	// Code is Dify's error code, such as "not_found" or "invalid_param";
+	// empty when the body was not a Dify error (a proxy's HTML page).
+	Code string
+	// Message is Dify's message, or a short summary of a non-JSON body.
+	Message string
+	// Params names the request field a 400 refers to, when the server says.
+	Params string
+	// Method and URL identify the request; the URL carries no credentials.
+	Method string
+	URL    string
+	// RetryAfter is the wait asked for by a Retry-After header, if any.
+	RetryAfter time.Duration
+	// Body is the start of the raw reply body (at most 4 KiB).
+	Body []byte
+}
+
+// Error returns a one-line description, short even for a large body.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	b.WriteString("chatflow: ")
+	if e.StatusCode != 0 {
+		b.WriteString(strconv.Itoa(e.StatusCode))
+		if t := http.StatusText(e.StatusCode); t != "" {
+			b.WriteString(" " + t)
+		}
+	} else {
+		b.WriteString("error")
+	}
+	if e.Code != "" {
+		b.WriteString(" (" + e.Code + ")")
+	}
+	if msg := shorten(e.Message, errMessageShort); msg != "" {
+		b.WriteString(": " + msg)
+	}
+	if e.Method != "" || e.URL != "" {
+		b.WriteString(" [" + strings.TrimSpace(e.Method+" "+e.URL) + "]")
+	}
+	return b.String()
+}
+
+// Is reports whether target is the sentinel of this error's class. A 400
+// that Dify uses for its concurrency limit ("Too many requests") also
+// matches ErrRateLimited.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests ||
+			e.Code == "too_many_requests" || e.Code == "rate_limit_error" ||
+			(e.StatusCode == http.StatusBadRequest && strings.HasPrefix(strings.ToLower(e.Message), "too many requests"))
+	}
+	return false
+}
+
+// newAPIError reads (a bounded part of) resp's body, closes it and describes
+// the reply.
+func newAPIError(req *http.Request, resp *http.Response) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode}
+	if req != nil {
+		e.Method = req.Method
+		if req.URL != nil {
+			e.URL = redactURL(req.URL.String())
+		}
+	}
+	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
+	_, _ = io.CopyN(io.Discard, resp.Body, errBodyReadLimit) // let the connection be reused
+	_ = resp.Body.Close()
+	decodeErrorBody(e, body, resp.Header.Get("Content-Type"))
+	return e
+}
+
+// errorBody is the JSON shape of a Dify error reply or error event.
+type errorBody struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Status  int             `json:"status"`
+	Params  json.RawMessage `json:"params"`
+}
+
+// decodeErrorBody fills e's Code, Message, Params and Body from a reply body
+// of any kind: Dify JSON, other JSON, HTML, text or nothing.
+func decodeErrorBody(e *APIError, body []byte, contentType string) {
+	e.Body = bytes.Clone(body[:min(len(body), errBodyKeep)])
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		e.Message = "empty body"
+		return
+	}
+	var eb errorBody
+	if trimmed[0] == '{' && json.Unmarshal(trimmed, &eb) == nil && (eb.Code != "" || eb.Message != "") {
+		e.Code, e.Message = eb.Code, eb.Message
+		if e.StatusCode == 0 {
+			e.StatusCode = eb.Status
+		}
+		e.Params = paramsString(eb.Params)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "text/html" || bytes.HasPrefix(bytes.ToLower(trimmed), []byte("<!doctype html")) || bytes.HasPrefix(bytes.ToLower(trimmed), []byte("<html")) {
+		if title := htmlTitle(trimmed); title != "" {
+			e.Message = "HTML page: " + title
+		} else {
+			e.Message = "HTML page"
+		}
+		return
+	}
+	if !utf8.Valid(trimmed) {
+		e.Message = fmt.Sprintf("%d bytes of binary data", len(body))
+		return
+	}
+	e.Message = string(trimmed[:min(len(trimmed), errBodyKeep)])
+}
+
+func paramsString(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// htmlTitle returns the text of the first <title> element, or of the first
+// <h1>, collapsed to one line.
+func htmlTitle(b []byte) string {
+	lower := bytes.ToLower(b)
+	for _, tag := range []string{"title", "h1"} {
+		i := bytes.Index(lower, []byte("<"+tag))
+		if i < 0 {
+			continue
+		}
+		j := bytes.IndexByte(lower[i:], '>')
+		if j < 0 {
+			continue
+		}
+		start := i + j + 1
+		end := bytes.Index(lower[start:], []byte("</"+tag))
+		if end < 0 {
+			continue
+		}
+		if t := strings.Join(strings.Fields(string(b[start:start+end])), " "); t != "" {
+			return shorten(t, 120)
+		}
+	}
+	return ""
+}
+
+// shorten returns the first line of s, cut to at most n runes.
+func shorten(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = strings.TrimSpace(s[:i]) + " …"
+	}
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// redactURL drops credentials (user info) from a URL for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	return u.String()
+}
+
+// ErrReplyTooLarge is returned while reading a JSON reply body that is larger
+// than the limit set by WithMaxReplyBytes.
+var ErrReplyTooLarge = errors.New("chatflow: reply body exceeds the size limit")
+
+// limitBody makes reading a JSON reply fail once it exceeds max bytes.
+// Binary replies (audio, file previews) and streams are not limited.
+func limitBody(resp *http.Response, max int64) *http.Response {
+	if max <= 0 || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		return resp
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}
+	return resp
+}
+
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+	max  int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// Tell a body of exactly max bytes from a longer one.
+		var one [1]byte
+		if n, _ := l.rc.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, l.max)
+		}
+		return l.rc.Read(p[:0])
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.rc.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+func (l *limitedBody) Close() error { return l.rc.Close() }

@@ -1,0 +1,203 @@
+package chatflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAPIErrorClasses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		status      int
+		ctype       string
+		body        string
+		header      map[string]string
+		wantCode    string
+		wantMessage string // prefix
+		wantParams  string
+		sentinel    error
+	}{
+		{name: "401 dify", status: 401, ctype: "application/json", header: map[string]string{"WWW-Authenticate": `Bearer realm="api"`},
+			body: `{"code":"unauthorized","message":"Access token is invalid","status":401}`, wantCode: "unauthorized", wantMessage: "Access token is invalid", sentinel: ErrUnauthorized},
+		{name: "403 app disabled", status: 403, ctype: "application/json",
+			body: `{"code":"app_api_disabled","message":"disabled","status":403}`, wantCode: "app_api_disabled", wantMessage: "disabled", sentinel: ErrForbidden},
+		{name: "404 conversation", status: 404, ctype: "application/json",
+			body: `{"code":"not_found","message":"Conversation Not Exists.","status":404}`, wantCode: "not_found", wantMessage: "Conversation Not Exists.", sentinel: ErrNotFound},
+		{name: "429", status: 429, ctype: "application/json",
+			body: `{"code":"too_many_requests","message":"Too many requests. Please try again later.","status":429}`, wantCode: "too_many_requests", sentinel: ErrRateLimited},
+		{name: "400 concurrency as invalid_param", status: 400, ctype: "application/json",
+			body: `{"code":"invalid_param","message":"Too many requests. Please try again later.","status":400}`, wantCode: "invalid_param", sentinel: ErrRateLimited},
+		{name: "400 with params", status: 400, ctype: "application/json",
+			body: `{"code":"invalid_param","message":"user is required","status":400,"params":"user"}`, wantCode: "invalid_param", wantMessage: "user is required", wantParams: "user"},
+		{name: "400 multi-line pydantic", status: 400, ctype: "application/json",
+			body: `{"code":"invalid_param","message":"1 validation error\ninputs\n  Field required","status":400}`, wantCode: "invalid_param", wantMessage: "1 validation error"},
+		{name: "500", status: 500, ctype: "application/json",
+			body: `{"code":"internal_server_error","message":"The server encountered an internal error.","status":500}`, wantCode: "internal_server_error"},
+		{name: "502 nginx html", status: 502, ctype: "text/html",
+			body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>", wantMessage: "HTML page: 502 Bad Gateway"},
+		{name: "503 cloudflare html without content type", status: 503,
+			body: "<!DOCTYPE html><html><head><title>example.com | 503: Service unavailable</title></head><body></body></html>", wantMessage: "HTML page: example.com | 503"},
+		{name: "504 empty", status: 504, body: "", wantMessage: "empty body"},
+		{name: "500 plain text", status: 500, ctype: "text/plain", body: "upstream connect error", wantMessage: "upstream connect error"},
+		{name: "400 JSON not from Dify", status: 400, ctype: "application/json", body: `{"error":"bad"}`, wantMessage: `{"error":"bad"}`},
+		{name: "400 malformed JSON", status: 400, ctype: "application/json", body: `{"code":"x",`, wantMessage: `{"code":"x",`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t)
+			mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tt.header {
+					w.Header().Set(k, v)
+				}
+				if tt.ctype != "" {
+					w.Header().Set("Content-Type", tt.ctype)
+				}
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(tt.body))
+			})
+			resp, err := c.GetChatAppMetaWithResponse(context.Background())
+			if resp != nil {
+				t.Errorf("response = %v, want nil with the error", resp)
+			}
+			var ae *APIError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error = %v (%T), want *APIError", err, err)
+			}
+			if ae.StatusCode != tt.status || ae.Code != tt.wantCode || !strings.HasPrefix(ae.Message, tt.wantMessage) || ae.Params != tt.wantParams {
+				t.Errorf("APIError = {%d %q %q %q}, want {%d %q %q… %q}", ae.StatusCode, ae.Code, ae.Message, ae.Params, tt.status, tt.wantCode, tt.wantMessage, tt.wantParams)
+			}
+			if ae.Method != "GET" || !strings.HasSuffix(ae.URL, "/v1/meta") {
+				t.Errorf("APIError request = %s %s", ae.Method, ae.URL)
+			}
+			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
+				t.Errorf("errors.Is(%v, %v) = false", err, tt.sentinel)
+			}
+			for _, s := range []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrRateLimited} {
+				if s != tt.sentinel && errors.Is(err, s) {
+					t.Errorf("errors.Is(%v, %v) = true", err, s)
+				}
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error message spans lines: %q", err)
+			}
+			if strings.Contains(fmt.Sprintf("%+v %#v", err, ae), testKey) {
+				t.Error("error leaks the API key")
+			}
+		})
+	}
+}
+
+func TestAPIErrorLargeBodyStaysShort(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	big := strings.Repeat("x", 1<<20)
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 500, `{"code":"internal_server_error","message":"`+big+`","status":500}`)
+	})
+	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v, want *APIError", err)
+	}
+	if n := len(err.Error()); n > 500 {
+		t.Errorf("Error() is %d bytes long", n)
+	}
+	if len(ae.Body) > errBodyKeep {
+		t.Errorf("Body keeps %d bytes", len(ae.Body))
+	}
+	if ae.StatusCode != 500 {
+		t.Errorf("status = %d", ae.StatusCode)
+	}
+}
+
+func TestAPIErrorRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if d := parseRetryAfter("7", now); d != 7*time.Second {
+		t.Errorf("seconds: %v", d)
+	}
+	if d := parseRetryAfter(now.Add(90*time.Second).Format(http.TimeFormat), now); d != 90*time.Second {
+		t.Errorf("date: %v", d)
+	}
+	for _, v := range []string{"", "-3", "soon", now.Add(-time.Minute).Format(http.TimeFormat)} {
+		if d := parseRetryAfter(v, now); d != 0 {
+			t.Errorf("parseRetryAfter(%q) = %v, want 0", v, d)
+		}
+	}
+}
+
+func TestTransportErrorsStayTransportErrors(t *testing.T) {
+	t.Parallel()
+	// A port that refuses connections: listen, then close.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := NewClient(testKey, WithBaseURL("http://"+addr+"/v1"), WithMaxRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.DeleteConversation(context.Background(), "c1", "u")
+	var ae *APIError
+	if err == nil || errors.As(err, &ae) {
+		t.Fatalf("error = %v, want a transport error", err)
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) {
+		t.Errorf("error %v does not wrap the *net.OpError", err)
+	}
+	if strings.Contains(err.Error(), testKey) {
+		t.Error("transport error leaks the key")
+	}
+}
+
+func TestContextErrorsAreFound(t *testing.T) {
+	t.Parallel()
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(block) })
+	c, err := NewClient(testKey, WithBaseURL(srv.URL+"/v1"), WithMaxRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.DeleteConversation(ctx, "c1", "u"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v, want context.Canceled", err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if err := c.DeleteConversation(ctx, "c1", "u"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("deadline: %v, want context.DeadlineExceeded", err)
+	}
+}
+
+func TestReplyTooLarge(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxReplyBytes(100))
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"tool_icons":{"a":"`+strings.Repeat("x", 500)+`"}}`)
+	})
+	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	if !errors.Is(err, ErrReplyTooLarge) {
+		t.Fatalf("error = %v, want ErrReplyTooLarge", err)
+	}
+}
