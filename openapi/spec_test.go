@@ -15,12 +15,14 @@ func TestSpecLoadsWithOverlay(t *testing.T) {
 	if _, ok := doc.Components.Schemas["ErrorResponse"]; !ok {
 		t.Error("overlay not applied: no ErrorResponse schema")
 	}
+	// Our description has exactly the 31 chatflow operations; Dify's
+	// published file (a drop-in replacement) has those and more.
 	n := 0
 	for _, item := range doc.Paths.Map() {
 		n += len(item.Operations())
 	}
-	if n != 31 {
-		t.Errorf("description has %d operations, want 31", n)
+	if n < 31 {
+		t.Errorf("description has %d operations, want at least 31", n)
 	}
 }
 
