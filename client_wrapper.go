@@ -11,6 +11,7 @@
 package chatflow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,7 @@ type Client struct {
 	hc      *http.Client
 	cfg     config
 	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
+	scrub   func([]byte) []byte   // removes the key from text a server sent back
 }
 
 // config holds what the options set. It never holds the API key.
@@ -223,6 +225,9 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 		return nil
 	}
+	c.scrub = func(b []byte) []byte {
+		return bytes.ReplaceAll(b, []byte(apiKey), []byte("[REDACTED]"))
+	}
 	ua := cfg.userAgent
 	userAgent := func(_ context.Context, req *http.Request) error {
 		req.Header.Set("User-Agent", ua)
@@ -275,9 +280,18 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, newAPIError(req, resp)
+		return nil, d.c.apiError(req, resp)
 	}
 	return limitBody(resp, d.c.cfg.maxReplyBytes), nil
+}
+
+// apiError describes a non-2xx reply, with any echo of the API key removed.
+func (c *Client) apiError(req *http.Request, resp *http.Response) *APIError {
+	e := newAPIError(req, resp)
+	e.Message = string(c.scrub([]byte(e.Message)))
+	e.Params = string(c.scrub([]byte(e.Params)))
+	e.Body = c.scrub(e.Body)
+	return e
 }
 
 func normalizeBaseURL(raw string) (string, error) {

@@ -201,3 +201,19 @@ func TestReplyTooLarge(t *testing.T) {
 		t.Fatalf("error = %v, want ErrReplyTooLarge", err)
 	}
 }
+
+func TestAPIErrorScrubsEchoedKey(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 400, `{"code":"bad_request","message":"bad header `+r.Header.Get("Authorization")+`","status":400}`)
+	})
+	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error = %v", err)
+	}
+	if strings.Contains(fmt.Sprintf("%v %+v %s", err, ae, ae.Body), testKey) {
+		t.Errorf("the echoed key survives in %+v", ae)
+	}
+}
