@@ -354,55 +354,105 @@ func (e GetWorkflowLogsParamsStatus) Valid() bool {
 	}
 }
 
-// AgentThoughtItem defines model for AgentThoughtItem.
+// AgentThoughtItem One reasoning or tool step of an agent, stored with a message.
 type AgentThoughtItem struct {
-	ChainID     string                 `json:"chain_id,omitempty"`
-	CreatedAt   int64                  `json:"created_at,omitempty"`
-	Files       []string               `json:"files,omitempty"`
-	ID          string                 `json:"id,omitempty"`
-	MessageID   string                 `json:"message_id,omitempty"`
-	Observation string                 `json:"observation,omitempty"`
-	Position    int                    `json:"position,omitempty"`
-	Thought     string                 `json:"thought,omitempty"`
-	Tool        string                 `json:"tool,omitempty"`
-	ToolInput   string                 `json:"tool_input,omitempty"`
-	ToolLabels  map[string]interface{} `json:"tool_labels,omitempty"`
+	// ChainID Id of the chain the step belongs to; null when none.
+	ChainID string `json:"chain_id,omitempty"`
+
+	// CreatedAt Creation time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Files Ids of files produced at this step.
+	Files []string `json:"files,omitempty"`
+
+	// ID Id of the step.
+	ID string `json:"id,omitempty"`
+
+	// MessageID Id of the message the step belongs to.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Observation What the tools returned.
+	Observation string `json:"observation,omitempty"`
+
+	// Position Order of the step within the message.
+	Position int `json:"position,omitempty"`
+
+	// Thought What the model thought at this step.
+	Thought string `json:"thought,omitempty"`
+
+	// Tool Names of the tools called, separated by `;`.
+	Tool string `json:"tool,omitempty"`
+
+	// ToolInput The tool input, as a JSON string.
+	ToolInput string `json:"tool_input,omitempty"`
+
+	// ToolLabels Display labels of the tools, keyed by tool name; may be null.
+	ToolLabels map[string]interface{} `json:"tool_labels,omitempty"`
 }
 
-// AnnotationItem defines model for AnnotationItem.
+// AnnotationItem A stored question and the answer the app gives for it.
 type AnnotationItem struct {
-	Answer    string `json:"answer,omitempty"`
-	CreatedAt int64  `json:"created_at,omitempty"`
-	HitCount  int    `json:"hit_count,omitempty"`
-	ID        string `json:"id,omitempty"`
-	Question  string `json:"question,omitempty"`
+	// Answer The answer returned on a match.
+	Answer string `json:"answer,omitempty"`
+
+	// CreatedAt Creation time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// HitCount How many times the annotation was used as a reply.
+	HitCount int `json:"hit_count,omitempty"`
+
+	// ID Id of the annotation.
+	ID string `json:"id,omitempty"`
+
+	// Question The question the annotation matches.
+	Question string `json:"question,omitempty"`
 }
 
-// AnnotationListResponse defines model for AnnotationListResponse.
+// AnnotationListResponse A page of annotations.
 type AnnotationListResponse struct {
-	Data    []AnnotationItem `json:"data,omitempty"`
-	HasMore bool             `json:"has_more,omitempty"`
-	Limit   int              `json:"limit,omitempty"`
-	Page    int              `json:"page,omitempty"`
-	Total   int              `json:"total,omitempty"`
+	// Data The annotations on this page.
+	Data []AnnotationItem `json:"data,omitempty"`
+
+	// HasMore True when further pages exist.
+	HasMore bool `json:"has_more,omitempty"`
+
+	// Limit Page size that was applied.
+	Limit int `json:"limit,omitempty"`
+
+	// Page Number of this page, from 1.
+	Page int `json:"page,omitempty"`
+
+	// Total Number of annotations that match the query.
+	Total int `json:"total,omitempty"`
 }
 
-// AppFeedbacksResponse defines model for AppFeedbacksResponse.
+// AppFeedbacksResponse A page of feedback on the app's messages.
 type AppFeedbacksResponse struct {
+	// Data The feedback entries.
 	Data []FeedbackItem `json:"data,omitempty"`
 }
 
-// AppInfoResponse defines model for AppInfoResponse.
+// AppInfoResponse Basic facts about the app.
 type AppInfoResponse struct {
-	AuthorName  string   `json:"author_name,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Mode        string   `json:"mode,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	Tags        []string `json:"tags,omitempty"`
+	// AuthorName Name of the app's author.
+	AuthorName string `json:"author_name,omitempty"`
+
+	// Description Description of the app.
+	Description string `json:"description,omitempty"`
+
+	// Mode App mode; `advanced-chat` for chatflow apps.
+	Mode string `json:"mode,omitempty"`
+
+	// Name Name of the app.
+	Name string `json:"name,omitempty"`
+
+	// Tags Tags attached to the app.
+	Tags []string `json:"tags,omitempty"`
 }
 
-// AppMetaResponse defines model for AppMetaResponse.
+// AppMetaResponse Display metadata of the app.
 type AppMetaResponse struct {
+	// ToolIcons Icons of the tools the app uses, keyed by tool name: an image URL or an emoji icon.
 	ToolIcons map[string]AppMetaResponse_ToolIcons_AdditionalProperties `json:"tool_icons,omitempty"`
 }
 
@@ -414,88 +464,167 @@ type AppMetaResponse_ToolIcons_AdditionalProperties struct {
 	union json.RawMessage
 }
 
-// AppParametersResponse defines model for AppParametersResponse.
+// AppParametersResponse The app's input form, feature switches and upload limits.
 type AppParametersResponse struct {
+	// AnnotationReply Whether annotation reply is on.
 	AnnotationReply struct {
+		// Enabled Whether the feature is on.
 		Enabled bool `json:"enabled,omitempty"`
 	} `json:"annotation_reply,omitempty"`
-	FileUpload   AppParametersResponse_FileUpload `json:"file_upload,omitempty"`
+
+	// FileUpload File upload settings.
+	FileUpload AppParametersResponse_FileUpload `json:"file_upload,omitempty"`
+
+	// MoreLikeThis Whether the more-like-this feature is on.
 	MoreLikeThis struct {
+		// Enabled Whether the feature is on.
 		Enabled bool `json:"enabled,omitempty"`
 	} `json:"more_like_this,omitempty"`
-	OpeningStatement  string `json:"opening_statement,omitempty"`
+
+	// OpeningStatement Text shown before the first message; null when there is none.
+	OpeningStatement string `json:"opening_statement,omitempty"`
+
+	// RetrieverResource Whether answers cite knowledge base sources.
 	RetrieverResource struct {
+		// Enabled Whether the feature is on.
 		Enabled bool `json:"enabled,omitempty"`
 	} `json:"retriever_resource,omitempty"`
+
+	// SensitiveWordAvoidance Whether content moderation is on.
 	SensitiveWordAvoidance struct {
+		// Enabled Whether the feature is on.
 		Enabled bool `json:"enabled,omitempty"`
 	} `json:"sensitive_word_avoidance,omitempty"`
+
+	// SpeechToText Whether speech to text is available.
 	SpeechToText struct {
+		// Enabled Whether the feature is on.
 		Enabled bool `json:"enabled,omitempty"`
 	} `json:"speech_to_text,omitempty"`
-	SuggestedQuestions            []string `json:"suggested_questions,omitempty"`
+
+	// SuggestedQuestions Starter questions to offer the end user.
+	SuggestedQuestions []string `json:"suggested_questions,omitempty"`
+
+	// SuggestedQuestionsAfterAnswer Whether follow-up questions are suggested after each answer.
 	SuggestedQuestionsAfterAnswer struct {
+		// Enabled Whether the feature is on.
 		Enabled bool `json:"enabled,omitempty"`
 	} `json:"suggested_questions_after_answer,omitempty"`
+
+	// SystemParameters Upload limits of the server.
 	SystemParameters AppParametersResponse_SystemParameters `json:"system_parameters,omitempty"`
-	TextToSpeech     struct {
+
+	// TextToSpeech Text-to-speech settings.
+	TextToSpeech struct {
+		// AutoPlay `enabled` to play answers aloud automatically, `disabled` otherwise.
 		AutoPlay string `json:"autoPlay,omitempty"`
-		Enabled  bool   `json:"enabled,omitempty"`
+
+		// Enabled Whether the feature is on.
+		Enabled bool `json:"enabled,omitempty"`
+
+		// Language Language of the speech.
 		Language string `json:"language,omitempty"`
-		Voice    string `json:"voice,omitempty"`
+
+		// Voice Voice used for speech.
+		Voice string `json:"voice,omitempty"`
 	} `json:"text_to_speech,omitempty"`
+
+	// UserInputForm The app's input variables, each wrapped in an object keyed by its control type.
 	UserInputForm []AppParametersResponse_UserInputForm_Item `json:"user_input_form,omitempty"`
 }
 
-// AppParametersResponse_FileUpload defines model for AppParametersResponse.FileUpload.
+// AppParametersResponse_FileUpload File upload settings.
 type AppParametersResponse_FileUpload struct {
+	// Image Image upload settings.
 	Image struct {
-		Detail          string   `json:"detail,omitempty"`
-		Enabled         bool     `json:"enabled,omitempty"`
-		NumberLimits    int      `json:"number_limits,omitempty"`
+		// Detail Image detail level passed to vision models.
+		Detail string `json:"detail,omitempty"`
+
+		// Enabled Whether images can be attached.
+		Enabled bool `json:"enabled,omitempty"`
+
+		// NumberLimits Most images per message.
+		NumberLimits int `json:"number_limits,omitempty"`
+
+		// TransferMethods Allowed ways to pass images: remote_url, local_file.
 		TransferMethods []string `json:"transfer_methods,omitempty"`
 	} `json:"image,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// AppParametersResponse_SystemParameters defines model for AppParametersResponse.SystemParameters.
+// AppParametersResponse_SystemParameters Upload limits of the server.
 type AppParametersResponse_SystemParameters struct {
-	AudioFileSizeLimit      int                    `json:"audio_file_size_limit,omitempty"`
-	FileSizeLimit           int                    `json:"file_size_limit,omitempty"`
-	ImageFileSizeLimit      int                    `json:"image_file_size_limit,omitempty"`
-	VideoFileSizeLimit      int                    `json:"video_file_size_limit,omitempty"`
+	// AudioFileSizeLimit Largest audio upload, in MB.
+	AudioFileSizeLimit int `json:"audio_file_size_limit,omitempty"`
+
+	// FileSizeLimit Largest document upload, in MB.
+	FileSizeLimit int `json:"file_size_limit,omitempty"`
+
+	// ImageFileSizeLimit Largest image upload, in MB.
+	ImageFileSizeLimit int `json:"image_file_size_limit,omitempty"`
+
+	// VideoFileSizeLimit Largest video upload, in MB.
+	VideoFileSizeLimit int `json:"video_file_size_limit,omitempty"`
+
+	// WorkflowFileUploadLimit Most files per workflow run.
 	WorkflowFileUploadLimit int                    `json:"workflow_file_upload_limit,omitempty"`
 	AdditionalProperties    map[string]interface{} `json:"-"`
 }
 
 // AppParametersResponseUserInputForm0 defines model for AppParametersResponse.UserInputForm.0.
 type AppParametersResponseUserInputForm0 struct {
+	// TextInput A single-line text input.
 	TextInput struct {
-		Default  string `json:"default,omitempty"`
-		Label    string `json:"label,omitempty"`
-		Required bool   `json:"required,omitempty"`
+		// Default Default value.
+		Default string `json:"default,omitempty"`
+
+		// Label Label shown to the end user.
+		Label string `json:"label,omitempty"`
+
+		// Required Whether a value must be given.
+		Required bool `json:"required,omitempty"`
+
+		// Variable Name of the variable; its key in `inputs`.
 		Variable string `json:"variable,omitempty"`
 	} `json:"text-input,omitempty"`
 }
 
 // AppParametersResponseUserInputForm1 defines model for AppParametersResponse.UserInputForm.1.
 type AppParametersResponseUserInputForm1 struct {
+	// Paragraph A multi-line text input.
 	Paragraph struct {
-		Default  string `json:"default,omitempty"`
-		Label    string `json:"label,omitempty"`
-		Required bool   `json:"required,omitempty"`
+		// Default Default value.
+		Default string `json:"default,omitempty"`
+
+		// Label Label shown to the end user.
+		Label string `json:"label,omitempty"`
+
+		// Required Whether a value must be given.
+		Required bool `json:"required,omitempty"`
+
+		// Variable Name of the variable; its key in `inputs`.
 		Variable string `json:"variable,omitempty"`
 	} `json:"paragraph,omitempty"`
 }
 
 // AppParametersResponseUserInputForm2 defines model for AppParametersResponse.UserInputForm.2.
 type AppParametersResponseUserInputForm2 struct {
+	// Select A choice among fixed options.
 	Select struct {
-		Default  string   `json:"default,omitempty"`
-		Label    string   `json:"label,omitempty"`
-		Options  []string `json:"options,omitempty"`
-		Required bool     `json:"required,omitempty"`
-		Variable string   `json:"variable,omitempty"`
+		// Default Option selected by default.
+		Default string `json:"default,omitempty"`
+
+		// Label Label shown to the end user.
+		Label string `json:"label,omitempty"`
+
+		// Options The allowed values.
+		Options []string `json:"options,omitempty"`
+
+		// Required Whether a value must be given.
+		Required bool `json:"required,omitempty"`
+
+		// Variable Name of the variable; its key in `inputs`.
+		Variable string `json:"variable,omitempty"`
 	} `json:"select,omitempty"`
 }
 
@@ -504,65 +633,112 @@ type AppParametersResponse_UserInputForm_Item struct {
 	union json.RawMessage
 }
 
-// AudioToTextRequest defines model for AudioToTextRequest.
+// AudioToTextRequest An audio file to transcribe.
 type AudioToTextRequest struct {
+	// File The audio, for example mp3, m4a, wav, amr or mpga.
 	File openapi_types.File `json:"file"`
-	User string             `json:"user,omitempty"`
+
+	// User The end user who makes the request.
+	User string `json:"user,omitempty"`
 }
 
-// AudioToTextResponse defines model for AudioToTextResponse.
+// AudioToTextResponse The transcription of an audio file.
 type AudioToTextResponse struct {
+	// Text The recognized text.
 	Text string `json:"text,omitempty"`
 }
 
-// ChatCompletionResponse defines model for ChatCompletionResponse.
+// ChatCompletionResponse The reply to a chat message sent in blocking mode.
 type ChatCompletionResponse struct {
-	Answer         string           `json:"answer,omitempty"`
-	ConversationID string           `json:"conversation_id,omitempty"`
-	CreatedAt      int64            `json:"created_at,omitempty"`
-	Event          string           `json:"event,omitempty"`
-	ID             string           `json:"id,omitempty"`
-	MessageID      string           `json:"message_id,omitempty"`
-	Metadata       *MessageMetadata `json:"metadata,omitempty"`
-	Mode           string           `json:"mode,omitempty"`
-	TaskID         string           `json:"task_id,omitempty"`
+	// Answer The full answer text.
+	Answer string `json:"answer,omitempty"`
+
+	// ConversationID The conversation the message belongs to; send it to continue the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Creation time of the message in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Event Always `message` for a blocking reply.
+	Event string `json:"event,omitempty"`
+
+	// ID Id of the answer message; the same as message_id.
+	ID string `json:"id,omitempty"`
+
+	// MessageID Id of the answer message, for feedback, suggestions and speech.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Metadata Usage, citations and other details of the answer.
+	Metadata *MessageMetadata `json:"metadata,omitempty"`
+
+	// Mode The app mode; `advanced-chat` for chatflow apps.
+	Mode string `json:"mode,omitempty"`
+
+	// TaskID Id of the generation task.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// MessageMetadata defines model for ChatCompletionResponse.metadata.
+// MessageMetadata Usage, citations and other details of the answer.
 type MessageMetadata struct {
-	AnnotationReply      map[string]interface{} `json:"annotation_reply,omitempty"`
-	RetrieverResources   []RetrieverResource    `json:"retriever_resources,omitempty"`
+	AnnotationReply map[string]interface{} `json:"annotation_reply,omitempty"`
+
+	// RetrieverResources Knowledge base passages the answer cites.
+	RetrieverResources []RetrieverResource `json:"retriever_resources,omitempty"`
+
+	// Usage Token counts, prices and latency of the model calls behind an answer.
 	Usage                Usage                  `json:"usage,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// ChatRequest defines model for ChatRequest.
+// ChatRequest A chat message to send and how to run it.
 type ChatRequest struct {
-	AutoGenerateName *bool                   `json:"auto_generate_name,omitempty"`
-	ConversationID   string                  `json:"conversation_id,omitempty"`
-	Files            []InputFile             `json:"files,omitempty"`
-	Inputs           map[string]interface{}  `json:"inputs"`
-	Query            string                  `json:"query"`
-	ResponseMode     ChatRequestResponseMode `json:"response_mode,omitempty"`
-	User             string                  `json:"user"`
-	WorkflowID       string                  `json:"workflow_id,omitempty"`
+	// AutoGenerateName Whether the server names a new conversation itself; true when omitted.
+	AutoGenerateName *bool `json:"auto_generate_name,omitempty"`
+
+	// ConversationID The conversation to continue; leave empty to start a new one.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// Files Files attached to the message, by URL or by the id of an earlier upload.
+	Files []InputFile `json:"files,omitempty"`
+
+	// Inputs App input variables by name; the server requires the field (send {} if none) and ignores it after a conversation's first turn.
+	Inputs map[string]interface{} `json:"inputs"`
+
+	// Query The end user's message.
+	Query string `json:"query"`
+
+	// ResponseMode `streaming` for server-sent events, `blocking` for one JSON reply; the server uses blocking when omitted.
+	ResponseMode ChatRequestResponseMode `json:"response_mode,omitempty"`
+
+	// User Your identifier for the end user; conversations, messages and files are visible only to the same user.
+	User string `json:"user"`
+
+	// WorkflowID Run this published workflow version instead of the latest; an unknown or draft id fails.
+	WorkflowID string `json:"workflow_id,omitempty"`
 }
 
-// ChatRequestFilesTransferMethod defines model for ChatRequest.Files.TransferMethod.
+// ChatRequestFilesTransferMethod `remote_url` to pass a URL, `local_file` to pass the id of an upload.
 type ChatRequestFilesTransferMethod string
 
-// ChatRequestFilesType defines model for ChatRequest.Files.Type.
+// ChatRequestFilesType Kind of file: image, document, audio, video or custom.
 type ChatRequestFilesType string
 
 // InputFile defines model for ChatRequest.files.
 type InputFile struct {
+	// TransferMethod `remote_url` to pass a URL, `local_file` to pass the id of an upload.
 	TransferMethod ChatRequestFilesTransferMethod `json:"transfer_method"`
-	Type           ChatRequestFilesType           `json:"type"`
-	UploadFileID   string                         `json:"upload_file_id,omitempty"`
-	URL            string                         `json:"url,omitempty"`
+
+	// Type Kind of file: image, document, audio, video or custom.
+	Type ChatRequestFilesType `json:"type"`
+
+	// UploadFileID The id returned by Upload a File, with transfer_method local_file.
+	UploadFileID string `json:"upload_file_id,omitempty"`
+
+	// URL The file's URL, with transfer_method remote_url.
+	URL string `json:"url,omitempty"`
 }
 
-// ChatRequestResponseMode defines model for ChatRequest.ResponseMode.
+// ChatRequestResponseMode `streaming` for server-sent events, `blocking` for one JSON reply; the server uses blocking when omitted.
 type ChatRequestResponseMode string
 
 // ChatStreamEvent One server-sent event of a chatflow run, told apart by its event field.
@@ -570,121 +746,239 @@ type ChatStreamEvent struct {
 	union json.RawMessage
 }
 
-// ChunkChatEvent defines model for ChunkChatEvent.
+// ChunkChatEvent The part every streamed event has: its name, which selects the payload type.
 type ChunkChatEvent struct {
 	// Event The name of a server-sent event (its "event" field).
 	Event EventName `json:"event,omitempty"`
 }
 
-// ConversationHistoryResponse defines model for ConversationHistoryResponse.
+// ConversationHistoryResponse A page of a conversation's messages, oldest first.
 type ConversationHistoryResponse struct {
-	Data    []ConversationMessageItem `json:"data,omitempty"`
-	HasMore bool                      `json:"has_more,omitempty"`
-	Limit   int                       `json:"limit,omitempty"`
+	// Data The messages, oldest first.
+	Data []ConversationMessageItem `json:"data,omitempty"`
+
+	// HasMore True when older messages exist; ask again with first_id set to this page's oldest id.
+	HasMore bool `json:"has_more,omitempty"`
+
+	// Limit Page size that was applied.
+	Limit int `json:"limit,omitempty"`
 }
 
-// ConversationListItem defines model for ConversationListItem.
+// ConversationListItem A conversation with its stored inputs.
 type ConversationListItem struct {
-	CreatedAt    int64                  `json:"created_at,omitempty"`
-	ID           string                 `json:"id,omitempty"`
-	Inputs       map[string]interface{} `json:"inputs,omitempty"`
-	Introduction string                 `json:"introduction,omitempty"`
-	Name         string                 `json:"name,omitempty"`
-	Status       string                 `json:"status,omitempty"`
-	UpdatedAt    int64                  `json:"updated_at,omitempty"`
+	// CreatedAt Creation time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ID Id of the conversation.
+	ID string `json:"id,omitempty"`
+
+	// Inputs The app input values stored with the conversation.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// Introduction The opening statement shown at the start of the conversation.
+	Introduction string `json:"introduction,omitempty"`
+
+	// Name Display name of the conversation.
+	Name string `json:"name,omitempty"`
+
+	// Status Conversation status; `normal` for a usable conversation.
+	Status string `json:"status,omitempty"`
+
+	// UpdatedAt Last update time in unix seconds.
+	UpdatedAt int64 `json:"updated_at,omitempty"`
 }
 
-// ConversationMessageItem defines model for ConversationMessageItem.
+// ConversationMessageItem One turn of a conversation: the end user's query and the app's answer.
 type ConversationMessageItem struct {
-	AgentThoughts  []AgentThoughtItem  `json:"agent_thoughts,omitempty"`
-	Answer         string              `json:"answer,omitempty"`
-	AnswerTokens   int                 `json:"answer_tokens,omitempty"`
-	ConversationID string              `json:"conversation_id,omitempty"`
-	CreatedAt      int64               `json:"created_at,omitempty"`
-	Currency       string              `json:"currency,omitempty"`
-	Error          string              `json:"error,omitempty"`
-	ExtraContents  []HumanInputContent `json:"extra_contents,omitempty"`
-	Feedback       struct {
+	// AgentThoughts Agent reasoning and tool steps; usually empty for chatflow apps.
+	AgentThoughts []AgentThoughtItem `json:"agent_thoughts,omitempty"`
+
+	// Answer What the app answered.
+	Answer string `json:"answer,omitempty"`
+
+	// AnswerTokens Tokens in the answer.
+	AnswerTokens int `json:"answer_tokens,omitempty"`
+
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Creation time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Currency Currency of total_price, for example USD; null when unknown.
+	Currency string `json:"currency,omitempty"`
+
+	// Error Why generation failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// ExtraContents Extra content of the run, such as Human Input forms and their submissions.
+	ExtraContents []HumanInputContent `json:"extra_contents,omitempty"`
+
+	// Feedback The end user's rating of the answer; null when there is none.
+	Feedback struct {
+		// Rating `like` or `dislike`.
 		Rating string `json:"rating,omitempty"`
 	} `json:"feedback,omitempty"`
-	ID                      string                 `json:"id,omitempty"`
-	Inputs                  map[string]interface{} `json:"inputs,omitempty"`
-	MessageFiles            []MessageFileItem      `json:"message_files,omitempty"`
-	MessageTokens           int                    `json:"message_tokens,omitempty"`
-	Metadata                map[string]interface{} `json:"metadata,omitempty"`
-	ParentMessageID         string                 `json:"parent_message_id,omitempty"`
-	ProviderResponseLatency float64                `json:"provider_response_latency,omitempty"`
-	Query                   string                 `json:"query,omitempty"`
-	RetrieverResources      []RetrieverResource    `json:"retriever_resources,omitempty"`
-	Status                  string                 `json:"status,omitempty"`
-	TotalPrice              string                 `json:"total_price,omitempty"`
-	TotalTokens             int                    `json:"total_tokens,omitempty"`
+
+	// ID Id of the message.
+	ID string `json:"id,omitempty"`
+
+	// Inputs The app input values used for this turn.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// MessageFiles Files attached to or produced for this message.
+	MessageFiles []MessageFileItem `json:"message_files,omitempty"`
+
+	// MessageTokens Tokens in the prompt.
+	MessageTokens int                    `json:"message_tokens,omitempty"`
+	Metadata      map[string]interface{} `json:"metadata,omitempty"`
+
+	// ParentMessageID The message this one follows in a threaded conversation; null for the first.
+	ParentMessageID string `json:"parent_message_id,omitempty"`
+
+	// ProviderResponseLatency How long the model provider took, in seconds.
+	ProviderResponseLatency float64 `json:"provider_response_latency,omitempty"`
+
+	// Query What the end user asked.
+	Query string `json:"query,omitempty"`
+
+	// RetrieverResources Knowledge base passages the answer cites.
+	RetrieverResources []RetrieverResource `json:"retriever_resources,omitempty"`
+
+	// Status `normal`, or `error` when generation failed.
+	Status string `json:"status,omitempty"`
+
+	// TotalPrice Cost of the tokens, as a decimal string; null when unknown.
+	TotalPrice string `json:"total_price,omitempty"`
+
+	// TotalTokens message_tokens plus answer_tokens.
+	TotalTokens int `json:"total_tokens,omitempty"`
 }
 
-// ConversationRenameRequest defines model for ConversationRenameRequest.
+// ConversationRenameRequest A new name for a conversation, given or generated.
 type ConversationRenameRequest struct {
-	AutoGenerate bool   `json:"auto_generate,omitempty"`
-	Name         string `json:"name,omitempty"`
-	User         string `json:"user,omitempty"`
+	// AutoGenerate True to have the server generate a name from the conversation; name is then ignored.
+	AutoGenerate bool `json:"auto_generate,omitempty"`
+
+	// Name The new name; required unless auto_generate is true.
+	Name string `json:"name,omitempty"`
+
+	// User The end user who owns the conversation.
+	User string `json:"user,omitempty"`
 }
 
-// ConversationVariableItem defines model for ConversationVariableItem.
+// ConversationVariableItem A conversation variable and its current value.
 type ConversationVariableItem struct {
-	CreatedAt   int64       `json:"created_at,omitempty"`
-	Description string      `json:"description,omitempty"`
-	ID          string      `json:"id,omitempty"`
-	Name        string      `json:"name,omitempty"`
-	UpdatedAt   int64       `json:"updated_at,omitempty"`
-	Value       interface{} `json:"value,omitempty"`
-	ValueType   string      `json:"value_type,omitempty"`
+	// CreatedAt Creation time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Description What the variable is for, as set in the app.
+	Description string `json:"description,omitempty"`
+
+	// ID Id of the variable.
+	ID string `json:"id,omitempty"`
+
+	// Name Name of the variable.
+	Name string `json:"name,omitempty"`
+
+	// UpdatedAt Last update time in unix seconds.
+	UpdatedAt int64 `json:"updated_at,omitempty"`
+
+	// Value Current value, a JSON value of the variable's type (a string rendering on older servers).
+	Value interface{} `json:"value,omitempty"`
+
+	// ValueType Type of the value, for example string, number, object, boolean, secret, file or array[string].
+	ValueType string `json:"value_type,omitempty"`
 }
 
-// ConversationVariableUpdateRequest defines model for ConversationVariableUpdateRequest.
+// ConversationVariableUpdateRequest A new value for a conversation variable.
 type ConversationVariableUpdateRequest struct {
-	User  string      `json:"user,omitempty"`
+	// User The end user who owns the conversation.
+	User string `json:"user,omitempty"`
+
+	// Value The new value; it must match the variable's type.
 	Value interface{} `json:"value"`
 }
 
-// ConversationVariablesResponse defines model for ConversationVariablesResponse.
+// ConversationVariablesResponse A page of a conversation's variables.
 type ConversationVariablesResponse struct {
-	Data    []ConversationVariableItem `json:"data,omitempty"`
-	HasMore bool                       `json:"has_more,omitempty"`
-	Limit   int                        `json:"limit,omitempty"`
+	// Data The variables.
+	Data []ConversationVariableItem `json:"data,omitempty"`
+
+	// HasMore True when more variables follow; pass this page's last id as last_id.
+	HasMore bool `json:"has_more,omitempty"`
+
+	// Limit Page size that was applied.
+	Limit int `json:"limit,omitempty"`
 }
 
-// ConversationsListResponse defines model for ConversationsListResponse.
+// ConversationsListResponse A page of the end user's conversations.
 type ConversationsListResponse struct {
-	Data    []ConversationListItem `json:"data,omitempty"`
-	HasMore bool                   `json:"has_more,omitempty"`
-	Limit   int                    `json:"limit,omitempty"`
+	// Data The conversations, in the requested order.
+	Data []ConversationListItem `json:"data,omitempty"`
+
+	// HasMore True when more conversations follow; pass this page's last id as last_id.
+	HasMore bool `json:"has_more,omitempty"`
+
+	// Limit Page size that was applied.
+	Limit int `json:"limit,omitempty"`
 }
 
-// CreateAnnotationRequest defines model for CreateAnnotationRequest.
+// CreateAnnotationRequest A new annotation.
 type CreateAnnotationRequest struct {
-	Answer   string `json:"answer"`
+	// Answer The answer to give on a match.
+	Answer string `json:"answer"`
+
+	// Question The question to match queries against.
 	Question string `json:"question"`
 }
 
-// EndUserDetail defines model for EndUserDetail.
+// EndUserDetail An end user of the app, as the server stores it.
 type EndUserDetail struct {
-	AppID          string `json:"app_id,omitempty"`
-	CreatedAt      string `json:"created_at,omitempty"`
+	// AppID Id of the app; null when the end user is not tied to one app.
+	AppID string `json:"app_id,omitempty"`
+
+	// CreatedAt Creation time, a date-time string that may lack a time zone.
+	CreatedAt string `json:"created_at,omitempty"`
+
+	// ExternalUserID The `user` value your requests sent for this end user.
 	ExternalUserID string `json:"external_user_id,omitempty"`
-	ID             string `json:"id,omitempty"`
-	IsAnonymous    bool   `json:"is_anonymous,omitempty"`
-	Name           string `json:"name,omitempty"`
-	SessionID      string `json:"session_id,omitempty"`
-	TenantID       string `json:"tenant_id,omitempty"`
-	Type           string `json:"type,omitempty"`
-	UpdatedAt      string `json:"updated_at,omitempty"`
+
+	// ID Id of the end user.
+	ID string `json:"id,omitempty"`
+
+	// IsAnonymous True for the shared end user used when requests carry no `user`.
+	IsAnonymous bool `json:"is_anonymous,omitempty"`
+
+	// Name Display name; often null.
+	Name string `json:"name,omitempty"`
+
+	// SessionID Session identifier; by default the same as external_user_id.
+	SessionID string `json:"session_id,omitempty"`
+
+	// TenantID Id of the workspace.
+	TenantID string `json:"tenant_id,omitempty"`
+
+	// Type Kind of end user; `service-api` for users created through this API.
+	Type string `json:"type,omitempty"`
+
+	// UpdatedAt Last update time, a date-time string that may lack a time zone.
+	UpdatedAt string `json:"updated_at,omitempty"`
 }
 
-// EndUserSummary defines model for EndUserSummary.
+// EndUserSummary The end user behind a workflow run.
 type EndUserSummary struct {
-	ID          string `json:"id,omitempty"`
-	IsAnonymous bool   `json:"is_anonymous,omitempty"`
-	SessionID   string `json:"session_id,omitempty"`
-	Type        string `json:"type,omitempty"`
+	// ID Id of the end user.
+	ID string `json:"id,omitempty"`
+
+	// IsAnonymous True for the shared end user used when requests carry no `user`.
+	IsAnonymous bool `json:"is_anonymous,omitempty"`
+
+	// SessionID Session identifier; by default the `user` value of the requests.
+	SessionID string `json:"session_id,omitempty"`
+
+	// Type Kind of end user, for example service-api.
+	Type string `json:"type,omitempty"`
 }
 
 // ErrorResponse The body of every error reply of the Dify Service API.
@@ -705,894 +999,1836 @@ type ErrorResponse struct {
 // EventName The name of a server-sent event (its "event" field).
 type EventName string
 
-// FeedbackItem defines model for FeedbackItem.
+// FeedbackItem Feedback left on one message.
 type FeedbackItem struct {
-	AppID          string `json:"app_id,omitempty"`
-	Content        string `json:"content,omitempty"`
+	// AppID Id of the app.
+	AppID string `json:"app_id,omitempty"`
+
+	// Content Comment text; null when none was given.
+	Content string `json:"content,omitempty"`
+
+	// ConversationID Conversation of the rated message.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      string `json:"created_at,omitempty"`
-	FromAccountID  string `json:"from_account_id,omitempty"`
-	FromEndUserID  string `json:"from_end_user_id,omitempty"`
-	FromSource     string `json:"from_source,omitempty"`
-	ID             string `json:"id,omitempty"`
-	MessageID      string `json:"message_id,omitempty"`
-	Rating         string `json:"rating,omitempty"`
-	UpdatedAt      string `json:"updated_at,omitempty"`
+
+	// CreatedAt Creation time, a date-time string that may lack a time zone.
+	CreatedAt string `json:"created_at,omitempty"`
+
+	// FromAccountID Console account that gave the feedback; null for end-user feedback.
+	FromAccountID string `json:"from_account_id,omitempty"`
+
+	// FromEndUserID End user who gave the feedback; null for console feedback.
+	FromEndUserID string `json:"from_end_user_id,omitempty"`
+
+	// FromSource `user` for end-user feedback through the API, `admin` for feedback from the console.
+	FromSource string `json:"from_source,omitempty"`
+
+	// ID Id of the feedback.
+	ID string `json:"id,omitempty"`
+
+	// MessageID Id of the rated message.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Rating `like` or `dislike`.
+	Rating string `json:"rating,omitempty"`
+
+	// UpdatedAt Last update time, a date-time string that may lack a time zone.
+	UpdatedAt string `json:"updated_at,omitempty"`
 }
 
-// FileUploadResponse defines model for FileUploadResponse.
+// FileUploadResponse A file just uploaded; attach it to a message by its id.
 type FileUploadResponse struct {
-	ConversationID       string                 `json:"conversation_id,omitempty"`
-	CreatedAt            int64                  `json:"created_at,omitempty"`
-	CreatedBy            string                 `json:"created_by,omitempty"`
-	Extension            string                 `json:"extension,omitempty"`
-	FileKey              string                 `json:"file_key,omitempty"`
-	ID                   string                 `json:"id,omitempty"`
-	MimeType             string                 `json:"mime_type,omitempty"`
-	Name                 string                 `json:"name,omitempty"`
-	OriginalURL          string                 `json:"original_url,omitempty"`
-	PreviewURL           string                 `json:"preview_url,omitempty"`
-	Reference            string                 `json:"reference,omitempty"`
-	Size                 int                    `json:"size,omitempty"`
-	SourceURL            string                 `json:"source_url,omitempty"`
-	TenantID             string                 `json:"tenant_id,omitempty"`
+	// ConversationID Conversation the file is linked to; null when none.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Upload time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// CreatedBy Id of the end user who uploaded the file.
+	CreatedBy string `json:"created_by,omitempty"`
+
+	// Extension File name extension without the dot; null when there is none.
+	Extension string `json:"extension,omitempty"`
+
+	// FileKey Unused; null.
+	FileKey string `json:"file_key,omitempty"`
+
+	// ID Id of the file; send it as upload_file_id.
+	ID string `json:"id,omitempty"`
+
+	// MimeType MIME type of the file; null when unknown.
+	MimeType string `json:"mime_type,omitempty"`
+
+	// Name The file name.
+	Name string `json:"name,omitempty"`
+
+	// OriginalURL URL the file was fetched from; null for direct uploads.
+	OriginalURL string `json:"original_url,omitempty"`
+
+	// PreviewURL URL to preview the file; null when there is none.
+	PreviewURL string `json:"preview_url,omitempty"`
+
+	// Reference Internal file reference; null for files uploaded here.
+	Reference string `json:"reference,omitempty"`
+
+	// Size Size in bytes.
+	Size int `json:"size,omitempty"`
+
+	// SourceURL Signed URL to download the file.
+	SourceURL string `json:"source_url,omitempty"`
+
+	// TenantID Id of the workspace the file belongs to.
+	TenantID string `json:"tenant_id,omitempty"`
+
+	// UserID Unused; null.
 	UserID               string                 `json:"user_id,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// FormInput defines model for FormInput.
+// FormInput A field of a Human Input form.
 type FormInput struct {
-	Default            FormInputDefault `json:"default,omitempty"`
-	OutputVariableName string           `json:"output_variable_name,omitempty"`
-	Type               string           `json:"type,omitempty"`
+	// Default Where a form field's default value comes from.
+	Default FormInputDefault `json:"default,omitempty"`
+
+	// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
+	OutputVariableName string `json:"output_variable_name,omitempty"`
+
+	// Type Control type: paragraph, select, file or file-list.
+	Type string `json:"type,omitempty"`
 }
 
-// FormInputDefault defines model for FormInputDefault.
+// FormInputDefault Where a form field's default value comes from.
 type FormInputDefault struct {
+	// Selector Path of the workflow variable that holds the default.
 	Selector []string `json:"selector,omitempty"`
-	Type     string   `json:"type,omitempty"`
-	Value    string   `json:"value,omitempty"`
+
+	// Type `constant` (use value) or `variable` (use selector).
+	Type string `json:"type,omitempty"`
+
+	// Value The literal default, when type is constant.
+	Value string `json:"value,omitempty"`
 }
 
-// HumanInputContent defines model for HumanInputContent.
+// HumanInputContent A Human Input form shown during a message's run, or its submission.
 type HumanInputContent struct {
-	FormDefinition     HumanInputFormDefinition     `json:"form_definition,omitempty"`
+	// FormDefinition The form of a Human Input node.
+	FormDefinition HumanInputFormDefinition `json:"form_definition,omitempty"`
+
+	// FormSubmissionData What a recipient submitted to a Human Input form.
 	FormSubmissionData HumanInputFormSubmissionData `json:"form_submission_data,omitempty"`
-	Submitted          bool                         `json:"submitted,omitempty"`
-	Type               string                       `json:"type,omitempty"`
-	WorkflowRunID      string                       `json:"workflow_run_id,omitempty"`
+
+	// Submitted Whether the form has been submitted.
+	Submitted bool `json:"submitted,omitempty"`
+
+	// Type Kind of content; `human_input`.
+	Type string `json:"type,omitempty"`
+
+	// WorkflowRunID Id of the workflow run the form belongs to.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
-// HumanInputFormDefinition defines model for HumanInputFormDefinition.
+// HumanInputFormDefinition The form of a Human Input node.
 type HumanInputFormDefinition struct {
-	Actions               []UserAction           `json:"actions,omitempty"`
-	DisplayInUI           bool                   `json:"display_in_ui,omitempty"`
-	ExpirationTime        int                    `json:"expiration_time,omitempty"`
-	FormContent           string                 `json:"form_content,omitempty"`
-	FormID                string                 `json:"form_id,omitempty"`
-	FormToken             string                 `json:"form_token,omitempty"`
-	Inputs                []FormInput            `json:"inputs,omitempty"`
-	NodeID                string                 `json:"node_id,omitempty"`
-	NodeTitle             string                 `json:"node_title,omitempty"`
+	// Actions The buttons the recipient chooses from.
+	Actions []UserAction `json:"actions,omitempty"`
+
+	// DisplayInUI Whether Dify's own interface also shows the form.
+	DisplayInUI bool `json:"display_in_ui,omitempty"`
+
+	// ExpirationTime Submission deadline in unix seconds.
+	ExpirationTime int `json:"expiration_time,omitempty"`
+
+	// FormContent The form text, with workflow variables filled in.
+	FormContent string `json:"form_content,omitempty"`
+
+	// FormID Id of the form, for logs; API calls use form_token.
+	FormID string `json:"form_id,omitempty"`
+
+	// FormToken Token for reading and submitting the form; null when the form is delivered another way.
+	FormToken string `json:"form_token,omitempty"`
+
+	// Inputs The fields to fill in.
+	Inputs []FormInput `json:"inputs,omitempty"`
+
+	// NodeID Graph id of the Human Input node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeTitle The Human Input node's title.
+	NodeTitle string `json:"node_title,omitempty"`
+
+	// ResolvedDefaultValues Default values, keyed by output variable name.
 	ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
 }
 
-// HumanInputFormSubmissionData defines model for HumanInputFormSubmissionData.
+// HumanInputFormSubmissionData What a recipient submitted to a Human Input form.
 type HumanInputFormSubmissionData struct {
-	ActionID        string `json:"action_id,omitempty"`
-	ActionText      string `json:"action_text,omitempty"`
-	NodeID          string `json:"node_id,omitempty"`
-	NodeTitle       string `json:"node_title,omitempty"`
+	// ActionID Id of the chosen action.
+	ActionID string `json:"action_id,omitempty"`
+
+	// ActionText Label of the chosen action.
+	ActionText string `json:"action_text,omitempty"`
+
+	// NodeID Graph id of the Human Input node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeTitle The Human Input node's title.
+	NodeTitle string `json:"node_title,omitempty"`
+
+	// RenderedContent The form text with the submitted values filled in.
 	RenderedContent string `json:"rendered_content,omitempty"`
 }
 
-// InitialAnnotationReplySettingsRequest defines model for InitialAnnotationReplySettingsRequest.
+// InitialAnnotationReplySettingsRequest Settings for turning annotation reply on or off; all fields are required for both actions.
 type InitialAnnotationReplySettingsRequest struct {
-	EmbeddingModelName    string  `json:"embedding_model_name"`
-	EmbeddingProviderName string  `json:"embedding_provider_name"`
-	ScoreThreshold        float32 `json:"score_threshold"`
+	// EmbeddingModelName Embedding model used to match queries against annotations.
+	EmbeddingModelName string `json:"embedding_model_name"`
+
+	// EmbeddingProviderName Provider of the embedding model, for example openai.
+	EmbeddingProviderName string `json:"embedding_provider_name"`
+
+	// ScoreThreshold Lowest similarity at which an annotation is used; higher is stricter.
+	ScoreThreshold float32 `json:"score_threshold"`
 }
 
-// InitialAnnotationReplySettingsResponse defines model for InitialAnnotationReplySettingsResponse.
+// InitialAnnotationReplySettingsResponse The background job that applies an annotation reply setting.
 type InitialAnnotationReplySettingsResponse struct {
-	JobID     string `json:"job_id,omitempty"`
+	// JobID Id of the job; use it to poll the job's status.
+	JobID string `json:"job_id,omitempty"`
+
+	// JobStatus `waiting` or `processing`.
 	JobStatus string `json:"job_status,omitempty"`
 }
 
-// InitialAnnotationReplySettingsStatusResponse defines model for InitialAnnotationReplySettingsStatusResponse.
+// InitialAnnotationReplySettingsStatusResponse Progress of an annotation reply job.
 type InitialAnnotationReplySettingsStatusResponse struct {
-	ErrorMsg  string `json:"error_msg,omitempty"`
-	JobID     string `json:"job_id,omitempty"`
+	// ErrorMsg Why the job failed; empty unless job_status is error.
+	ErrorMsg string `json:"error_msg,omitempty"`
+
+	// JobID Id of the job.
+	JobID string `json:"job_id,omitempty"`
+
+	// JobStatus `waiting`, `processing`, `completed` or `error`.
 	JobStatus string `json:"job_status,omitempty"`
 }
 
-// MessageFeedbackRequest defines model for MessageFeedbackRequest.
+// MessageFeedbackRequest A rating of one answer message.
 type MessageFeedbackRequest struct {
-	Content string                        `json:"content,omitempty"`
-	Rating  *MessageFeedbackRequestRating `json:"rating"`
-	User    string                        `json:"user"`
+	// Content Optional comment.
+	Content string `json:"content,omitempty"`
+
+	// Rating `like`, `dislike`, or null to withdraw earlier feedback.
+	Rating *MessageFeedbackRequestRating `json:"rating"`
+
+	// User The end user who received the message; required.
+	User string `json:"user"`
 }
 
-// MessageFeedbackRequestRating defines model for MessageFeedbackRequest.Rating.
+// MessageFeedbackRequestRating `like`, `dislike`, or null to withdraw earlier feedback.
 type MessageFeedbackRequestRating string
 
-// MessageFileItem defines model for MessageFileItem.
+// MessageFileItem A file that belongs to a message, sent by the end user or produced by the app.
 type MessageFileItem struct {
-	BelongsTo      string `json:"belongs_to,omitempty"`
-	Filename       string `json:"filename,omitempty"`
-	ID             string `json:"id,omitempty"`
-	MimeType       string `json:"mime_type,omitempty"`
-	Size           int    `json:"size,omitempty"`
+	// BelongsTo `user` or `assistant`; may be null.
+	BelongsTo string `json:"belongs_to,omitempty"`
+
+	// Filename File name as uploaded.
+	Filename string `json:"filename,omitempty"`
+
+	// ID Id of the file.
+	ID string `json:"id,omitempty"`
+
+	// MimeType MIME type; null when unknown.
+	MimeType string `json:"mime_type,omitempty"`
+
+	// Size Size in bytes; null when unknown.
+	Size int `json:"size,omitempty"`
+
+	// TransferMethod How the file arrived: `remote_url`, `local_file` or `tool_file`.
 	TransferMethod string `json:"transfer_method,omitempty"`
-	Type           string `json:"type,omitempty"`
-	UploadFileID   string `json:"upload_file_id,omitempty"`
-	URL            string `json:"url,omitempty"`
+
+	// Type Kind of file, for example `image`.
+	Type string `json:"type,omitempty"`
+
+	// UploadFileID Id of the upload for local_file transfers; null otherwise.
+	UploadFileID string `json:"upload_file_id,omitempty"`
+
+	// URL URL to preview or download the file; null when there is none.
+	URL string `json:"url,omitempty"`
 }
 
-// RetrieverResource defines model for RetrieverResource.
+// RetrieverResource A knowledge base passage an answer cites.
 type RetrieverResource struct {
-	Content         string  `json:"content,omitempty"`
-	CreatedAt       int64   `json:"created_at,omitempty"`
-	DataSourceType  string  `json:"data_source_type,omitempty"`
-	DatasetID       string  `json:"dataset_id,omitempty"`
-	DatasetName     string  `json:"dataset_name,omitempty"`
-	DocumentID      string  `json:"document_id,omitempty"`
-	DocumentName    string  `json:"document_name,omitempty"`
-	HitCount        int     `json:"hit_count,omitempty"`
-	ID              string  `json:"id,omitempty"`
-	IndexNodeHash   string  `json:"index_node_hash,omitempty"`
-	MessageID       string  `json:"message_id,omitempty"`
-	Position        int     `json:"position,omitempty"`
-	Score           float32 `json:"score,omitempty"`
-	SegmentID       string  `json:"segment_id,omitempty"`
-	SegmentPosition int     `json:"segment_position,omitempty"`
-	Summary         string  `json:"summary,omitempty"`
-	WordCount       int     `json:"word_count,omitempty"`
+	// Content Text of the chunk.
+	Content string `json:"content,omitempty"`
+
+	// CreatedAt Creation time of the citation in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// DataSourceType Where the document came from, for example upload_file.
+	DataSourceType string `json:"data_source_type,omitempty"`
+
+	// DatasetID Knowledge base the passage comes from.
+	DatasetID string `json:"dataset_id,omitempty"`
+
+	// DatasetName The knowledge base's name.
+	DatasetName string `json:"dataset_name,omitempty"`
+
+	// DocumentID Document the passage comes from.
+	DocumentID string `json:"document_id,omitempty"`
+
+	// DocumentName The document's name.
+	DocumentName string `json:"document_name,omitempty"`
+
+	// HitCount How many times the chunk has been retrieved.
+	HitCount int `json:"hit_count,omitempty"`
+
+	// ID Id of the citation.
+	ID string `json:"id,omitempty"`
+
+	// IndexNodeHash Hash of the chunk's index entry.
+	IndexNodeHash string `json:"index_node_hash,omitempty"`
+
+	// MessageID The message that cites the passage.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Position Rank of the citation in the list.
+	Position int `json:"position,omitempty"`
+
+	// Score Relevance score of the chunk.
+	Score float32 `json:"score,omitempty"`
+
+	// SegmentID Id of the chunk within the document.
+	SegmentID string `json:"segment_id,omitempty"`
+
+	// SegmentPosition Where the chunk sits in its document.
+	SegmentPosition int `json:"segment_position,omitempty"`
+
+	// Summary Summary of the chunk; null when there is none.
+	Summary string `json:"summary,omitempty"`
+
+	// WordCount Number of words in the chunk.
+	WordCount int `json:"word_count,omitempty"`
 }
 
-// StreamEventAgentLog defines model for StreamEventAgentLog.
+// StreamEventAgentLog A log entry of an agent node in the workflow (event `agent_log`).
 type StreamEventAgentLog struct {
-	ConversationID string             `json:"conversation_id,omitempty"`
-	CreatedAt      int64              `json:"created_at,omitempty"`
-	Data           *AgentLogEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data The log entry.
+	Data *AgentLogEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// AgentLogEventData defines model for StreamEventAgentLog.data.
+// AgentLogEventData The log entry.
 type AgentLogEventData struct {
-	Data            map[string]interface{} `json:"data,omitempty"`
-	Error           string                 `json:"error,omitempty"`
-	ID              string                 `json:"id,omitempty"`
-	Label           string                 `json:"label,omitempty"`
-	Metadata        map[string]interface{} `json:"metadata,omitempty"`
-	NodeExecutionID string                 `json:"node_execution_id,omitempty"`
-	NodeID          string                 `json:"node_id,omitempty"`
-	ParentID        string                 `json:"parent_id,omitempty"`
-	Status          string                 `json:"status,omitempty"`
+	// Data Details of the step.
+	Data map[string]interface{} `json:"data,omitempty"`
+
+	// Error Error of this step; null when none.
+	Error string `json:"error,omitempty"`
+
+	// ID Id of the entry.
+	ID string `json:"id,omitempty"`
+
+	// Label Short label of the entry.
+	Label string `json:"label,omitempty"`
+
+	// Metadata Extra details such as timing and usage.
+	Metadata map[string]interface{} `json:"metadata,omitempty"`
+
+	// NodeExecutionID Id of the agent node's execution.
+	NodeExecutionID string `json:"node_execution_id,omitempty"`
+
+	// NodeID Graph id of the agent node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// ParentID Parent entry of a nested entry; null at the top level.
+	ParentID string `json:"parent_id,omitempty"`
+
+	// Status Status of the step.
+	Status string `json:"status,omitempty"`
 }
 
-// StreamEventBase defines model for StreamEventBase.
+// StreamEventBase Fields most streamed events share.
 type StreamEventBase struct {
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
-	MessageID      string `json:"message_id,omitempty"`
-	TaskID         string `json:"task_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventChatAgentMessage defines model for StreamEventChatAgentMessage.
+// StreamEventChatAgentMessage A piece of answer text from an agent app (event `agent_message`); chatflow apps send `message`.
 type StreamEventChatAgentMessage struct {
-	Answer         string `json:"answer,omitempty"`
+	// Answer The next piece of answer text.
+	Answer string `json:"answer,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventChatAgentThought defines model for StreamEventChatAgentThought.
+// StreamEventChatAgentThought One reasoning or tool step of an agent app (event `agent_thought`).
 type StreamEventChatAgentThought struct {
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event        EventName `json:"event,omitempty"`
-	ID           string    `json:"id,omitempty"`
-	MessageFiles []string  `json:"message_files,omitempty"`
-	MessageID    string    `json:"message_id,omitempty"`
-	Observation  string    `json:"observation,omitempty"`
-	Position     int       `json:"position,omitempty"`
-	TaskID       string    `json:"task_id,omitempty"`
-	Thought      string    `json:"thought,omitempty"`
-	Tool         string    `json:"tool,omitempty"`
-	ToolInput    string    `json:"tool_input,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// ID Id of the step.
+	ID string `json:"id,omitempty"`
+
+	// MessageFiles Ids of files produced at this step.
+	MessageFiles []string `json:"message_files,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Observation What the tools returned.
+	Observation string `json:"observation,omitempty"`
+
+	// Position Order of the step within the message.
+	Position int `json:"position,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// Thought What the model thought at this step.
+	Thought string `json:"thought,omitempty"`
+
+	// Tool Names of the tools called, separated by `;`.
+	Tool string `json:"tool,omitempty"`
+
+	// ToolInput The tool input, as a JSON string.
+	ToolInput string `json:"tool_input,omitempty"`
 }
 
-// StreamEventChatError defines model for StreamEventChatError.
+// StreamEventChatError An error in mid-stream (event `error`); it has no task_id and the server closes the stream after it.
 type StreamEventChatError struct {
-	Code           string `json:"code,omitempty"`
+	// Code Machine-readable error code, for example invalid_param.
+	Code string `json:"code,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	Status    int       `json:"status,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// Message Human-readable explanation.
+	Message string `json:"message,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Status HTTP status code that matches the error.
+	Status int `json:"status,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventChatMessage defines model for StreamEventChatMessage.
+// StreamEventChatMessage A piece of the answer text (event `message`); append the pieces in order.
 type StreamEventChatMessage struct {
-	Answer         string `json:"answer,omitempty"`
+	// Answer The next piece of answer text.
+	Answer string `json:"answer,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventChatMessageEnd defines model for StreamEventChatMessageEnd.
+// StreamEventChatMessageEnd The answer is complete (event `message_end`), with its usage and citations.
 type StreamEventChatMessageEnd struct {
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName                `json:"event,omitempty"`
-	Files     []map[string]interface{} `json:"files,omitempty"`
-	ID        string                   `json:"id,omitempty"`
-	MessageID string                   `json:"message_id,omitempty"`
-	Metadata  *MessageEndMetadata      `json:"metadata,omitempty"`
-	TaskID    string                   `json:"task_id,omitempty"`
+	Event EventName                `json:"event,omitempty"`
+	Files []map[string]interface{} `json:"files,omitempty"`
+
+	// ID Id of the answer message.
+	ID string `json:"id,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Metadata Usage, citations and annotation reply of the answer.
+	Metadata *MessageEndMetadata `json:"metadata,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// MessageEndMetadata defines model for StreamEventChatMessageEnd.metadata.
+// MessageEndMetadata Usage, citations and annotation reply of the answer.
 type MessageEndMetadata struct {
-	AnnotationReply      map[string]interface{} `json:"annotation_reply,omitempty"`
-	RetrieverResources   []RetrieverResource    `json:"retriever_resources,omitempty"`
+	AnnotationReply map[string]interface{} `json:"annotation_reply,omitempty"`
+
+	// RetrieverResources Knowledge base passages the answer cites.
+	RetrieverResources []RetrieverResource `json:"retriever_resources,omitempty"`
+
+	// Usage Token counts, prices and latency of the model calls behind an answer.
 	Usage                Usage                  `json:"usage,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// StreamEventChatMessageFile defines model for StreamEventChatMessageFile.
+// StreamEventChatMessageFile A file the run produced for the answer (event `message_file`).
 type StreamEventChatMessageFile struct {
-	BelongsTo      string `json:"belongs_to,omitempty"`
+	// BelongsTo Who the file belongs to; `assistant` for produced files.
+	BelongsTo string `json:"belongs_to,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	ID        string    `json:"id,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
-	Type      string    `json:"type,omitempty"`
-	URL       string    `json:"url,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// ID Id of the file.
+	ID string `json:"id,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// Type Kind of file, for example `image`.
+	Type string `json:"type,omitempty"`
+
+	// URL Where to fetch the file.
+	URL string `json:"url,omitempty"`
 }
 
-// StreamEventChatMessageReplace defines model for StreamEventChatMessageReplace.
+// StreamEventChatMessageReplace Replaces the whole answer so far (event `message_replace`), for example after content moderation.
 type StreamEventChatMessageReplace struct {
-	Answer         string `json:"answer,omitempty"`
+	// Answer The text that replaces everything received so far.
+	Answer string `json:"answer,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Reason Why the answer was replaced.
+	Reason string `json:"reason,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventChatPing defines model for StreamEventChatPing.
+// StreamEventChatPing A keep-alive (event `ping`), sent about every 10 seconds with no data line.
 type StreamEventChatPing struct {
 	// Event The name of a server-sent event (its "event" field).
 	Event EventName `json:"event,omitempty"`
 }
 
-// StreamEventChatReasoningChunk defines model for StreamEventChatReasoningChunk.
+// StreamEventChatReasoningChunk A piece of a model's reasoning, streamed beside the answer (event `reasoning_chunk`).
 type StreamEventChatReasoningChunk struct {
-	ConversationID string                   `json:"conversation_id,omitempty"`
-	CreatedAt      int64                    `json:"created_at,omitempty"`
-	Data           *ReasoningChunkEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data The reasoning piece.
+	Data *ReasoningChunkEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// ReasoningChunkEventData defines model for StreamEventChatReasoningChunk.data.
+// ReasoningChunkEventData The reasoning piece.
 type ReasoningChunkEventData struct {
-	IsFinal   bool   `json:"is_final,omitempty"`
+	// IsFinal True on a node's last reasoning event; its text may be empty.
+	IsFinal bool `json:"is_final,omitempty"`
+
+	// MessageID Id of the answer message the reasoning belongs to.
 	MessageID string `json:"message_id,omitempty"`
-	NodeID    string `json:"node_id,omitempty"`
+
+	// NodeID Graph id of the LLM node producing it; may be null.
+	NodeID string `json:"node_id,omitempty"`
+
+	// Reasoning The next piece of reasoning text; join the pieces in order.
 	Reasoning string `json:"reasoning,omitempty"`
 }
 
-// StreamEventChatTextChunk defines model for StreamEventChatTextChunk.
+// StreamEventChatTextChunk A piece of output text (event `text_chunk`); chatflow answers arrive as `message` events instead.
 type StreamEventChatTextChunk struct {
-	ConversationID string              `json:"conversation_id,omitempty"`
-	CreatedAt      int64               `json:"created_at,omitempty"`
-	Data           *TextChunkEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data The text piece.
+	Data *TextChunkEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// TextChunkEventData defines model for StreamEventChatTextChunk.data.
+// TextChunkEventData The text piece.
 type TextChunkEventData struct {
+	// FromVariableSelector Path of the variable the text comes from; may be null.
 	FromVariableSelector []string `json:"from_variable_selector,omitempty"`
-	Text                 string   `json:"text,omitempty"`
+
+	// Text The text.
+	Text string `json:"text,omitempty"`
 }
 
-// StreamEventChatTtsMessage defines model for StreamEventChatTtsMessage.
+// StreamEventChatTtsMessage A chunk of speech for the answer (event `tts_message`), sent when auto-play is on.
 type StreamEventChatTtsMessage struct {
-	Audio          []byte `json:"audio,omitempty"`
+	// Audio Base64 MP3 data; decode the chunks and join them in order.
+	Audio []byte `json:"audio,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventChatTtsMessageEnd defines model for StreamEventChatTtsMessageEnd.
+// StreamEventChatTtsMessageEnd The end of the speech (event `tts_message_end`); it may come after message_end.
 type StreamEventChatTtsMessageEnd struct {
-	Audio          string `json:"audio,omitempty"`
+	// Audio Empty; the event only marks the end of the audio.
+	Audio string `json:"audio,omitempty"`
+
+	// ConversationID Id of the conversation.
 	ConversationID string `json:"conversation_id,omitempty"`
-	CreatedAt      int64  `json:"created_at,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
 }
 
-// StreamEventHumanInputFormFilled defines model for StreamEventHumanInputFormFilled.
+// StreamEventHumanInputFormFilled A Human Input form was submitted and the run goes on (event `human_input_form_filled`).
 type StreamEventHumanInputFormFilled struct {
-	ConversationID string                         `json:"conversation_id,omitempty"`
-	CreatedAt      int64                          `json:"created_at,omitempty"`
-	Data           *HumanInputFormFilledEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data The submission.
+	Data *HumanInputFormFilledEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
-// HumanInputFormFilledEventData defines model for StreamEventHumanInputFormFilled.data.
+// HumanInputFormFilledEventData The submission.
 type HumanInputFormFilledEventData struct {
-	ActionID        string                 `json:"action_id,omitempty"`
-	ActionText      string                 `json:"action_text,omitempty"`
-	NodeID          string                 `json:"node_id,omitempty"`
-	NodeTitle       string                 `json:"node_title,omitempty"`
-	RenderedContent string                 `json:"rendered_content,omitempty"`
-	SubmittedData   map[string]interface{} `json:"submitted_data,omitempty"`
+	// ActionID Id of the chosen action.
+	ActionID string `json:"action_id,omitempty"`
+
+	// ActionText Label of the chosen action.
+	ActionText string `json:"action_text,omitempty"`
+
+	// NodeID Graph id of the Human Input node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeTitle The Human Input node's title.
+	NodeTitle string `json:"node_title,omitempty"`
+
+	// RenderedContent The form text with the submitted values filled in.
+	RenderedContent string `json:"rendered_content,omitempty"`
+
+	// SubmittedData The submitted values by output variable name; absent or null on older servers.
+	SubmittedData map[string]interface{} `json:"submitted_data,omitempty"`
 }
 
-// StreamEventHumanInputFormTimeout defines model for StreamEventHumanInputFormTimeout.
+// StreamEventHumanInputFormTimeout A Human Input form expired unanswered (event `human_input_form_timeout`).
 type StreamEventHumanInputFormTimeout struct {
-	ConversationID string                          `json:"conversation_id,omitempty"`
-	CreatedAt      int64                           `json:"created_at,omitempty"`
-	Data           *HumanInputFormTimeoutEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data The expired form.
+	Data *HumanInputFormTimeoutEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
-// HumanInputFormTimeoutEventData defines model for StreamEventHumanInputFormTimeout.data.
+// HumanInputFormTimeoutEventData The expired form.
 type HumanInputFormTimeoutEventData struct {
-	ExpirationTime int64  `json:"expiration_time,omitempty"`
-	NodeID         string `json:"node_id,omitempty"`
-	NodeTitle      string `json:"node_title,omitempty"`
+	// ExpirationTime When the form expired, in unix seconds.
+	ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+	// NodeID Graph id of the Human Input node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeTitle The Human Input node's title.
+	NodeTitle string `json:"node_title,omitempty"`
 }
 
-// StreamEventHumanInputRequired defines model for StreamEventHumanInputRequired.
+// StreamEventHumanInputRequired The run waits for a Human Input form (event `human_input_required`); workflow_paused follows and the stream ends.
 type StreamEventHumanInputRequired struct {
-	ConversationID string                       `json:"conversation_id,omitempty"`
-	CreatedAt      int64                        `json:"created_at,omitempty"`
-	Data           *HumanInputRequiredEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data The form to fill in.
+	Data *HumanInputRequiredEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
-// HumanInputRequiredEventData defines model for StreamEventHumanInputRequired.data.
+// HumanInputRequiredEventData The form to fill in.
 type HumanInputRequiredEventData struct {
+	// Actions The buttons the recipient chooses from when submitting.
 	Actions []struct {
+		// ButtonStyle Button style: primary, default, accent or ghost.
 		ButtonStyle string `json:"button_style,omitempty"`
-		ID          string `json:"id,omitempty"`
-		Title       string `json:"title,omitempty"`
+
+		// ID Action id to send as `action` when submitting.
+		ID string `json:"id,omitempty"`
+
+		// Title Button label.
+		Title string `json:"title,omitempty"`
 	} `json:"actions,omitempty"`
-	DisplayInUI    bool   `json:"display_in_ui,omitempty"`
-	ExpirationTime int64  `json:"expiration_time,omitempty"`
-	FormContent    string `json:"form_content,omitempty"`
-	FormID         string `json:"form_id,omitempty"`
-	FormToken      string `json:"form_token,omitempty"`
-	Inputs         []struct {
+
+	// DisplayInUI Whether Dify's own interface also shows the form.
+	DisplayInUI bool `json:"display_in_ui,omitempty"`
+
+	// ExpirationTime Submission deadline in unix seconds.
+	ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+	// FormContent The form text, with workflow variables filled in.
+	FormContent string `json:"form_content,omitempty"`
+
+	// FormID Id of the form, for logs; API calls use form_token.
+	FormID string `json:"form_id,omitempty"`
+
+	// FormToken Token for reading and submitting the form; null when the form is delivered another way, such as email.
+	FormToken string `json:"form_token,omitempty"`
+
+	// Inputs The fields to fill in.
+	Inputs []struct {
+		// Default Where the field's default comes from; null when there is none.
 		Default struct {
+			// Selector Path of the workflow variable that holds the default.
 			Selector []string `json:"selector,omitempty"`
-			Type     string   `json:"type,omitempty"`
-			Value    string   `json:"value,omitempty"`
+
+			// Type `constant` (use value) or `variable` (use selector).
+			Type string `json:"type,omitempty"`
+
+			// Value The literal default, when type is constant.
+			Value string `json:"value,omitempty"`
 		} `json:"default,omitempty"`
+
+		// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
 		OutputVariableName string `json:"output_variable_name,omitempty"`
-		Type               string `json:"type,omitempty"`
+
+		// Type Control type: paragraph, select, file or file-list.
+		Type string `json:"type,omitempty"`
 	} `json:"inputs,omitempty"`
-	NodeID                string                 `json:"node_id,omitempty"`
-	NodeTitle             string                 `json:"node_title,omitempty"`
+
+	// NodeID Graph id of the Human Input node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeTitle The Human Input node's title.
+	NodeTitle string `json:"node_title,omitempty"`
+
+	// ResolvedDefaultValues Default values, keyed by output variable name.
 	ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
 }
 
-// StreamEventIterationCompleted defines model for StreamEventIterationCompleted.
+// StreamEventIterationCompleted An iteration node finished (event `iteration_completed`).
 type StreamEventIterationCompleted struct {
-	ConversationID string                       `json:"conversation_id,omitempty"`
-	CreatedAt      int64                        `json:"created_at,omitempty"`
-	Data           *IterationCompletedEventData `json:"data,omitempty"`
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the iteration.
+	Data *IterationCompletedEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
+	Event EventName `json:"event,omitempty"`
 
-// IterationCompletedEventData defines model for StreamEventIterationCompleted.data.
-type IterationCompletedEventData struct {
-	CreatedAt   int64                  `json:"created_at,omitempty"`
-	ElapsedTime float32                `json:"elapsed_time,omitempty"`
-	Error       string                 `json:"error,omitempty"`
-	FinishedAt  int64                  `json:"finished_at,omitempty"`
-	ID          string                 `json:"id,omitempty"`
-	NodeID      string                 `json:"node_id,omitempty"`
-	NodeType    string                 `json:"node_type,omitempty"`
-	Outputs     map[string]interface{} `json:"outputs,omitempty"`
-	Status      string                 `json:"status,omitempty"`
-	Steps       int                    `json:"steps,omitempty"`
-	Title       string                 `json:"title,omitempty"`
-	TotalTokens int                    `json:"total_tokens,omitempty"`
-}
-
-// StreamEventIterationNext defines model for StreamEventIterationNext.
-type StreamEventIterationNext struct {
-	ConversationID string                  `json:"conversation_id,omitempty"`
-	CreatedAt      int64                   `json:"created_at,omitempty"`
-	Data           *IterationNextEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// IterationNextEventData defines model for StreamEventIterationNext.data.
-type IterationNextEventData struct {
-	CreatedAt int64                  `json:"created_at,omitempty"`
-	Extras    map[string]interface{} `json:"extras,omitempty"`
-	ID        string                 `json:"id,omitempty"`
-	Index     int                    `json:"index,omitempty"`
-	NodeID    string                 `json:"node_id,omitempty"`
-	NodeType  string                 `json:"node_type,omitempty"`
-	Title     string                 `json:"title,omitempty"`
-}
-
-// StreamEventIterationStarted defines model for StreamEventIterationStarted.
-type StreamEventIterationStarted struct {
-	ConversationID string                     `json:"conversation_id,omitempty"`
-	CreatedAt      int64                      `json:"created_at,omitempty"`
-	Data           *IterationStartedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// IterationStartedEventData defines model for StreamEventIterationStarted.data.
-type IterationStartedEventData struct {
-	CreatedAt int64                  `json:"created_at,omitempty"`
-	Extras    map[string]interface{} `json:"extras,omitempty"`
-	ID        string                 `json:"id,omitempty"`
-	Inputs    map[string]interface{} `json:"inputs,omitempty"`
-	Metadata  map[string]interface{} `json:"metadata,omitempty"`
-	NodeID    string                 `json:"node_id,omitempty"`
-	NodeType  string                 `json:"node_type,omitempty"`
-	Title     string                 `json:"title,omitempty"`
-}
-
-// StreamEventLoopCompleted defines model for StreamEventLoopCompleted.
-type StreamEventLoopCompleted struct {
-	ConversationID string                  `json:"conversation_id,omitempty"`
-	CreatedAt      int64                   `json:"created_at,omitempty"`
-	Data           *LoopCompletedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// LoopCompletedEventData defines model for StreamEventLoopCompleted.data.
-type LoopCompletedEventData struct {
-	CreatedAt   int64                  `json:"created_at,omitempty"`
-	ElapsedTime float32                `json:"elapsed_time,omitempty"`
-	Error       string                 `json:"error,omitempty"`
-	FinishedAt  int64                  `json:"finished_at,omitempty"`
-	ID          string                 `json:"id,omitempty"`
-	NodeID      string                 `json:"node_id,omitempty"`
-	NodeType    string                 `json:"node_type,omitempty"`
-	Outputs     map[string]interface{} `json:"outputs,omitempty"`
-	Status      string                 `json:"status,omitempty"`
-	Steps       int                    `json:"steps,omitempty"`
-	Title       string                 `json:"title,omitempty"`
-	TotalTokens int                    `json:"total_tokens,omitempty"`
-}
-
-// StreamEventLoopNext defines model for StreamEventLoopNext.
-type StreamEventLoopNext struct {
-	ConversationID string             `json:"conversation_id,omitempty"`
-	CreatedAt      int64              `json:"created_at,omitempty"`
-	Data           *LoopNextEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// LoopNextEventData defines model for StreamEventLoopNext.data.
-type LoopNextEventData struct {
-	CreatedAt     int64                  `json:"created_at,omitempty"`
-	Extras        map[string]interface{} `json:"extras,omitempty"`
-	ID            string                 `json:"id,omitempty"`
-	Index         int                    `json:"index,omitempty"`
-	NodeID        string                 `json:"node_id,omitempty"`
-	NodeType      string                 `json:"node_type,omitempty"`
-	PreLoopOutput interface{}            `json:"pre_loop_output,omitempty"`
-	Title         string                 `json:"title,omitempty"`
-}
-
-// StreamEventLoopStarted defines model for StreamEventLoopStarted.
-type StreamEventLoopStarted struct {
-	ConversationID string                `json:"conversation_id,omitempty"`
-	CreatedAt      int64                 `json:"created_at,omitempty"`
-	Data           *LoopStartedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// LoopStartedEventData defines model for StreamEventLoopStarted.data.
-type LoopStartedEventData struct {
-	CreatedAt int64                  `json:"created_at,omitempty"`
-	Extras    map[string]interface{} `json:"extras,omitempty"`
-	ID        string                 `json:"id,omitempty"`
-	Inputs    map[string]interface{} `json:"inputs,omitempty"`
-	Metadata  map[string]interface{} `json:"metadata,omitempty"`
-	NodeID    string                 `json:"node_id,omitempty"`
-	NodeType  string                 `json:"node_type,omitempty"`
-	Title     string                 `json:"title,omitempty"`
-}
-
-// StreamEventNodeFinished defines model for StreamEventNodeFinished.
-type StreamEventNodeFinished struct {
-	ConversationID string                 `json:"conversation_id,omitempty"`
-	CreatedAt      int64                  `json:"created_at,omitempty"`
-	Data           *NodeFinishedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// NodeFinishedEventData defines model for StreamEventNodeFinished.data.
-type NodeFinishedEventData struct {
-	CreatedAt         int64                    `json:"created_at,omitempty"`
-	ElapsedTime       float32                  `json:"elapsed_time,omitempty"`
-	Error             string                   `json:"error,omitempty"`
-	ExecutionMetadata map[string]interface{}   `json:"execution_metadata,omitempty"`
-	Files             []map[string]interface{} `json:"files,omitempty"`
-	FinishedAt        int64                    `json:"finished_at,omitempty"`
-	ID                string                   `json:"id,omitempty"`
-	Index             int                      `json:"index,omitempty"`
-	Inputs            map[string]interface{}   `json:"inputs,omitempty"`
-	IterationID       string                   `json:"iteration_id,omitempty"`
-	LoopID            string                   `json:"loop_id,omitempty"`
-	NodeID            string                   `json:"node_id,omitempty"`
-	NodeType          string                   `json:"node_type,omitempty"`
-	Outputs           map[string]interface{}   `json:"outputs,omitempty"`
-	PredecessorNodeID string                   `json:"predecessor_node_id,omitempty"`
-	ProcessData       map[string]interface{}   `json:"process_data,omitempty"`
-	Status            string                   `json:"status,omitempty"`
-	Title             string                   `json:"title,omitempty"`
-}
-
-// StreamEventNodeRetry defines model for StreamEventNodeRetry.
-type StreamEventNodeRetry struct {
-	ConversationID string              `json:"conversation_id,omitempty"`
-	CreatedAt      int64               `json:"created_at,omitempty"`
-	Data           *NodeRetryEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// NodeRetryEventData defines model for StreamEventNodeRetry.data.
-type NodeRetryEventData struct {
-	CreatedAt         int64                    `json:"created_at,omitempty"`
-	ElapsedTime       float32                  `json:"elapsed_time,omitempty"`
-	Error             string                   `json:"error,omitempty"`
-	ExecutionMetadata map[string]interface{}   `json:"execution_metadata,omitempty"`
-	Files             []map[string]interface{} `json:"files,omitempty"`
-	FinishedAt        int64                    `json:"finished_at,omitempty"`
-	ID                string                   `json:"id,omitempty"`
-	Index             int                      `json:"index,omitempty"`
-	Inputs            map[string]interface{}   `json:"inputs,omitempty"`
-	IterationID       string                   `json:"iteration_id,omitempty"`
-	LoopID            string                   `json:"loop_id,omitempty"`
-	NodeID            string                   `json:"node_id,omitempty"`
-	NodeType          string                   `json:"node_type,omitempty"`
-	Outputs           map[string]interface{}   `json:"outputs,omitempty"`
-	PredecessorNodeID string                   `json:"predecessor_node_id,omitempty"`
-	ProcessData       map[string]interface{}   `json:"process_data,omitempty"`
-	RetryIndex        int                      `json:"retry_index,omitempty"`
-	Status            string                   `json:"status,omitempty"`
-	Title             string                   `json:"title,omitempty"`
-}
-
-// StreamEventNodeStarted defines model for StreamEventNodeStarted.
-type StreamEventNodeStarted struct {
-	ConversationID string                `json:"conversation_id,omitempty"`
-	CreatedAt      int64                 `json:"created_at,omitempty"`
-	Data           *NodeStartedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// NodeStartedEventData defines model for StreamEventNodeStarted.data.
-type NodeStartedEventData struct {
-	CreatedAt         int64                  `json:"created_at,omitempty"`
-	Extras            map[string]interface{} `json:"extras,omitempty"`
-	ID                string                 `json:"id,omitempty"`
-	Index             int                    `json:"index,omitempty"`
-	Inputs            map[string]interface{} `json:"inputs,omitempty"`
-	IterationID       string                 `json:"iteration_id,omitempty"`
-	LoopID            string                 `json:"loop_id,omitempty"`
-	NodeID            string                 `json:"node_id,omitempty"`
-	NodeType          string                 `json:"node_type,omitempty"`
-	PredecessorNodeID string                 `json:"predecessor_node_id,omitempty"`
-	Title             string                 `json:"title,omitempty"`
-}
-
-// StreamEventWorkflowFinished defines model for StreamEventWorkflowFinished.
-type StreamEventWorkflowFinished struct {
-	ConversationID string                     `json:"conversation_id,omitempty"`
-	CreatedAt      int64                      `json:"created_at,omitempty"`
-	Data           *WorkflowFinishedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// WorkflowFinishedEventData defines model for StreamEventWorkflowFinished.data.
-type WorkflowFinishedEventData struct {
-	CreatedAt       int64                    `json:"created_at,omitempty"`
-	ElapsedTime     float32                  `json:"elapsed_time,omitempty"`
-	Error           string                   `json:"error,omitempty"`
-	ExceptionsCount int                      `json:"exceptions_count,omitempty"`
-	Files           []map[string]interface{} `json:"files,omitempty"`
-	FinishedAt      int64                    `json:"finished_at,omitempty"`
-	ID              string                   `json:"id,omitempty"`
-	Outputs         map[string]interface{}   `json:"outputs,omitempty"`
-	Status          string                   `json:"status,omitempty"`
-	TotalSteps      int                      `json:"total_steps,omitempty"`
-	TotalTokens     int                      `json:"total_tokens,omitempty"`
-	WorkflowID      string                   `json:"workflow_id,omitempty"`
-}
-
-// StreamEventWorkflowPaused defines model for StreamEventWorkflowPaused.
-type StreamEventWorkflowPaused struct {
-	ConversationID string                   `json:"conversation_id,omitempty"`
-	CreatedAt      int64                    `json:"created_at,omitempty"`
-	Data           *WorkflowPausedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event     EventName `json:"event,omitempty"`
-	MessageID string    `json:"message_id,omitempty"`
-	TaskID    string    `json:"task_id,omitempty"`
-}
-
-// WorkflowPausedEventData defines model for StreamEventWorkflowPaused.data.
-type WorkflowPausedEventData struct {
-	CreatedAt     int64                    `json:"created_at,omitempty"`
-	ElapsedTime   float32                  `json:"elapsed_time,omitempty"`
-	Outputs       map[string]interface{}   `json:"outputs,omitempty"`
-	PausedNodes   []string                 `json:"paused_nodes,omitempty"`
-	Reasons       []map[string]interface{} `json:"reasons,omitempty"`
-	Status        string                   `json:"status,omitempty"`
-	TotalSteps    int                      `json:"total_steps,omitempty"`
-	TotalTokens   int                      `json:"total_tokens,omitempty"`
-	WorkflowRunID string                   `json:"workflow_run_id,omitempty"`
-}
-
-// StreamEventWorkflowStarted defines model for StreamEventWorkflowStarted.
-type StreamEventWorkflowStarted struct {
-	ConversationID string                    `json:"conversation_id,omitempty"`
-	CreatedAt      int64                     `json:"created_at,omitempty"`
-	Data           *WorkflowStartedEventData `json:"data,omitempty"`
-
-	// Event The name of a server-sent event (its "event" field).
-	Event         EventName `json:"event,omitempty"`
-	MessageID     string    `json:"message_id,omitempty"`
-	TaskID        string    `json:"task_id,omitempty"`
-	WorkflowRunID string    `json:"workflow_run_id,omitempty"`
-}
-
-// WorkflowStartedEventData defines model for StreamEventWorkflowStarted.data.
-type WorkflowStartedEventData struct {
-	CreatedAt  int64                  `json:"created_at,omitempty"`
-	ID         string                 `json:"id,omitempty"`
-	Inputs     map[string]interface{} `json:"inputs,omitempty"`
-	Reason     string                 `json:"reason,omitempty"`
-	WorkflowID string                 `json:"workflow_id,omitempty"`
-}
-
-// SuggestedQuestionsResponse defines model for SuggestedQuestionsResponse.
-type SuggestedQuestionsResponse struct {
-	Data   []string `json:"data,omitempty"`
-	Result string   `json:"result,omitempty"`
-}
-
-// TextToAudioRequest defines model for TextToAudioRequest.
-type TextToAudioRequest struct {
+	// MessageID Id of the answer message being generated.
 	MessageID string `json:"message_id,omitempty"`
-	Streaming bool   `json:"streaming,omitempty"`
-	Text      string `json:"text,omitempty"`
-	User      string `json:"user,omitempty"`
-	Voice     string `json:"voice,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
-// ToolIconDetail defines model for ToolIconDetail.
+// IterationCompletedEventData Details of the iteration.
+type IterationCompletedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why the iteration failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// FinishedAt End time in unix seconds.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of this iteration execution.
+	ID string `json:"id,omitempty"`
+
+	// NodeID Graph id of the iteration node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node: iteration.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Outputs The collected outputs; may be null.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// Status Status: running, succeeded, failed, exception, stopped or paused.
+	Status string `json:"status,omitempty"`
+
+	// Steps Number of rounds run.
+	Steps int `json:"steps,omitempty"`
+
+	// Title Title of the iteration node.
+	Title string `json:"title,omitempty"`
+
+	// TotalTokens Tokens used by all rounds.
+	TotalTokens int `json:"total_tokens,omitempty"`
+}
+
+// StreamEventIterationNext An iteration node moved on to its next item (event `iteration_next`).
+type StreamEventIterationNext struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the iteration.
+	Data *IterationNextEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// IterationNextEventData Details of the iteration.
+type IterationNextEventData struct {
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Extras Extra node-specific details.
+	Extras map[string]interface{} `json:"extras,omitempty"`
+
+	// ID Id of this iteration execution.
+	ID string `json:"id,omitempty"`
+
+	// Index Index of the round that starts, from 0.
+	Index int `json:"index,omitempty"`
+
+	// NodeID Graph id of the iteration node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node: iteration.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Title Title of the iteration node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventIterationStarted An iteration node began (event `iteration_started`).
+type StreamEventIterationStarted struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the iteration.
+	Data *IterationStartedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// IterationStartedEventData Details of the iteration.
+type IterationStartedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Extras Extra node-specific details.
+	Extras map[string]interface{} `json:"extras,omitempty"`
+
+	// ID Id of this iteration execution.
+	ID string `json:"id,omitempty"`
+
+	// Inputs The iteration node's inputs.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// Metadata Metadata of the iteration.
+	Metadata map[string]interface{} `json:"metadata,omitempty"`
+
+	// NodeID Graph id of the iteration node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node: iteration.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Title Title of the iteration node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventLoopCompleted A loop node finished (event `loop_completed`).
+type StreamEventLoopCompleted struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the loop.
+	Data *LoopCompletedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// LoopCompletedEventData Details of the loop.
+type LoopCompletedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why the loop failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// FinishedAt End time in unix seconds.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of this loop execution.
+	ID string `json:"id,omitempty"`
+
+	// NodeID Graph id of the loop node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node: loop.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Outputs The collected outputs; may be null.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// Status Status: running, succeeded, failed, exception, stopped or paused.
+	Status string `json:"status,omitempty"`
+
+	// Steps Number of rounds run.
+	Steps int `json:"steps,omitempty"`
+
+	// Title Title of the loop node.
+	Title string `json:"title,omitempty"`
+
+	// TotalTokens Tokens used by all rounds.
+	TotalTokens int `json:"total_tokens,omitempty"`
+}
+
+// StreamEventLoopNext A loop node started its next round (event `loop_next`).
+type StreamEventLoopNext struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the loop.
+	Data *LoopNextEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// LoopNextEventData Details of the loop.
+type LoopNextEventData struct {
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Extras Extra node-specific details.
+	Extras map[string]interface{} `json:"extras,omitempty"`
+
+	// ID Id of this loop execution.
+	ID string `json:"id,omitempty"`
+
+	// Index Index of the round that starts, from 0.
+	Index int `json:"index,omitempty"`
+
+	// NodeID Graph id of the loop node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node: loop.
+	NodeType string `json:"node_type,omitempty"`
+
+	// PreLoopOutput Output of the previous round; any JSON value.
+	PreLoopOutput interface{} `json:"pre_loop_output,omitempty"`
+
+	// Title Title of the loop node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventLoopStarted A loop node began (event `loop_started`).
+type StreamEventLoopStarted struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the loop.
+	Data *LoopStartedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// LoopStartedEventData Details of the loop.
+type LoopStartedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Extras Extra node-specific details.
+	Extras map[string]interface{} `json:"extras,omitempty"`
+
+	// ID Id of this loop execution.
+	ID string `json:"id,omitempty"`
+
+	// Inputs The loop node's inputs.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// Metadata Metadata of the loop.
+	Metadata map[string]interface{} `json:"metadata,omitempty"`
+
+	// NodeID Graph id of the loop node.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node: loop.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Title Title of the loop node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventNodeFinished A node ended (event `node_finished`); check data.status.
+type StreamEventNodeFinished struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the node execution.
+	Data *NodeFinishedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// NodeFinishedEventData Details of the node execution.
+type NodeFinishedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration of the node in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why the node failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// ExecutionMetadata Token usage, price and other execution details; may be null.
+	ExecutionMetadata map[string]interface{} `json:"execution_metadata,omitempty"`
+
+	// Files Files the node produced; may be null.
+	Files []map[string]interface{} `json:"files,omitempty"`
+
+	// FinishedAt End time in unix seconds.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of this node execution.
+	ID string `json:"id,omitempty"`
+
+	// Index Position of this execution within the run.
+	Index int `json:"index,omitempty"`
+
+	// Inputs The node's inputs; may be null.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// IterationID Id of the iteration node this node runs in; null outside iterations.
+	IterationID string `json:"iteration_id,omitempty"`
+
+	// LoopID Id of the loop node this node runs in; null outside loops.
+	LoopID string `json:"loop_id,omitempty"`
+
+	// NodeID Graph id of the node (not a UUID).
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node, for example llm, code or if-else.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Outputs The node's outputs; may be null.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// PredecessorNodeID Graph id of the node that ran before; null for the first.
+	PredecessorNodeID string `json:"predecessor_node_id,omitempty"`
+
+	// ProcessData Intermediate data of the node, such as the prompt sent to a model; may be null.
+	ProcessData map[string]interface{} `json:"process_data,omitempty"`
+
+	// Status Status: running, succeeded, failed, exception, stopped or paused.
+	Status string `json:"status,omitempty"`
+
+	// Title Title of the node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventNodeRetry A node failed and is being retried (event `node_retry`).
+type StreamEventNodeRetry struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the node execution.
+	Data *NodeRetryEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// NodeRetryEventData Details of the node execution.
+type NodeRetryEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration of this attempt in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why this attempt failed.
+	Error string `json:"error,omitempty"`
+
+	// ExecutionMetadata Token usage, price and other execution details; may be null.
+	ExecutionMetadata map[string]interface{} `json:"execution_metadata,omitempty"`
+
+	// Files Files the node produced; may be null.
+	Files []map[string]interface{} `json:"files,omitempty"`
+
+	// FinishedAt End time in unix seconds.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of this node execution.
+	ID string `json:"id,omitempty"`
+
+	// Index Position of this execution within the run.
+	Index int `json:"index,omitempty"`
+
+	// Inputs The node's inputs; may be null.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// IterationID Id of the iteration node this node runs in; null outside iterations.
+	IterationID string `json:"iteration_id,omitempty"`
+
+	// LoopID Id of the loop node this node runs in; null outside loops.
+	LoopID string `json:"loop_id,omitempty"`
+
+	// NodeID Graph id of the node (not a UUID).
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node, for example llm, code or if-else.
+	NodeType string `json:"node_type,omitempty"`
+
+	// Outputs The node's outputs; may be null.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// PredecessorNodeID Graph id of the node that ran before; null for the first.
+	PredecessorNodeID string `json:"predecessor_node_id,omitempty"`
+
+	// ProcessData Intermediate data of the node, such as the prompt sent to a model; may be null.
+	ProcessData map[string]interface{} `json:"process_data,omitempty"`
+
+	// RetryIndex Number of this retry, counting from 0.
+	RetryIndex int `json:"retry_index,omitempty"`
+
+	// Status Status: running, succeeded, failed, exception, stopped or paused.
+	Status string `json:"status,omitempty"`
+
+	// Title Title of the node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventNodeStarted A node began running (event `node_started`).
+type StreamEventNodeStarted struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the node execution.
+	Data *NodeStartedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// NodeStartedEventData Details of the node execution.
+type NodeStartedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Extras Extra node-specific details.
+	Extras map[string]interface{} `json:"extras,omitempty"`
+
+	// ID Id of this node execution.
+	ID string `json:"id,omitempty"`
+
+	// Index Position of this execution within the run.
+	Index int `json:"index,omitempty"`
+
+	// Inputs The node's inputs; may be null.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// IterationID Id of the iteration node this node runs in; null outside iterations.
+	IterationID string `json:"iteration_id,omitempty"`
+
+	// LoopID Id of the loop node this node runs in; null outside loops.
+	LoopID string `json:"loop_id,omitempty"`
+
+	// NodeID Graph id of the node (not a UUID).
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeType Type of the node, for example llm, code or if-else.
+	NodeType string `json:"node_type,omitempty"`
+
+	// PredecessorNodeID Graph id of the node that ran before; null for the first.
+	PredecessorNodeID string `json:"predecessor_node_id,omitempty"`
+
+	// Title Title of the node.
+	Title string `json:"title,omitempty"`
+}
+
+// StreamEventWorkflowFinished The workflow run ended (event `workflow_finished`); check data.status.
+type StreamEventWorkflowFinished struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the run.
+	Data *WorkflowFinishedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// WorkflowFinishedEventData Details of the run.
+type WorkflowFinishedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration of the run in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why the run failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// ExceptionsCount Number of node exceptions that were handled; may be null.
+	ExceptionsCount int `json:"exceptions_count,omitempty"`
+
+	// Files Files among the run's outputs; may be null.
+	Files []map[string]interface{} `json:"files,omitempty"`
+
+	// FinishedAt End time in unix seconds; may be null.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of the workflow run.
+	ID string `json:"id,omitempty"`
+
+	// Outputs The run's outputs; may be null.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// Status Status: running, succeeded, failed, stopped, partial-succeeded or paused.
+	Status string `json:"status,omitempty"`
+
+	// TotalSteps Number of node executions in the run.
+	TotalSteps int `json:"total_steps,omitempty"`
+
+	// TotalTokens Tokens used by the whole run.
+	TotalTokens int `json:"total_tokens,omitempty"`
+
+	// WorkflowID Id of the workflow that ran.
+	WorkflowID string `json:"workflow_id,omitempty"`
+}
+
+// StreamEventWorkflowPaused The run paused, for example for human input (event `workflow_paused`); the stream ends after it.
+type StreamEventWorkflowPaused struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the pause.
+	Data *WorkflowPausedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+}
+
+// WorkflowPausedEventData Details of the pause.
+type WorkflowPausedEventData struct {
+	// CreatedAt Creation time of the run in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Time the run has taken so far, in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Outputs Outputs produced so far.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// PausedNodes Graph ids of the nodes that wait.
+	PausedNodes []string `json:"paused_nodes,omitempty"`
+
+	// Reasons Why the run paused, one entry per reason.
+	Reasons []map[string]interface{} `json:"reasons,omitempty"`
+
+	// Status Run status; `paused`.
+	Status string `json:"status,omitempty"`
+
+	// TotalSteps Node executions so far.
+	TotalSteps int `json:"total_steps,omitempty"`
+
+	// TotalTokens Tokens used so far.
+	TotalTokens int `json:"total_tokens,omitempty"`
+
+	// WorkflowRunID Id of the paused run; follow it later with Stream Workflow Events.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// StreamEventWorkflowStarted The workflow run began (event `workflow_started`).
+type StreamEventWorkflowStarted struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data Details of the run.
+	Data *WorkflowStartedEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID Id of the workflow run.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// WorkflowStartedEventData Details of the run.
+type WorkflowStartedEventData struct {
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ID Id of the workflow run.
+	ID string `json:"id,omitempty"`
+
+	// Inputs The run's inputs.
+	Inputs map[string]interface{} `json:"inputs,omitempty"`
+
+	// Reason `initial` for a new run, `resumption` when a paused run continues.
+	Reason string `json:"reason,omitempty"`
+
+	// WorkflowID Id of the workflow being run.
+	WorkflowID string `json:"workflow_id,omitempty"`
+}
+
+// SuggestedQuestionsResponse Follow-up questions suggested after an answer.
+type SuggestedQuestionsResponse struct {
+	// Data The suggested questions.
+	Data []string `json:"data,omitempty"`
+
+	// Result `success` when the call worked.
+	Result string `json:"result,omitempty"`
+}
+
+// TextToAudioRequest What to speak: an answer message or free text.
+type TextToAudioRequest struct {
+	// MessageID Speak this message's answer; it takes precedence over text.
+	MessageID string `json:"message_id,omitempty"`
+
+	// Streaming Accepted for compatibility; it has no effect.
+	Streaming bool `json:"streaming,omitempty"`
+
+	// Text Text to speak when no message_id is given.
+	Text string `json:"text,omitempty"`
+
+	// User The end user who makes the request.
+	User string `json:"user,omitempty"`
+
+	// Voice Voice to use; the choices depend on the app's text-to-speech provider.
+	Voice string `json:"voice,omitempty"`
+}
+
+// ToolIconDetail An emoji icon of a tool.
 type ToolIconDetail struct {
+	// Background Background color, as a hex string.
 	Background string `json:"background,omitempty"`
-	Content    string `json:"content,omitempty"`
+
+	// Content The emoji.
+	Content string `json:"content,omitempty"`
 }
 
-// UpdateAnnotationRequest defines model for UpdateAnnotationRequest.
+// UpdateAnnotationRequest The new content of an annotation.
 type UpdateAnnotationRequest struct {
-	Answer   string `json:"answer"`
+	// Answer The new answer.
+	Answer string `json:"answer"`
+
+	// Question The new question.
 	Question string `json:"question"`
 }
 
-// Usage defines model for Usage.
+// Usage Token counts, prices and latency of the model calls behind an answer.
 type Usage struct {
-	CompletionPrice     string  `json:"completion_price,omitempty"`
-	CompletionPriceUnit string  `json:"completion_price_unit,omitempty"`
-	CompletionTokens    int     `json:"completion_tokens,omitempty"`
-	CompletionUnitPrice string  `json:"completion_unit_price,omitempty"`
-	Currency            string  `json:"currency,omitempty"`
-	Latency             float64 `json:"latency,omitempty"`
-	PromptPrice         string  `json:"prompt_price,omitempty"`
-	PromptPriceUnit     string  `json:"prompt_price_unit,omitempty"`
-	PromptTokens        int     `json:"prompt_tokens,omitempty"`
-	PromptUnitPrice     string  `json:"prompt_unit_price,omitempty"`
-	TotalPrice          string  `json:"total_price,omitempty"`
-	TotalTokens         int     `json:"total_tokens,omitempty"`
+	// CompletionPrice Cost of the completion tokens, as a decimal string.
+	CompletionPrice string `json:"completion_price,omitempty"`
+
+	// CompletionPriceUnit Scale of the completion unit price, as a decimal string (0.001 means per 1,000 tokens).
+	CompletionPriceUnit string `json:"completion_price_unit,omitempty"`
+
+	// CompletionTokens Tokens in the completion.
+	CompletionTokens int `json:"completion_tokens,omitempty"`
+
+	// CompletionUnitPrice Price of completion tokens per price unit, as a decimal string.
+	CompletionUnitPrice string `json:"completion_unit_price,omitempty"`
+
+	// Currency Currency of the prices, for example USD.
+	Currency string `json:"currency,omitempty"`
+
+	// Latency Time the model calls took, in seconds.
+	Latency float64 `json:"latency,omitempty"`
+
+	// PromptPrice Cost of the prompt tokens, as a decimal string.
+	PromptPrice string `json:"prompt_price,omitempty"`
+
+	// PromptPriceUnit Scale of the prompt unit price, as a decimal string (0.001 means per 1,000 tokens).
+	PromptPriceUnit string `json:"prompt_price_unit,omitempty"`
+
+	// PromptTokens Tokens in the prompt.
+	PromptTokens int `json:"prompt_tokens,omitempty"`
+
+	// PromptUnitPrice Price of prompt tokens per price unit, as a decimal string.
+	PromptUnitPrice string `json:"prompt_unit_price,omitempty"`
+
+	// TotalPrice Total cost, as a decimal string.
+	TotalPrice string `json:"total_price,omitempty"`
+
+	// TotalTokens Prompt plus completion tokens.
+	TotalTokens int `json:"total_tokens,omitempty"`
 }
 
-// UserAction defines model for UserAction.
+// UserAction A button of a Human Input form.
 type UserAction struct {
+	// ButtonStyle Button style: primary, default, accent or ghost.
 	ButtonStyle string `json:"button_style,omitempty"`
-	ID          string `json:"id,omitempty"`
-	Title       string `json:"title,omitempty"`
+
+	// ID Action id to send as `action` when submitting.
+	ID string `json:"id,omitempty"`
+
+	// Title Button label.
+	Title string `json:"title,omitempty"`
 }
 
-// WebAppSettingsResponse defines model for WebAppSettingsResponse.
+// WebAppSettingsResponse Branding and display settings of the app's hosted web app.
 type WebAppSettingsResponse struct {
-	ChatColorTheme         string `json:"chat_color_theme,omitempty"`
-	ChatColorThemeInverted bool   `json:"chat_color_theme_inverted,omitempty"`
-	Copyright              string `json:"copyright,omitempty"`
-	CustomDisclaimer       string `json:"custom_disclaimer,omitempty"`
-	DefaultLanguage        string `json:"default_language,omitempty"`
-	Description            string `json:"description,omitempty"`
-	Icon                   string `json:"icon,omitempty"`
-	IconBackground         string `json:"icon_background,omitempty"`
-	IconType               string `json:"icon_type,omitempty"`
-	IconURL                string `json:"icon_url,omitempty"`
-	InputPlaceholder       string `json:"input_placeholder,omitempty"`
-	PrivacyPolicy          string `json:"privacy_policy,omitempty"`
-	ShowWorkflowSteps      bool   `json:"show_workflow_steps,omitempty"`
-	Title                  string `json:"title,omitempty"`
-	UseIconAsAnswerIcon    bool   `json:"use_icon_as_answer_icon,omitempty"`
+	// ChatColorTheme Theme color of the chat.
+	ChatColorTheme string `json:"chat_color_theme,omitempty"`
+
+	// ChatColorThemeInverted Whether the theme colors are inverted.
+	ChatColorThemeInverted bool `json:"chat_color_theme_inverted,omitempty"`
+
+	// Copyright Copyright notice.
+	Copyright string `json:"copyright,omitempty"`
+
+	// CustomDisclaimer Disclaimer text shown in the web app.
+	CustomDisclaimer string `json:"custom_disclaimer,omitempty"`
+
+	// DefaultLanguage Default interface language, for example en-US.
+	DefaultLanguage string `json:"default_language,omitempty"`
+
+	// Description Description shown in the web app.
+	Description string `json:"description,omitempty"`
+
+	// Icon The emoji, or the id of the icon image.
+	Icon string `json:"icon,omitempty"`
+
+	// IconBackground Background color of the icon.
+	IconBackground string `json:"icon_background,omitempty"`
+
+	// IconType `emoji` or `image`.
+	IconType string `json:"icon_type,omitempty"`
+
+	// IconURL URL of the icon image; null for emoji icons.
+	IconURL string `json:"icon_url,omitempty"`
+
+	// InputPlaceholder Placeholder of the message box; null when not set.
+	InputPlaceholder string `json:"input_placeholder,omitempty"`
+
+	// PrivacyPolicy Link to the privacy policy.
+	PrivacyPolicy string `json:"privacy_policy,omitempty"`
+
+	// ShowWorkflowSteps Whether the web app shows the workflow's steps.
+	ShowWorkflowSteps bool `json:"show_workflow_steps,omitempty"`
+
+	// Title Title of the web app.
+	Title string `json:"title,omitempty"`
+
+	// UseIconAsAnswerIcon Whether answers show the app icon.
+	UseIconAsAnswerIcon bool `json:"use_icon_as_answer_icon,omitempty"`
 }
 
-// WorkflowLogItem defines model for WorkflowLogItem.
+// WorkflowLogItem One workflow run in the logs.
 type WorkflowLogItem struct {
-	CreatedAt        int64 `json:"created_at,omitempty"`
+	// CreatedAt Creation time of the entry in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// CreatedByAccount Console account that started the run; null for end users.
 	CreatedByAccount struct {
+		// Email Email address of the account.
 		Email string `json:"email,omitempty"`
-		ID    string `json:"id,omitempty"`
-		Name  string `json:"name,omitempty"`
+
+		// ID Id of the account.
+		ID string `json:"id,omitempty"`
+
+		// Name Display name of the account.
+		Name string `json:"name,omitempty"`
 	} `json:"created_by_account,omitempty"`
-	CreatedByEndUser EndUserSummary         `json:"created_by_end_user,omitempty"`
-	CreatedByRole    string                 `json:"created_by_role,omitempty"`
-	CreatedFrom      string                 `json:"created_from,omitempty"`
-	Details          map[string]interface{} `json:"details,omitempty"`
-	ID               string                 `json:"id,omitempty"`
-	WorkflowRun      WorkflowRunSummary     `json:"workflow_run,omitempty"`
+
+	// CreatedByEndUser The end user behind a workflow run.
+	CreatedByEndUser EndUserSummary `json:"created_by_end_user,omitempty"`
+
+	// CreatedByRole `end_user` or `account`.
+	CreatedByRole string `json:"created_by_role,omitempty"`
+
+	// CreatedFrom Where the run came from, for example service-api.
+	CreatedFrom string `json:"created_from,omitempty"`
+
+	// Details Extra details; may be null.
+	Details map[string]interface{} `json:"details,omitempty"`
+
+	// ID Id of the log entry.
+	ID string `json:"id,omitempty"`
+
+	// WorkflowRun Summary figures of a workflow run.
+	WorkflowRun WorkflowRunSummary `json:"workflow_run,omitempty"`
 }
 
-// WorkflowLogsResponse defines model for WorkflowLogsResponse.
+// WorkflowLogsResponse A page of workflow run logs.
 type WorkflowLogsResponse struct {
-	Data    []WorkflowLogItem `json:"data,omitempty"`
-	HasMore bool              `json:"has_more,omitempty"`
-	Limit   int               `json:"limit,omitempty"`
-	Page    int               `json:"page,omitempty"`
-	Total   int               `json:"total,omitempty"`
+	// Data The log entries.
+	Data []WorkflowLogItem `json:"data,omitempty"`
+
+	// HasMore True when further pages exist.
+	HasMore bool `json:"has_more,omitempty"`
+
+	// Limit Page size that was applied.
+	Limit int `json:"limit,omitempty"`
+
+	// Page Number of this page, from 1.
+	Page int `json:"page,omitempty"`
+
+	// Total Number of entries that match the filters.
+	Total int `json:"total,omitempty"`
 }
 
-// WorkflowRunDetailResponse defines model for WorkflowRunDetailResponse.
+// WorkflowRunDetailResponse Status, inputs, outputs and figures of one workflow run.
 type WorkflowRunDetailResponse struct {
-	CreatedAt   int64                  `json:"created_at,omitempty"`
-	ElapsedTime float32                `json:"elapsed_time,omitempty"`
-	Error       string                 `json:"error,omitempty"`
-	FinishedAt  int64                  `json:"finished_at,omitempty"`
-	ID          string                 `json:"id,omitempty"`
-	Inputs      interface{}            `json:"inputs,omitempty"`
-	Outputs     map[string]interface{} `json:"outputs,omitempty"`
-	Status      string                 `json:"status,omitempty"`
-	TotalSteps  int                    `json:"total_steps,omitempty"`
-	TotalTokens int                    `json:"total_tokens,omitempty"`
-	WorkflowID  string                 `json:"workflow_id,omitempty"`
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration in seconds; may be null.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why the run failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// FinishedAt End time in unix seconds; null while the run goes on.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of the workflow run.
+	ID string `json:"id,omitempty"`
+
+	// Inputs The run's inputs: a JSON object, or a JSON string on older servers; may be null.
+	Inputs interface{} `json:"inputs,omitempty"`
+
+	// Outputs The run's outputs; empty until there are any.
+	Outputs map[string]interface{} `json:"outputs,omitempty"`
+
+	// Status Status: running, succeeded, failed, stopped, partial-succeeded or paused.
+	Status string `json:"status,omitempty"`
+
+	// TotalSteps Number of node executions.
+	TotalSteps int `json:"total_steps,omitempty"`
+
+	// TotalTokens Tokens used by the run.
+	TotalTokens int `json:"total_tokens,omitempty"`
+
+	// WorkflowID Id of the workflow that ran.
+	WorkflowID string `json:"workflow_id,omitempty"`
 }
 
-// WorkflowRunSummary defines model for WorkflowRunSummary.
+// WorkflowRunSummary Summary figures of a workflow run.
 type WorkflowRunSummary struct {
-	CreatedAt       int64   `json:"created_at,omitempty"`
-	ElapsedTime     float32 `json:"elapsed_time,omitempty"`
-	Error           string  `json:"error,omitempty"`
-	ExceptionsCount int     `json:"exceptions_count,omitempty"`
-	FinishedAt      int64   `json:"finished_at,omitempty"`
-	ID              string  `json:"id,omitempty"`
-	Status          string  `json:"status,omitempty"`
-	TotalSteps      int     `json:"total_steps,omitempty"`
-	TotalTokens     int     `json:"total_tokens,omitempty"`
-	TriggeredFrom   string  `json:"triggered_from,omitempty"`
-	Version         string  `json:"version,omitempty"`
+	// CreatedAt Start time in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// ElapsedTime Duration in seconds.
+	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// Error Why the run failed; null otherwise.
+	Error string `json:"error,omitempty"`
+
+	// ExceptionsCount Number of node exceptions that were handled.
+	ExceptionsCount int `json:"exceptions_count,omitempty"`
+
+	// FinishedAt End time in unix seconds; null while the run goes on.
+	FinishedAt int64 `json:"finished_at,omitempty"`
+
+	// ID Id of the workflow run.
+	ID string `json:"id,omitempty"`
+
+	// Status Status: running, succeeded, failed, stopped, partial-succeeded or paused.
+	Status string `json:"status,omitempty"`
+
+	// TotalSteps Number of node executions.
+	TotalSteps int `json:"total_steps,omitempty"`
+
+	// TotalTokens Tokens used by the run.
+	TotalTokens int `json:"total_tokens,omitempty"`
+
+	// TriggeredFrom What started the run, for example app-run, webhook or schedule.
+	TriggeredFrom string `json:"triggered_from,omitempty"`
+
+	// Version Version of the workflow that ran.
+	Version string `json:"version,omitempty"`
 }
 
 // Forbidden The body of every error reply of the Dify Service API.
@@ -1600,6 +2836,7 @@ type Forbidden = ErrorResponse
 
 // SuccessResult defines model for SuccessResult.
 type SuccessResult struct {
+	// Result Always `success`.
 	Result string `json:"result,omitempty"`
 }
 
@@ -1611,7 +2848,10 @@ type Unauthorized = ErrorResponse
 
 // GetChatAppFeedbacksParams defines parameters for GetChatAppFeedbacks.
 type GetChatAppFeedbacksParams struct {
-	Page  *int `form:"page,omitempty" json:"page,omitempty"`
+	// Page Page number, from 1.
+	Page *int `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Entries per page (default 20).
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
@@ -1623,21 +2863,34 @@ type GetInitialAnnotationReplySettingsStatusParamsAction string
 
 // GetAnnotationListParams defines parameters for GetAnnotationList.
 type GetAnnotationListParams struct {
-	Page    *int    `form:"page,omitempty" json:"page,omitempty"`
-	Limit   *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	// Page Page number, from 1.
+	Page *int `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Annotations per page (default 20).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Keyword Only annotations that match this keyword.
 	Keyword *string `form:"keyword,omitempty" json:"keyword,omitempty"`
 }
 
 // StopChatMessageGenerationJSONBody defines parameters for StopChatMessageGeneration.
 type StopChatMessageGenerationJSONBody struct {
+	// User The end user who started the generation; required.
 	User string `json:"user"`
 }
 
 // GetConversationsListParams defines parameters for GetConversationsList.
 type GetConversationsListParams struct {
-	User   *string                           `form:"user,omitempty" json:"user,omitempty"`
-	LastID *string                           `form:"last_id,omitempty" json:"last_id,omitempty"`
-	Limit  *int                              `form:"limit,omitempty" json:"limit,omitempty"`
+	// User The end user whose conversations to list; without it the shared anonymous end user is used.
+	User *string `form:"user,omitempty" json:"user,omitempty"`
+
+	// LastID Id of the last conversation of the previous page; omit for the first page.
+	LastID *string `form:"last_id,omitempty" json:"last_id,omitempty"`
+
+	// Limit Conversations per page, 1 to 100 (default 20).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// SortBy Sort field, created_at or updated_at; a leading - means newest first (default -updated_at).
 	SortBy *GetConversationsListParamsSortBy `form:"sort_by,omitempty" json:"sort_by,omitempty"`
 }
 
@@ -1646,27 +2899,41 @@ type GetConversationsListParamsSortBy string
 
 // DeleteConversationJSONBody defines parameters for DeleteConversation.
 type DeleteConversationJSONBody struct {
+	// User The end user who owns the conversation.
 	User string `json:"user,omitempty"`
 }
 
 // GetConversationVariablesParams defines parameters for GetConversationVariables.
 type GetConversationVariablesParams struct {
-	User         *string `form:"user,omitempty" json:"user,omitempty"`
-	LastID       *string `form:"last_id,omitempty" json:"last_id,omitempty"`
-	Limit        *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	// User The end user who owns the conversation.
+	User *string `form:"user,omitempty" json:"user,omitempty"`
+
+	// LastID Id of the last variable of the previous page; omit for the first page.
+	LastID *string `form:"last_id,omitempty" json:"last_id,omitempty"`
+
+	// Limit Variables per page, 1 to 100 (default 20).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// VariableName Return only the variable with this name (letters, digits, -, _ and .).
 	VariableName *string `form:"variable_name,omitempty" json:"variable_name,omitempty"`
 }
 
 // UploadChatFileMultipartBody defines parameters for UploadChatFile.
 type UploadChatFileMultipartBody struct {
+	// File The file's content, sent as a part with a file name and a MIME type.
 	File openapi_types.File `json:"file"`
-	User string             `json:"user,omitempty"`
+
+	// User The end user who uploads the file; only that user can use it later.
+	User string `json:"user,omitempty"`
 }
 
 // PreviewChatFileParams defines parameters for PreviewChatFile.
 type PreviewChatFileParams struct {
-	AsAttachment *bool   `form:"as_attachment,omitempty" json:"as_attachment,omitempty"`
-	User         *string `form:"user,omitempty" json:"user,omitempty"`
+	// AsAttachment True to get the file as a download (Content-Disposition attachment) instead of inline.
+	AsAttachment *bool `form:"as_attachment,omitempty" json:"as_attachment,omitempty"`
+
+	// User The end user making the request; optional.
+	User *string `form:"user,omitempty" json:"user,omitempty"`
 }
 
 // GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes defines parameters for GetChatflowHumanInputForm.
@@ -1680,41 +2947,74 @@ type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType string
 
 // SubmitChatflowHumanInputFormJSONBody defines parameters for SubmitChatflowHumanInputForm.
 type SubmitChatflowHumanInputFormJSONBody struct {
-	Action string                 `json:"action"`
+	// Action Id of the chosen action button.
+	Action string `json:"action"`
+
+	// Inputs The values, keyed by each field's output_variable_name.
 	Inputs map[string]interface{} `json:"inputs"`
-	User   string                 `json:"user"`
+
+	// User The end user who submits the form.
+	User string `json:"user"`
 }
 
 // GetConversationHistoryParams defines parameters for GetConversationHistory.
 type GetConversationHistoryParams struct {
-	ConversationID string  `form:"conversation_id" json:"conversation_id"`
-	User           *string `form:"user,omitempty" json:"user,omitempty"`
-	FirstID        *string `form:"first_id,omitempty" json:"first_id,omitempty"`
-	Limit          *int    `form:"limit,omitempty" json:"limit,omitempty"`
+	// ConversationID The conversation whose messages to return.
+	ConversationID string `form:"conversation_id" json:"conversation_id"`
+
+	// User The end user who owns the conversation.
+	User *string `form:"user,omitempty" json:"user,omitempty"`
+
+	// FirstID Id of the oldest message already received, to get the messages before it; omit for the newest page.
+	FirstID *string `form:"first_id,omitempty" json:"first_id,omitempty"`
+
+	// Limit Messages per page, 1 to 100 (default 20).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // GetSuggestedQuestionsParams defines parameters for GetSuggestedQuestions.
 type GetSuggestedQuestionsParams struct {
+	// User The end user who received the message; required.
 	User string `form:"user" json:"user"`
 }
 
 // StreamWorkflowEventsParams defines parameters for StreamWorkflowEvents.
 type StreamWorkflowEventsParams struct {
-	User                 string `form:"user" json:"user"`
-	IncludeStateSnapshot *bool  `form:"include_state_snapshot,omitempty" json:"include_state_snapshot,omitempty"`
-	ContinueOnPause      *bool  `form:"continue_on_pause,omitempty" json:"continue_on_pause,omitempty"`
+	// User The end user who started the run; required.
+	User string `form:"user" json:"user"`
+
+	// IncludeStateSnapshot True to first replay the status of nodes that already ran, then stream new events.
+	IncludeStateSnapshot *bool `form:"include_state_snapshot,omitempty" json:"include_state_snapshot,omitempty"`
+
+	// ContinueOnPause True to keep the stream open across pauses instead of ending at the first workflow_paused.
+	ContinueOnPause *bool `form:"continue_on_pause,omitempty" json:"continue_on_pause,omitempty"`
 }
 
 // GetWorkflowLogsParams defines parameters for GetWorkflowLogs.
 type GetWorkflowLogsParams struct {
-	Keyword                   *string                      `form:"keyword,omitempty" json:"keyword,omitempty"`
-	Status                    *GetWorkflowLogsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
-	Page                      *int                         `form:"page,omitempty" json:"page,omitempty"`
-	Limit                     *int                         `form:"limit,omitempty" json:"limit,omitempty"`
-	CreatedAtBefore           *time.Time                   `form:"created_at__before,omitempty" json:"created_at__before,omitempty"`
-	CreatedAtAfter            *time.Time                   `form:"created_at__after,omitempty" json:"created_at__after,omitempty"`
-	CreatedByEndUserSessionID *string                      `form:"created_by_end_user_session_id,omitempty" json:"created_by_end_user_session_id,omitempty"`
-	CreatedByAccount          *string                      `form:"created_by_account,omitempty" json:"created_by_account,omitempty"`
+	// Keyword Only runs that match this search text.
+	Keyword *string `form:"keyword,omitempty" json:"keyword,omitempty"`
+
+	// Status Only runs with this status.
+	Status *GetWorkflowLogsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Page Page number, from 1.
+	Page *int `form:"page,omitempty" json:"page,omitempty"`
+
+	// Limit Entries per page, 1 to 100 (default 20).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// CreatedAtBefore Only runs created before this time (ISO 8601).
+	CreatedAtBefore *time.Time `form:"created_at__before,omitempty" json:"created_at__before,omitempty"`
+
+	// CreatedAtAfter Only runs created after this time (ISO 8601).
+	CreatedAtAfter *time.Time `form:"created_at__after,omitempty" json:"created_at__after,omitempty"`
+
+	// CreatedByEndUserSessionID Only runs started by the end user with this session id.
+	CreatedByEndUserSessionID *string `form:"created_by_end_user_session_id,omitempty" json:"created_by_end_user_session_id,omitempty"`
+
+	// CreatedByAccount Only runs started by the console account with this email address.
+	CreatedByAccount *string `form:"created_by_account,omitempty" json:"created_by_account,omitempty"`
 }
 
 // GetWorkflowLogsParamsStatus defines parameters for GetWorkflowLogs.
@@ -3345,158 +4645,354 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// GetChatAppFeedbacks performs a GET /app/feedbacks (the `GetChatAppFeedbacks` operationId) request.
+	// GetChatAppFeedbacks List App Feedback
+	//
+	// Returns the feedback on all of the app's messages, from end users and from the console, page by page. Timestamps here are date-time strings, not unix seconds.
+	//
+	// Corresponds with GET /app/feedbacks (the `GetChatAppFeedbacks` operationId).
 	GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeedbacksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// InitialAnnotationReplySettingsWithBody performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request,
-	// with any type of body and a specified content type.
+	// InitialAnnotationReplySettingsWithBody Turn Annotation Reply On or Off
+	//
+	// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 	InitialAnnotationReplySettingsWithBody(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// InitialAnnotationReplySettings performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request.
+	// InitialAnnotationReplySettings Turn Annotation Reply On or Off
+	//
+	// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 	InitialAnnotationReplySettings(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetInitialAnnotationReplySettingsStatus performs a GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId) request.
+	// GetInitialAnnotationReplySettingsStatus Check an Annotation Reply Job
+	//
+	// Reports the progress of a job started by Turn Annotation Reply On or Off. An unknown job id is a 400, not a 404.
+	//
+	// Corresponds with GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId).
 	GetInitialAnnotationReplySettingsStatus(ctx context.Context, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetAnnotationList performs a GET /apps/annotations (the `GetAnnotationList` operationId) request.
+	// GetAnnotationList List Annotations
+	//
+	// Returns the app's annotations page by page, optionally filtered by a keyword.
+	//
+	// Corresponds with GET /apps/annotations (the `GetAnnotationList` operationId).
 	GetAnnotationList(ctx context.Context, params *GetAnnotationListParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateAnnotationWithBody performs a POST /apps/annotations (the `CreateAnnotation` operationId) request,
-	// with any type of body and a specified content type.
+	// CreateAnnotationWithBody Create an Annotation
+	//
+	// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 	CreateAnnotationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateAnnotation performs a POST /apps/annotations (the `CreateAnnotation` operationId) request.
+	// CreateAnnotation Create an Annotation
+	//
+	// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 	CreateAnnotation(ctx context.Context, body CreateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteAnnotation performs a DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId) request.
+	// DeleteAnnotation Delete an Annotation
+	//
+	// Deletes an annotation; success is 204 with no body.
+	//
+	// Corresponds with DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId).
 	DeleteAnnotation(ctx context.Context, annotationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateAnnotationWithBody performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request,
-	// with any type of body and a specified content type.
+	// UpdateAnnotationWithBody Update an Annotation
+	//
+	// Replaces the question and answer of an annotation and returns it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 	UpdateAnnotationWithBody(ctx context.Context, annotationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateAnnotation performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request.
+	// UpdateAnnotation Update an Annotation
+	//
+	// Replaces the question and answer of an annotation and returns it.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 	UpdateAnnotation(ctx context.Context, annotationID string, body UpdateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AudioToTextWithBody performs a POST /audio-to-text (the `AudioToText` operationId) request,
-	// with any type of body and a specified content type.
+	// AudioToTextWithBody Transcribe Audio
+	//
+	// Converts an audio file to text with the app's speech-to-text model. The audio goes in the multipart `file` part; a request without it is a 400.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 	AudioToTextWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SendChatMessageWithBody performs a POST /chat-messages (the `SendChatMessage` operationId) request,
-	// with any type of body and a specified content type.
+	// SendChatMessageWithBody Send a Chat Message
+	//
+	// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 	SendChatMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SendChatMessage performs a POST /chat-messages (the `SendChatMessage` operationId) request.
+	// SendChatMessage Send a Chat Message
+	//
+	// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 	SendChatMessage(ctx context.Context, body SendChatMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// StopChatMessageGenerationWithBody performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request,
-	// with any type of body and a specified content type.
+	// StopChatMessageGenerationWithBody Stop a Generation
+	//
+	// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 	StopChatMessageGenerationWithBody(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// StopChatMessageGeneration performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request.
+	// StopChatMessageGeneration Stop a Generation
+	//
+	// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 	StopChatMessageGeneration(ctx context.Context, taskID string, body StopChatMessageGenerationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetConversationsList performs a GET /conversations (the `GetConversationsList` operationId) request.
+	// GetConversationsList List Conversations
+	//
+	// Returns the end user's conversations one page at a time, most recently updated first unless `sort_by` says otherwise. Pass the last id of a page as `last_id` to get the next one; an unknown `last_id` is a 404.
+	//
+	// Corresponds with GET /conversations (the `GetConversationsList` operationId).
 	GetConversationsList(ctx context.Context, params *GetConversationsListParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteConversationWithBody performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request,
-	// with any type of body and a specified content type.
+	// DeleteConversationWithBody Delete a Conversation
+	//
+	// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 	DeleteConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteConversation performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request.
+	// DeleteConversation Delete a Conversation
+	//
+	// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 	DeleteConversation(ctx context.Context, conversationID string, body DeleteConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RenameConversationWithBody performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request,
-	// with any type of body and a specified content type.
+	// RenameConversationWithBody Rename a Conversation
+	//
+	// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 	RenameConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RenameConversation performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request.
+	// RenameConversation Rename a Conversation
+	//
+	// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 	RenameConversation(ctx context.Context, conversationID string, body RenameConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetConversationVariables performs a GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId) request.
+	// GetConversationVariables List a Conversation's Variables
+	//
+	// Returns the variables stored in a conversation, page by page, or only the one named by `variable_name`.
+	//
+	// Corresponds with GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId).
 	GetConversationVariables(ctx context.Context, conversationID string, params *GetConversationVariablesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateChatConversationVariableWithBody performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request,
-	// with any type of body and a specified content type.
+	// UpdateChatConversationVariableWithBody Update a Conversation Variable
+	//
+	// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 	UpdateChatConversationVariableWithBody(ctx context.Context, conversationID string, variableID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateChatConversationVariable performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request.
+	// UpdateChatConversationVariable Update a Conversation Variable
+	//
+	// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 	UpdateChatConversationVariable(ctx context.Context, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetEndUserChat performs a GET /end-users/{end_user_id} (the `GetEndUserChat` operationId) request.
+	// GetEndUserChat Get an End User
+	//
+	// Returns the stored details of one end user, for example the `created_by` of an upload.
+	//
+	// Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 	GetEndUserChat(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UploadChatFileWithBody performs a POST /files/upload (the `UploadChatFile` operationId) request,
-	// with any type of body and a specified content type.
+	// UploadChatFileWithBody Upload a File
+	//
+	// Uploads one file as multipart form data; success is 201 Created with the file's id. Only requests with the same `user` can then attach it to a message as `upload_file_id`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 	UploadChatFileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PreviewChatFile performs a GET /files/{file_id}/preview (the `PreviewChatFile` operationId) request.
+	// PreviewChatFile Download a File
+	//
+	// Returns the raw bytes of a file that the app's messages reference, with the file's MIME type as Content-Type. Set `as_attachment` to receive it as a download.
+	//
+	// Corresponds with GET /files/{file_id}/preview (the `PreviewChatFile` operationId).
 	PreviewChatFile(ctx context.Context, fileID string, params *PreviewChatFileParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetChatflowHumanInputForm performs a GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId) request.
+	// GetChatflowHumanInputForm Get a Human Input Form
+	//
+	// Returns the form a paused run is waiting for, found by the token from the human_input_required event. A form that was already submitted or has expired is a 412.
+	//
+	// Corresponds with GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId).
 	GetChatflowHumanInputForm(ctx context.Context, formToken string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SubmitChatflowHumanInputFormWithBody performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request,
-	// with any type of body and a specified content type.
+	// SubmitChatflowHumanInputFormWithBody Submit a Human Input Form
+	//
+	// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 	SubmitChatflowHumanInputFormWithBody(ctx context.Context, formToken string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// SubmitChatflowHumanInputForm performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request.
+	// SubmitChatflowHumanInputForm Submit a Human Input Form
+	//
+	// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 	SubmitChatflowHumanInputForm(ctx context.Context, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetChatAppInfo performs a GET /info (the `GetChatAppInfo` operationId) request.
+	// GetChatAppInfo Get App Info
+	//
+	// Returns the app's name, description, tags, mode and author.
+	//
+	// Corresponds with GET /info (the `GetChatAppInfo` operationId).
 	GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetConversationHistory performs a GET /messages (the `GetConversationHistory` operationId) request.
+	// GetConversationHistory List Messages
+	//
+	// Returns the messages of a conversation, oldest first within a page. `has_more` means older messages exist: ask again with `first_id` set to the oldest id received.
+	//
+	// Corresponds with GET /messages (the `GetConversationHistory` operationId).
 	GetConversationHistory(ctx context.Context, params *GetConversationHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostChatMessageFeedbackWithBody performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request,
-	// with any type of body and a specified content type.
+	// PostChatMessageFeedbackWithBody Rate a Message
+	//
+	// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 	PostChatMessageFeedbackWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostChatMessageFeedback performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request.
+	// PostChatMessageFeedback Rate a Message
+	//
+	// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 	PostChatMessageFeedback(ctx context.Context, messageID string, body PostChatMessageFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetSuggestedQuestions performs a GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId) request.
+	// GetSuggestedQuestions Get Suggested Questions
+	//
+	// Returns the follow-up questions the app suggests after an answer. `user` is required and must be the end user who received the message; when the app has the feature turned off the server answers 400 or 403.
+	//
+	// Corresponds with GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId).
 	GetSuggestedQuestions(ctx context.Context, messageID string, params *GetSuggestedQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetChatAppMeta performs a GET /meta (the `GetChatAppMeta` operationId) request.
+	// GetChatAppMeta Get App Meta
+	//
+	// Returns the icons of the tools the app uses, keyed by tool name.
+	//
+	// Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 	GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetChatAppParameters performs a GET /parameters (the `GetChatAppParameters` operationId) request.
+	// GetChatAppParameters Get App Parameters
+	//
+	// Returns what a client needs to present the app: the opening statement, suggested questions, feature switches, the input form that defines `inputs`, and upload limits.
+	//
+	// Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 	GetChatAppParameters(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetChatWebAppSettings performs a GET /site (the `GetChatWebAppSettings` operationId) request.
+	// GetChatWebAppSettings Get Web App Settings
+	//
+	// Returns the title, icon, colors, language and other settings of the app's hosted web app.
+	//
+	// Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 	GetChatWebAppSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// TextToAudioChatWithBody performs a POST /text-to-audio (the `TextToAudioChat` operationId) request,
-	// with any type of body and a specified content type.
+	// TextToAudioChatWithBody Synthesize Speech
+	//
+	// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 	TextToAudioChatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// TextToAudioChat performs a POST /text-to-audio (the `TextToAudioChat` operationId) request.
+	// TextToAudioChat Synthesize Speech
+	//
+	// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+	//
 	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 	TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// StreamWorkflowEvents performs a GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId) request.
+	// StreamWorkflowEvents Stream Workflow Events
+	//
+	// Streams the events of a workflow run as text/event-stream, for example after the run paused for human input or a connection dropped. `user` must be the end user who started the run; a finished run yields just its workflow_finished event.
+	//
+	// Corresponds with GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId).
 	StreamWorkflowEvents(ctx context.Context, workflowRunID string, params *StreamWorkflowEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetWorkflowLogs performs a GET /workflows/logs (the `GetWorkflowLogs` operationId) request.
+	// GetWorkflowLogs List Workflow Logs
+	//
+	// Returns a page of the app's workflow runs, optionally filtered by status, creation time, keyword or creator. Each entry summarizes a whole run; node details are not included.
+	//
+	// Corresponds with GET /workflows/logs (the `GetWorkflowLogs` operationId).
 	GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetWorkflowRunDetail performs a GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId) request.
+	// GetWorkflowRunDetail Get a Workflow Run
+	//
+	// Returns the status, inputs, outputs and figures of one workflow run of the app.
+	//
+	// Corresponds with GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId).
 	GetWorkflowRunDetail(ctx context.Context, workflowRunID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// GetChatAppFeedbacks performs a GET /app/feedbacks (the `GetChatAppFeedbacks` operationId) request.
+// GetChatAppFeedbacks List App Feedback
+//
+// Returns the feedback on all of the app's messages, from end users and from the console, page by page. Timestamps here are date-time strings, not unix seconds.
+//
+// Corresponds with GET /app/feedbacks (the `GetChatAppFeedbacks` operationId).
 func (c *Client) GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeedbacksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetChatAppFeedbacksRequest(c.Server, params)
 	if err != nil {
@@ -3509,8 +5005,13 @@ func (c *Client) GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeed
 	return c.Client.Do(req)
 }
 
-// InitialAnnotationReplySettingsWithBody performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request,
-// with any type of body and a specified content type.
+// InitialAnnotationReplySettingsWithBody Turn Annotation Reply On or Off
+//
+// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 func (c *Client) InitialAnnotationReplySettingsWithBody(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewInitialAnnotationReplySettingsRequestWithBody(c.Server, action, contentType, body)
 	if err != nil {
@@ -3523,8 +5024,13 @@ func (c *Client) InitialAnnotationReplySettingsWithBody(ctx context.Context, act
 	return c.Client.Do(req)
 }
 
-// InitialAnnotationReplySettings performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request.
+// InitialAnnotationReplySettings Turn Annotation Reply On or Off
+//
+// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 func (c *Client) InitialAnnotationReplySettings(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewInitialAnnotationReplySettingsRequest(c.Server, action, body)
 	if err != nil {
@@ -3537,7 +5043,11 @@ func (c *Client) InitialAnnotationReplySettings(ctx context.Context, action Init
 	return c.Client.Do(req)
 }
 
-// GetInitialAnnotationReplySettingsStatus performs a GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId) request.
+// GetInitialAnnotationReplySettingsStatus Check an Annotation Reply Job
+//
+// Reports the progress of a job started by Turn Annotation Reply On or Off. An unknown job id is a 400, not a 404.
+//
+// Corresponds with GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId).
 func (c *Client) GetInitialAnnotationReplySettingsStatus(ctx context.Context, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetInitialAnnotationReplySettingsStatusRequest(c.Server, action, jobID)
 	if err != nil {
@@ -3550,7 +5060,11 @@ func (c *Client) GetInitialAnnotationReplySettingsStatus(ctx context.Context, ac
 	return c.Client.Do(req)
 }
 
-// GetAnnotationList performs a GET /apps/annotations (the `GetAnnotationList` operationId) request.
+// GetAnnotationList List Annotations
+//
+// Returns the app's annotations page by page, optionally filtered by a keyword.
+//
+// Corresponds with GET /apps/annotations (the `GetAnnotationList` operationId).
 func (c *Client) GetAnnotationList(ctx context.Context, params *GetAnnotationListParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetAnnotationListRequest(c.Server, params)
 	if err != nil {
@@ -3563,8 +5077,13 @@ func (c *Client) GetAnnotationList(ctx context.Context, params *GetAnnotationLis
 	return c.Client.Do(req)
 }
 
-// CreateAnnotationWithBody performs a POST /apps/annotations (the `CreateAnnotation` operationId) request,
-// with any type of body and a specified content type.
+// CreateAnnotationWithBody Create an Annotation
+//
+// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 func (c *Client) CreateAnnotationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateAnnotationRequestWithBody(c.Server, contentType, body)
 	if err != nil {
@@ -3577,8 +5096,13 @@ func (c *Client) CreateAnnotationWithBody(ctx context.Context, contentType strin
 	return c.Client.Do(req)
 }
 
-// CreateAnnotation performs a POST /apps/annotations (the `CreateAnnotation` operationId) request.
+// CreateAnnotation Create an Annotation
+//
+// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 func (c *Client) CreateAnnotation(ctx context.Context, body CreateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateAnnotationRequest(c.Server, body)
 	if err != nil {
@@ -3591,7 +5115,11 @@ func (c *Client) CreateAnnotation(ctx context.Context, body CreateAnnotationJSON
 	return c.Client.Do(req)
 }
 
-// DeleteAnnotation performs a DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId) request.
+// DeleteAnnotation Delete an Annotation
+//
+// Deletes an annotation; success is 204 with no body.
+//
+// Corresponds with DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId).
 func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteAnnotationRequest(c.Server, annotationID)
 	if err != nil {
@@ -3604,8 +5132,13 @@ func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string, reqE
 	return c.Client.Do(req)
 }
 
-// UpdateAnnotationWithBody performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request,
-// with any type of body and a specified content type.
+// UpdateAnnotationWithBody Update an Annotation
+//
+// Replaces the question and answer of an annotation and returns it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 func (c *Client) UpdateAnnotationWithBody(ctx context.Context, annotationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAnnotationRequestWithBody(c.Server, annotationID, contentType, body)
 	if err != nil {
@@ -3618,8 +5151,13 @@ func (c *Client) UpdateAnnotationWithBody(ctx context.Context, annotationID stri
 	return c.Client.Do(req)
 }
 
-// UpdateAnnotation performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request.
+// UpdateAnnotation Update an Annotation
+//
+// Replaces the question and answer of an annotation and returns it.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 func (c *Client) UpdateAnnotation(ctx context.Context, annotationID string, body UpdateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateAnnotationRequest(c.Server, annotationID, body)
 	if err != nil {
@@ -3632,8 +5170,13 @@ func (c *Client) UpdateAnnotation(ctx context.Context, annotationID string, body
 	return c.Client.Do(req)
 }
 
-// AudioToTextWithBody performs a POST /audio-to-text (the `AudioToText` operationId) request,
-// with any type of body and a specified content type.
+// AudioToTextWithBody Transcribe Audio
+//
+// Converts an audio file to text with the app's speech-to-text model. The audio goes in the multipart `file` part; a request without it is a 400.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAudioToTextRequestWithBody(c.Server, contentType, body)
 	if err != nil {
@@ -3646,8 +5189,13 @@ func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, bo
 	return c.Client.Do(req)
 }
 
-// SendChatMessageWithBody performs a POST /chat-messages (the `SendChatMessage` operationId) request,
-// with any type of body and a specified content type.
+// SendChatMessageWithBody Send a Chat Message
+//
+// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 func (c *Client) SendChatMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendChatMessageRequestWithBody(c.Server, contentType, body)
 	if err != nil {
@@ -3660,8 +5208,13 @@ func (c *Client) SendChatMessageWithBody(ctx context.Context, contentType string
 	return c.Client.Do(req)
 }
 
-// SendChatMessage performs a POST /chat-messages (the `SendChatMessage` operationId) request.
+// SendChatMessage Send a Chat Message
+//
+// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 func (c *Client) SendChatMessage(ctx context.Context, body SendChatMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSendChatMessageRequest(c.Server, body)
 	if err != nil {
@@ -3674,8 +5227,13 @@ func (c *Client) SendChatMessage(ctx context.Context, body SendChatMessageJSONRe
 	return c.Client.Do(req)
 }
 
-// StopChatMessageGenerationWithBody performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request,
-// with any type of body and a specified content type.
+// StopChatMessageGenerationWithBody Stop a Generation
+//
+// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 func (c *Client) StopChatMessageGenerationWithBody(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStopChatMessageGenerationRequestWithBody(c.Server, taskID, contentType, body)
 	if err != nil {
@@ -3688,8 +5246,13 @@ func (c *Client) StopChatMessageGenerationWithBody(ctx context.Context, taskID s
 	return c.Client.Do(req)
 }
 
-// StopChatMessageGeneration performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request.
+// StopChatMessageGeneration Stop a Generation
+//
+// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 func (c *Client) StopChatMessageGeneration(ctx context.Context, taskID string, body StopChatMessageGenerationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStopChatMessageGenerationRequest(c.Server, taskID, body)
 	if err != nil {
@@ -3702,7 +5265,11 @@ func (c *Client) StopChatMessageGeneration(ctx context.Context, taskID string, b
 	return c.Client.Do(req)
 }
 
-// GetConversationsList performs a GET /conversations (the `GetConversationsList` operationId) request.
+// GetConversationsList List Conversations
+//
+// Returns the end user's conversations one page at a time, most recently updated first unless `sort_by` says otherwise. Pass the last id of a page as `last_id` to get the next one; an unknown `last_id` is a 404.
+//
+// Corresponds with GET /conversations (the `GetConversationsList` operationId).
 func (c *Client) GetConversationsList(ctx context.Context, params *GetConversationsListParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetConversationsListRequest(c.Server, params)
 	if err != nil {
@@ -3715,8 +5282,13 @@ func (c *Client) GetConversationsList(ctx context.Context, params *GetConversati
 	return c.Client.Do(req)
 }
 
-// DeleteConversationWithBody performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request,
-// with any type of body and a specified content type.
+// DeleteConversationWithBody Delete a Conversation
+//
+// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 func (c *Client) DeleteConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteConversationRequestWithBody(c.Server, conversationID, contentType, body)
 	if err != nil {
@@ -3729,8 +5301,13 @@ func (c *Client) DeleteConversationWithBody(ctx context.Context, conversationID 
 	return c.Client.Do(req)
 }
 
-// DeleteConversation performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request.
+// DeleteConversation Delete a Conversation
+//
+// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 func (c *Client) DeleteConversation(ctx context.Context, conversationID string, body DeleteConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteConversationRequest(c.Server, conversationID, body)
 	if err != nil {
@@ -3743,8 +5320,13 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID string, 
 	return c.Client.Do(req)
 }
 
-// RenameConversationWithBody performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request,
-// with any type of body and a specified content type.
+// RenameConversationWithBody Rename a Conversation
+//
+// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 func (c *Client) RenameConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRenameConversationRequestWithBody(c.Server, conversationID, contentType, body)
 	if err != nil {
@@ -3757,8 +5339,13 @@ func (c *Client) RenameConversationWithBody(ctx context.Context, conversationID 
 	return c.Client.Do(req)
 }
 
-// RenameConversation performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request.
+// RenameConversation Rename a Conversation
+//
+// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 func (c *Client) RenameConversation(ctx context.Context, conversationID string, body RenameConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRenameConversationRequest(c.Server, conversationID, body)
 	if err != nil {
@@ -3771,7 +5358,11 @@ func (c *Client) RenameConversation(ctx context.Context, conversationID string, 
 	return c.Client.Do(req)
 }
 
-// GetConversationVariables performs a GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId) request.
+// GetConversationVariables List a Conversation's Variables
+//
+// Returns the variables stored in a conversation, page by page, or only the one named by `variable_name`.
+//
+// Corresponds with GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId).
 func (c *Client) GetConversationVariables(ctx context.Context, conversationID string, params *GetConversationVariablesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetConversationVariablesRequest(c.Server, conversationID, params)
 	if err != nil {
@@ -3784,8 +5375,13 @@ func (c *Client) GetConversationVariables(ctx context.Context, conversationID st
 	return c.Client.Do(req)
 }
 
-// UpdateChatConversationVariableWithBody performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request,
-// with any type of body and a specified content type.
+// UpdateChatConversationVariableWithBody Update a Conversation Variable
+//
+// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 func (c *Client) UpdateChatConversationVariableWithBody(ctx context.Context, conversationID string, variableID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateChatConversationVariableRequestWithBody(c.Server, conversationID, variableID, contentType, body)
 	if err != nil {
@@ -3798,8 +5394,13 @@ func (c *Client) UpdateChatConversationVariableWithBody(ctx context.Context, con
 	return c.Client.Do(req)
 }
 
-// UpdateChatConversationVariable performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request.
+// UpdateChatConversationVariable Update a Conversation Variable
+//
+// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 func (c *Client) UpdateChatConversationVariable(ctx context.Context, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpdateChatConversationVariableRequest(c.Server, conversationID, variableID, body)
 	if err != nil {
@@ -3812,7 +5413,11 @@ func (c *Client) UpdateChatConversationVariable(ctx context.Context, conversatio
 	return c.Client.Do(req)
 }
 
-// GetEndUserChat performs a GET /end-users/{end_user_id} (the `GetEndUserChat` operationId) request.
+// GetEndUserChat Get an End User
+//
+// Returns the stored details of one end user, for example the `created_by` of an upload.
+//
+// Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetEndUserChatRequest(c.Server, endUserID)
 	if err != nil {
@@ -3825,8 +5430,13 @@ func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditor
 	return c.Client.Do(req)
 }
 
-// UploadChatFileWithBody performs a POST /files/upload (the `UploadChatFile` operationId) request,
-// with any type of body and a specified content type.
+// UploadChatFileWithBody Upload a File
+//
+// Uploads one file as multipart form data; success is 201 Created with the file's id. Only requests with the same `user` can then attach it to a message as `upload_file_id`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUploadChatFileRequestWithBody(c.Server, contentType, body)
 	if err != nil {
@@ -3839,7 +5449,11 @@ func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// PreviewChatFile performs a GET /files/{file_id}/preview (the `PreviewChatFile` operationId) request.
+// PreviewChatFile Download a File
+//
+// Returns the raw bytes of a file that the app's messages reference, with the file's MIME type as Content-Type. Set `as_attachment` to receive it as a download.
+//
+// Corresponds with GET /files/{file_id}/preview (the `PreviewChatFile` operationId).
 func (c *Client) PreviewChatFile(ctx context.Context, fileID string, params *PreviewChatFileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPreviewChatFileRequest(c.Server, fileID, params)
 	if err != nil {
@@ -3852,7 +5466,11 @@ func (c *Client) PreviewChatFile(ctx context.Context, fileID string, params *Pre
 	return c.Client.Do(req)
 }
 
-// GetChatflowHumanInputForm performs a GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId) request.
+// GetChatflowHumanInputForm Get a Human Input Form
+//
+// Returns the form a paused run is waiting for, found by the token from the human_input_required event. A form that was already submitted or has expired is a 412.
+//
+// Corresponds with GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId).
 func (c *Client) GetChatflowHumanInputForm(ctx context.Context, formToken string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetChatflowHumanInputFormRequest(c.Server, formToken)
 	if err != nil {
@@ -3865,8 +5483,13 @@ func (c *Client) GetChatflowHumanInputForm(ctx context.Context, formToken string
 	return c.Client.Do(req)
 }
 
-// SubmitChatflowHumanInputFormWithBody performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request,
-// with any type of body and a specified content type.
+// SubmitChatflowHumanInputFormWithBody Submit a Human Input Form
+//
+// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *Client) SubmitChatflowHumanInputFormWithBody(ctx context.Context, formToken string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSubmitChatflowHumanInputFormRequestWithBody(c.Server, formToken, contentType, body)
 	if err != nil {
@@ -3879,8 +5502,13 @@ func (c *Client) SubmitChatflowHumanInputFormWithBody(ctx context.Context, formT
 	return c.Client.Do(req)
 }
 
-// SubmitChatflowHumanInputForm performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request.
+// SubmitChatflowHumanInputForm Submit a Human Input Form
+//
+// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *Client) SubmitChatflowHumanInputForm(ctx context.Context, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSubmitChatflowHumanInputFormRequest(c.Server, formToken, body)
 	if err != nil {
@@ -3893,7 +5521,11 @@ func (c *Client) SubmitChatflowHumanInputForm(ctx context.Context, formToken str
 	return c.Client.Do(req)
 }
 
-// GetChatAppInfo performs a GET /info (the `GetChatAppInfo` operationId) request.
+// GetChatAppInfo Get App Info
+//
+// Returns the app's name, description, tags, mode and author.
+//
+// Corresponds with GET /info (the `GetChatAppInfo` operationId).
 func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetChatAppInfoRequest(c.Server)
 	if err != nil {
@@ -3906,7 +5538,11 @@ func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetConversationHistory performs a GET /messages (the `GetConversationHistory` operationId) request.
+// GetConversationHistory List Messages
+//
+// Returns the messages of a conversation, oldest first within a page. `has_more` means older messages exist: ask again with `first_id` set to the oldest id received.
+//
+// Corresponds with GET /messages (the `GetConversationHistory` operationId).
 func (c *Client) GetConversationHistory(ctx context.Context, params *GetConversationHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetConversationHistoryRequest(c.Server, params)
 	if err != nil {
@@ -3919,8 +5555,13 @@ func (c *Client) GetConversationHistory(ctx context.Context, params *GetConversa
 	return c.Client.Do(req)
 }
 
-// PostChatMessageFeedbackWithBody performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request,
-// with any type of body and a specified content type.
+// PostChatMessageFeedbackWithBody Rate a Message
+//
+// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *Client) PostChatMessageFeedbackWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostChatMessageFeedbackRequestWithBody(c.Server, messageID, contentType, body)
 	if err != nil {
@@ -3933,8 +5574,13 @@ func (c *Client) PostChatMessageFeedbackWithBody(ctx context.Context, messageID 
 	return c.Client.Do(req)
 }
 
-// PostChatMessageFeedback performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request.
+// PostChatMessageFeedback Rate a Message
+//
+// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *Client) PostChatMessageFeedback(ctx context.Context, messageID string, body PostChatMessageFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostChatMessageFeedbackRequest(c.Server, messageID, body)
 	if err != nil {
@@ -3947,7 +5593,11 @@ func (c *Client) PostChatMessageFeedback(ctx context.Context, messageID string, 
 	return c.Client.Do(req)
 }
 
-// GetSuggestedQuestions performs a GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId) request.
+// GetSuggestedQuestions Get Suggested Questions
+//
+// Returns the follow-up questions the app suggests after an answer. `user` is required and must be the end user who received the message; when the app has the feature turned off the server answers 400 or 403.
+//
+// Corresponds with GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId).
 func (c *Client) GetSuggestedQuestions(ctx context.Context, messageID string, params *GetSuggestedQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSuggestedQuestionsRequest(c.Server, messageID, params)
 	if err != nil {
@@ -3960,7 +5610,11 @@ func (c *Client) GetSuggestedQuestions(ctx context.Context, messageID string, pa
 	return c.Client.Do(req)
 }
 
-// GetChatAppMeta performs a GET /meta (the `GetChatAppMeta` operationId) request.
+// GetChatAppMeta Get App Meta
+//
+// Returns the icons of the tools the app uses, keyed by tool name.
+//
+// Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetChatAppMetaRequest(c.Server)
 	if err != nil {
@@ -3973,7 +5627,11 @@ func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditor
 	return c.Client.Do(req)
 }
 
-// GetChatAppParameters performs a GET /parameters (the `GetChatAppParameters` operationId) request.
+// GetChatAppParameters Get App Parameters
+//
+// Returns what a client needs to present the app: the opening statement, suggested questions, feature switches, the input form that defines `inputs`, and upload limits.
+//
+// Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetChatAppParametersRequest(c.Server)
 	if err != nil {
@@ -3986,7 +5644,11 @@ func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...Request
 	return c.Client.Do(req)
 }
 
-// GetChatWebAppSettings performs a GET /site (the `GetChatWebAppSettings` operationId) request.
+// GetChatWebAppSettings Get Web App Settings
+//
+// Returns the title, icon, colors, language and other settings of the app's hosted web app.
+//
+// Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetChatWebAppSettingsRequest(c.Server)
 	if err != nil {
@@ -3999,8 +5661,13 @@ func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...Reques
 	return c.Client.Do(req)
 }
 
-// TextToAudioChatWithBody performs a POST /text-to-audio (the `TextToAudioChat` operationId) request,
-// with any type of body and a specified content type.
+// TextToAudioChatWithBody Synthesize Speech
+//
+// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTextToAudioChatRequestWithBody(c.Server, contentType, body)
 	if err != nil {
@@ -4013,8 +5680,13 @@ func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string
 	return c.Client.Do(req)
 }
 
-// TextToAudioChat performs a POST /text-to-audio (the `TextToAudioChat` operationId) request.
+// TextToAudioChat Synthesize Speech
+//
+// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+//
 // Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTextToAudioChatRequest(c.Server, body)
 	if err != nil {
@@ -4027,7 +5699,11 @@ func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRe
 	return c.Client.Do(req)
 }
 
-// StreamWorkflowEvents performs a GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId) request.
+// StreamWorkflowEvents Stream Workflow Events
+//
+// Streams the events of a workflow run as text/event-stream, for example after the run paused for human input or a connection dropped. `user` must be the end user who started the run; a finished run yields just its workflow_finished event.
+//
+// Corresponds with GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId).
 func (c *Client) StreamWorkflowEvents(ctx context.Context, workflowRunID string, params *StreamWorkflowEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStreamWorkflowEventsRequest(c.Server, workflowRunID, params)
 	if err != nil {
@@ -4040,7 +5716,11 @@ func (c *Client) StreamWorkflowEvents(ctx context.Context, workflowRunID string,
 	return c.Client.Do(req)
 }
 
-// GetWorkflowLogs performs a GET /workflows/logs (the `GetWorkflowLogs` operationId) request.
+// GetWorkflowLogs List Workflow Logs
+//
+// Returns a page of the app's workflow runs, optionally filtered by status, creation time, keyword or creator. Each entry summarizes a whole run; node details are not included.
+//
+// Corresponds with GET /workflows/logs (the `GetWorkflowLogs` operationId).
 func (c *Client) GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkflowLogsRequest(c.Server, params)
 	if err != nil {
@@ -4053,7 +5733,11 @@ func (c *Client) GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsPar
 	return c.Client.Do(req)
 }
 
-// GetWorkflowRunDetail performs a GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId) request.
+// GetWorkflowRunDetail Get a Workflow Run
+//
+// Returns the status, inputs, outputs and figures of one workflow run of the app.
+//
+// Corresponds with GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId).
 func (c *Client) GetWorkflowRunDetail(ctx context.Context, workflowRunID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWorkflowRunDetailRequest(c.Server, workflowRunID)
 	if err != nil {
@@ -5722,216 +7406,382 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// GetChatAppFeedbacksWithResponse performs a GET /app/feedbacks (the `GetChatAppFeedbacks` operationId) request.
+	// GetChatAppFeedbacksWithResponse List App Feedback
+	//
+	// Returns the feedback on all of the app's messages, from end users and from the console, page by page. Timestamps here are date-time strings, not unix seconds.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /app/feedbacks (the `GetChatAppFeedbacks` operationId).
 	GetChatAppFeedbacksWithResponse(ctx context.Context, params *GetChatAppFeedbacksParams, reqEditors ...RequestEditorFn) (*GetChatAppFeedbacksResponse, error)
 
-	// InitialAnnotationReplySettingsWithBodyWithResponse performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request,
-	// with any type of body and a specified content type.
+	// InitialAnnotationReplySettingsWithBodyWithResponse Turn Annotation Reply On or Off
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 	InitialAnnotationReplySettingsWithBodyWithResponse(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitialAnnotationReplySettingsResponse2, error)
 
-	// InitialAnnotationReplySettingsWithResponse performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request.
+	// InitialAnnotationReplySettingsWithResponse Turn Annotation Reply On or Off
+	//
+	// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 	InitialAnnotationReplySettingsWithResponse(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*InitialAnnotationReplySettingsResponse2, error)
 
-	// GetInitialAnnotationReplySettingsStatusWithResponse performs a GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId) request.
+	// GetInitialAnnotationReplySettingsStatusWithResponse Check an Annotation Reply Job
+	//
+	// Reports the progress of a job started by Turn Annotation Reply On or Off. An unknown job id is a 400, not a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId).
 	GetInitialAnnotationReplySettingsStatusWithResponse(ctx context.Context, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string, reqEditors ...RequestEditorFn) (*GetInitialAnnotationReplySettingsStatusResponse, error)
 
-	// GetAnnotationListWithResponse performs a GET /apps/annotations (the `GetAnnotationList` operationId) request.
+	// GetAnnotationListWithResponse List Annotations
+	//
+	// Returns the app's annotations page by page, optionally filtered by a keyword.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /apps/annotations (the `GetAnnotationList` operationId).
 	GetAnnotationListWithResponse(ctx context.Context, params *GetAnnotationListParams, reqEditors ...RequestEditorFn) (*GetAnnotationListResponse, error)
 
-	// CreateAnnotationWithBodyWithResponse performs a POST /apps/annotations (the `CreateAnnotation` operationId) request,
-	// with any type of body and a specified content type.
+	// CreateAnnotationWithBodyWithResponse Create an Annotation
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 	CreateAnnotationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAnnotationResponse, error)
 
-	// CreateAnnotationWithResponse performs a POST /apps/annotations (the `CreateAnnotation` operationId) request.
+	// CreateAnnotationWithResponse Create an Annotation
+	//
+	// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 	CreateAnnotationWithResponse(ctx context.Context, body CreateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAnnotationResponse, error)
 
-	// DeleteAnnotationWithResponse performs a DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId) request.
+	// DeleteAnnotationWithResponse Delete an Annotation
+	//
+	// Deletes an annotation; success is 204 with no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId).
 	DeleteAnnotationWithResponse(ctx context.Context, annotationID string, reqEditors ...RequestEditorFn) (*DeleteAnnotationResponse, error)
 
-	// UpdateAnnotationWithBodyWithResponse performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request,
-	// with any type of body and a specified content type.
+	// UpdateAnnotationWithBodyWithResponse Update an Annotation
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Replaces the question and answer of an annotation and returns it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 	UpdateAnnotationWithBodyWithResponse(ctx context.Context, annotationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAnnotationResponse, error)
 
-	// UpdateAnnotationWithResponse performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request.
+	// UpdateAnnotationWithResponse Update an Annotation
+	//
+	// Replaces the question and answer of an annotation and returns it.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 	UpdateAnnotationWithResponse(ctx context.Context, annotationID string, body UpdateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAnnotationResponse, error)
 
-	// AudioToTextWithBodyWithResponse performs a POST /audio-to-text (the `AudioToText` operationId) request,
-	// with any type of body and a specified content type.
+	// AudioToTextWithBodyWithResponse Transcribe Audio
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Converts an audio file to text with the app's speech-to-text model. The audio goes in the multipart `file` part; a request without it is a 400.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 	AudioToTextWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AudioToTextResponse2, error)
 
-	// SendChatMessageWithBodyWithResponse performs a POST /chat-messages (the `SendChatMessage` operationId) request,
-	// with any type of body and a specified content type.
+	// SendChatMessageWithBodyWithResponse Send a Chat Message
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 	SendChatMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendChatMessageResponse, error)
 
-	// SendChatMessageWithResponse performs a POST /chat-messages (the `SendChatMessage` operationId) request.
+	// SendChatMessageWithResponse Send a Chat Message
+	//
+	// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 	SendChatMessageWithResponse(ctx context.Context, body SendChatMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendChatMessageResponse, error)
 
-	// StopChatMessageGenerationWithBodyWithResponse performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request,
-	// with any type of body and a specified content type.
+	// StopChatMessageGenerationWithBodyWithResponse Stop a Generation
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 	StopChatMessageGenerationWithBodyWithResponse(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StopChatMessageGenerationResponse, error)
 
-	// StopChatMessageGenerationWithResponse performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request.
+	// StopChatMessageGenerationWithResponse Stop a Generation
+	//
+	// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 	StopChatMessageGenerationWithResponse(ctx context.Context, taskID string, body StopChatMessageGenerationJSONRequestBody, reqEditors ...RequestEditorFn) (*StopChatMessageGenerationResponse, error)
 
-	// GetConversationsListWithResponse performs a GET /conversations (the `GetConversationsList` operationId) request.
+	// GetConversationsListWithResponse List Conversations
+	//
+	// Returns the end user's conversations one page at a time, most recently updated first unless `sort_by` says otherwise. Pass the last id of a page as `last_id` to get the next one; an unknown `last_id` is a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations (the `GetConversationsList` operationId).
 	GetConversationsListWithResponse(ctx context.Context, params *GetConversationsListParams, reqEditors ...RequestEditorFn) (*GetConversationsListResponse, error)
 
-	// DeleteConversationWithBodyWithResponse performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request,
-	// with any type of body and a specified content type.
+	// DeleteConversationWithBodyWithResponse Delete a Conversation
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 	DeleteConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error)
 
-	// DeleteConversationWithResponse performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request.
+	// DeleteConversationWithResponse Delete a Conversation
+	//
+	// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 	DeleteConversationWithResponse(ctx context.Context, conversationID string, body DeleteConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error)
 
-	// RenameConversationWithBodyWithResponse performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request,
-	// with any type of body and a specified content type.
+	// RenameConversationWithBodyWithResponse Rename a Conversation
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 	RenameConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameConversationResponse, error)
 
-	// RenameConversationWithResponse performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request.
+	// RenameConversationWithResponse Rename a Conversation
+	//
+	// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 	RenameConversationWithResponse(ctx context.Context, conversationID string, body RenameConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameConversationResponse, error)
 
-	// GetConversationVariablesWithResponse performs a GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId) request.
+	// GetConversationVariablesWithResponse List a Conversation's Variables
+	//
+	// Returns the variables stored in a conversation, page by page, or only the one named by `variable_name`.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId).
 	GetConversationVariablesWithResponse(ctx context.Context, conversationID string, params *GetConversationVariablesParams, reqEditors ...RequestEditorFn) (*GetConversationVariablesResponse, error)
 
-	// UpdateChatConversationVariableWithBodyWithResponse performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request,
-	// with any type of body and a specified content type.
+	// UpdateChatConversationVariableWithBodyWithResponse Update a Conversation Variable
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 	UpdateChatConversationVariableWithBodyWithResponse(ctx context.Context, conversationID string, variableID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateChatConversationVariableResponse, error)
 
-	// UpdateChatConversationVariableWithResponse performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request.
+	// UpdateChatConversationVariableWithResponse Update a Conversation Variable
+	//
+	// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 	UpdateChatConversationVariableWithResponse(ctx context.Context, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateChatConversationVariableResponse, error)
 
-	// GetEndUserChatWithResponse performs a GET /end-users/{end_user_id} (the `GetEndUserChat` operationId) request.
+	// GetEndUserChatWithResponse Get an End User
+	//
+	// Returns the stored details of one end user, for example the `created_by` of an upload.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 	GetEndUserChatWithResponse(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*GetEndUserChatResponse, error)
 
-	// UploadChatFileWithBodyWithResponse performs a POST /files/upload (the `UploadChatFile` operationId) request,
-	// with any type of body and a specified content type.
+	// UploadChatFileWithBodyWithResponse Upload a File
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Uploads one file as multipart form data; success is 201 Created with the file's id. Only requests with the same `user` can then attach it to a message as `upload_file_id`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 	UploadChatFileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadChatFileResponse, error)
 
-	// PreviewChatFileWithResponse performs a GET /files/{file_id}/preview (the `PreviewChatFile` operationId) request.
+	// PreviewChatFileWithResponse Download a File
+	//
+	// Returns the raw bytes of a file that the app's messages reference, with the file's MIME type as Content-Type. Set `as_attachment` to receive it as a download.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /files/{file_id}/preview (the `PreviewChatFile` operationId).
 	PreviewChatFileWithResponse(ctx context.Context, fileID string, params *PreviewChatFileParams, reqEditors ...RequestEditorFn) (*PreviewChatFileResponse, error)
 
-	// GetChatflowHumanInputFormWithResponse performs a GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId) request.
+	// GetChatflowHumanInputFormWithResponse Get a Human Input Form
+	//
+	// Returns the form a paused run is waiting for, found by the token from the human_input_required event. A form that was already submitted or has expired is a 412.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId).
 	GetChatflowHumanInputFormWithResponse(ctx context.Context, formToken string, reqEditors ...RequestEditorFn) (*GetChatflowHumanInputFormResponse, error)
 
-	// SubmitChatflowHumanInputFormWithBodyWithResponse performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request,
-	// with any type of body and a specified content type.
+	// SubmitChatflowHumanInputFormWithBodyWithResponse Submit a Human Input Form
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 	SubmitChatflowHumanInputFormWithBodyWithResponse(ctx context.Context, formToken string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitChatflowHumanInputFormResponse, error)
 
-	// SubmitChatflowHumanInputFormWithResponse performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request.
+	// SubmitChatflowHumanInputFormWithResponse Submit a Human Input Form
+	//
+	// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 	SubmitChatflowHumanInputFormWithResponse(ctx context.Context, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitChatflowHumanInputFormResponse, error)
 
-	// GetChatAppInfoWithResponse performs a GET /info (the `GetChatAppInfo` operationId) request.
+	// GetChatAppInfoWithResponse Get App Info
+	//
+	// Returns the app's name, description, tags, mode and author.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /info (the `GetChatAppInfo` operationId).
 	GetChatAppInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatAppInfoResponse, error)
 
-	// GetConversationHistoryWithResponse performs a GET /messages (the `GetConversationHistory` operationId) request.
+	// GetConversationHistoryWithResponse List Messages
+	//
+	// Returns the messages of a conversation, oldest first within a page. `has_more` means older messages exist: ask again with `first_id` set to the oldest id received.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /messages (the `GetConversationHistory` operationId).
 	GetConversationHistoryWithResponse(ctx context.Context, params *GetConversationHistoryParams, reqEditors ...RequestEditorFn) (*GetConversationHistoryResponse, error)
 
-	// PostChatMessageFeedbackWithBodyWithResponse performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request,
-	// with any type of body and a specified content type.
+	// PostChatMessageFeedbackWithBodyWithResponse Rate a Message
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 	PostChatMessageFeedbackWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostChatMessageFeedbackResponse, error)
 
-	// PostChatMessageFeedbackWithResponse performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request.
+	// PostChatMessageFeedbackWithResponse Rate a Message
+	//
+	// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 	PostChatMessageFeedbackWithResponse(ctx context.Context, messageID string, body PostChatMessageFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*PostChatMessageFeedbackResponse, error)
 
-	// GetSuggestedQuestionsWithResponse performs a GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId) request.
+	// GetSuggestedQuestionsWithResponse Get Suggested Questions
+	//
+	// Returns the follow-up questions the app suggests after an answer. `user` is required and must be the end user who received the message; when the app has the feature turned off the server answers 400 or 403.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId).
 	GetSuggestedQuestionsWithResponse(ctx context.Context, messageID string, params *GetSuggestedQuestionsParams, reqEditors ...RequestEditorFn) (*GetSuggestedQuestionsResponse, error)
 
-	// GetChatAppMetaWithResponse performs a GET /meta (the `GetChatAppMeta` operationId) request.
+	// GetChatAppMetaWithResponse Get App Meta
+	//
+	// Returns the icons of the tools the app uses, keyed by tool name.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 	GetChatAppMetaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatAppMetaResponse, error)
 
-	// GetChatAppParametersWithResponse performs a GET /parameters (the `GetChatAppParameters` operationId) request.
+	// GetChatAppParametersWithResponse Get App Parameters
+	//
+	// Returns what a client needs to present the app: the opening statement, suggested questions, feature switches, the input form that defines `inputs`, and upload limits.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 	GetChatAppParametersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatAppParametersResponse, error)
 
-	// GetChatWebAppSettingsWithResponse performs a GET /site (the `GetChatWebAppSettings` operationId) request.
+	// GetChatWebAppSettingsWithResponse Get Web App Settings
+	//
+	// Returns the title, icon, colors, language and other settings of the app's hosted web app.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 	GetChatWebAppSettingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatWebAppSettingsResponse, error)
 
-	// TextToAudioChatWithBodyWithResponse performs a POST /text-to-audio (the `TextToAudioChat` operationId) request,
-	// with any type of body and a specified content type.
+	// TextToAudioChatWithBodyWithResponse Synthesize Speech
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 	TextToAudioChatWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TextToAudioChatResponse, error)
 
-	// TextToAudioChatWithResponse performs a POST /text-to-audio (the `TextToAudioChat` operationId) request.
+	// TextToAudioChatWithResponse Synthesize Speech
+	//
+	// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 	TextToAudioChatWithResponse(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*TextToAudioChatResponse, error)
 
-	// StreamWorkflowEventsWithResponse performs a GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId) request.
+	// StreamWorkflowEventsWithResponse Stream Workflow Events
+	//
+	// Streams the events of a workflow run as text/event-stream, for example after the run paused for human input or a connection dropped. `user` must be the end user who started the run; a finished run yields just its workflow_finished event.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId).
 	StreamWorkflowEventsWithResponse(ctx context.Context, workflowRunID string, params *StreamWorkflowEventsParams, reqEditors ...RequestEditorFn) (*StreamWorkflowEventsResponse, error)
 
-	// GetWorkflowLogsWithResponse performs a GET /workflows/logs (the `GetWorkflowLogs` operationId) request.
+	// GetWorkflowLogsWithResponse List Workflow Logs
+	//
+	// Returns a page of the app's workflow runs, optionally filtered by status, creation time, keyword or creator. Each entry summarizes a whole run; node details are not included.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workflows/logs (the `GetWorkflowLogs` operationId).
 	GetWorkflowLogsWithResponse(ctx context.Context, params *GetWorkflowLogsParams, reqEditors ...RequestEditorFn) (*GetWorkflowLogsResponse, error)
 
-	// GetWorkflowRunDetailWithResponse performs a GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId) request.
+	// GetWorkflowRunDetailWithResponse Get a Workflow Run
+	//
+	// Returns the status, inputs, outputs and figures of one workflow run of the app.
 	//
 	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId).
 	GetWorkflowRunDetailWithResponse(ctx context.Context, workflowRunID string, reqEditors ...RequestEditorFn) (*GetWorkflowRunDetailResponse, error)
 }
 
@@ -7229,31 +9079,70 @@ type GetChatflowHumanInputFormResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		ExpirationTime int64  `json:"expiration_time,omitempty"`
-		FormContent    string `json:"form_content,omitempty"`
-		Inputs         []struct {
-			AllowedFileExtensions    []string                                                                     `json:"allowed_file_extensions,omitempty"`
-			AllowedFileTypes         []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes         `json:"allowed_file_types,omitempty"`
+		// ExpirationTime Submission deadline in unix seconds; null when there is none.
+		ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+		// FormContent The form text, with workflow variables filled in.
+		FormContent string `json:"form_content,omitempty"`
+
+		// Inputs The fields to fill in.
+		Inputs []struct {
+			// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
+			AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
+
+			// AllowedFileTypes Kinds of files a file field accepts.
+			AllowedFileTypes []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes `json:"allowed_file_types,omitempty"`
+
+			// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
 			AllowedFileUploadMethods []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods `json:"allowed_file_upload_methods,omitempty"`
-			Default                  struct {
+
+			// Default Where the field's default comes from; null when there is none.
+			Default struct {
+				// Selector Path of the workflow variable that holds the default.
 				Selector []string `json:"selector,omitempty"`
-				Type     string   `json:"type,omitempty"`
-				Value    string   `json:"value,omitempty"`
+
+				// Type `constant` (use value) or `variable` (use selector).
+				Type string `json:"type,omitempty"`
+
+				// Value The literal default, when type is constant.
+				Value string `json:"value,omitempty"`
 			} `json:"default,omitempty"`
+
+			// NumberLimits Most files a file-list field accepts.
 			NumberLimits int `json:"number_limits,omitempty"`
+
+			// OptionSource Where a select field's options come from.
 			OptionSource struct {
-				Selector []string                                                           `json:"selector,omitempty"`
-				Type     GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
-				Value    []string                                                           `json:"value,omitempty"`
+				// Selector Path of the workflow variable that holds the options.
+				Selector []string `json:"selector,omitempty"`
+
+				// Type `constant` (use value) or `variable` (use selector).
+				Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
+
+				// Value The fixed options, when type is constant.
+				Value []string `json:"value,omitempty"`
 			} `json:"option_source,omitempty"`
+
+			// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
 			OutputVariableName string `json:"output_variable_name,omitempty"`
-			Type               string `json:"type,omitempty"`
+
+			// Type Control type: paragraph, select, file or file-list.
+			Type string `json:"type,omitempty"`
 		} `json:"inputs,omitempty"`
+
+		// ResolvedDefaultValues Default values, keyed by output variable name.
 		ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
-		UserActions           []struct {
+
+		// UserActions The buttons the recipient chooses from when submitting.
+		UserActions []struct {
+			// ButtonStyle Button style: primary, default, accent or ghost.
 			ButtonStyle string `json:"button_style,omitempty"`
-			ID          string `json:"id,omitempty"`
-			Title       string `json:"title,omitempty"`
+
+			// ID Action id to send as `action` when submitting.
+			ID string `json:"id,omitempty"`
+
+			// Title Button label.
+			Title string `json:"title,omitempty"`
 		} `json:"user_actions,omitempty"`
 	}
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -7270,31 +9159,70 @@ type GetChatflowHumanInputFormResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetChatflowHumanInputFormResponse) GetJSON200() *struct {
-	ExpirationTime int64  `json:"expiration_time,omitempty"`
-	FormContent    string `json:"form_content,omitempty"`
-	Inputs         []struct {
-		AllowedFileExtensions    []string                                                                     `json:"allowed_file_extensions,omitempty"`
-		AllowedFileTypes         []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes         `json:"allowed_file_types,omitempty"`
+	// ExpirationTime Submission deadline in unix seconds; null when there is none.
+	ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+	// FormContent The form text, with workflow variables filled in.
+	FormContent string `json:"form_content,omitempty"`
+
+	// Inputs The fields to fill in.
+	Inputs []struct {
+		// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
+		AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
+
+		// AllowedFileTypes Kinds of files a file field accepts.
+		AllowedFileTypes []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes `json:"allowed_file_types,omitempty"`
+
+		// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
 		AllowedFileUploadMethods []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods `json:"allowed_file_upload_methods,omitempty"`
-		Default                  struct {
+
+		// Default Where the field's default comes from; null when there is none.
+		Default struct {
+			// Selector Path of the workflow variable that holds the default.
 			Selector []string `json:"selector,omitempty"`
-			Type     string   `json:"type,omitempty"`
-			Value    string   `json:"value,omitempty"`
+
+			// Type `constant` (use value) or `variable` (use selector).
+			Type string `json:"type,omitempty"`
+
+			// Value The literal default, when type is constant.
+			Value string `json:"value,omitempty"`
 		} `json:"default,omitempty"`
+
+		// NumberLimits Most files a file-list field accepts.
 		NumberLimits int `json:"number_limits,omitempty"`
+
+		// OptionSource Where a select field's options come from.
 		OptionSource struct {
-			Selector []string                                                           `json:"selector,omitempty"`
-			Type     GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
-			Value    []string                                                           `json:"value,omitempty"`
+			// Selector Path of the workflow variable that holds the options.
+			Selector []string `json:"selector,omitempty"`
+
+			// Type `constant` (use value) or `variable` (use selector).
+			Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
+
+			// Value The fixed options, when type is constant.
+			Value []string `json:"value,omitempty"`
 		} `json:"option_source,omitempty"`
+
+		// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
 		OutputVariableName string `json:"output_variable_name,omitempty"`
-		Type               string `json:"type,omitempty"`
+
+		// Type Control type: paragraph, select, file or file-list.
+		Type string `json:"type,omitempty"`
 	} `json:"inputs,omitempty"`
+
+	// ResolvedDefaultValues Default values, keyed by output variable name.
 	ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
-	UserActions           []struct {
+
+	// UserActions The buttons the recipient chooses from when submitting.
+	UserActions []struct {
+		// ButtonStyle Button style: primary, default, accent or ghost.
 		ButtonStyle string `json:"button_style,omitempty"`
-		ID          string `json:"id,omitempty"`
-		Title       string `json:"title,omitempty"`
+
+		// ID Action id to send as `action` when submitting.
+		ID string `json:"id,omitempty"`
+
+		// Title Button label.
+		Title string `json:"title,omitempty"`
 	} `json:"user_actions,omitempty"`
 } {
 	return r.JSON200
@@ -8205,9 +10133,13 @@ func (r GetWorkflowRunDetailResponse) ContentType() string {
 	return ""
 }
 
-// GetChatAppFeedbacksWithResponse performs a GET /app/feedbacks (the `GetChatAppFeedbacks` operationId) request.
+// GetChatAppFeedbacksWithResponse List App Feedback
+//
+// Returns the feedback on all of the app's messages, from end users and from the console, page by page. Timestamps here are date-time strings, not unix seconds.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /app/feedbacks (the `GetChatAppFeedbacks` operationId).
 func (c *ClientWithResponses) GetChatAppFeedbacksWithResponse(ctx context.Context, params *GetChatAppFeedbacksParams, reqEditors ...RequestEditorFn) (*GetChatAppFeedbacksResponse, error) {
 	rsp, err := c.GetChatAppFeedbacks(ctx, params, reqEditors...)
 	if err != nil {
@@ -8216,10 +10148,13 @@ func (c *ClientWithResponses) GetChatAppFeedbacksWithResponse(ctx context.Contex
 	return ParseGetChatAppFeedbacksResponse(rsp)
 }
 
-// InitialAnnotationReplySettingsWithBodyWithResponse performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request,
-// with any type of body and a specified content type.
+// InitialAnnotationReplySettingsWithBodyWithResponse Turn Annotation Reply On or Off
 //
-// Returns a wrapper object for the known response body format(s).
+// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 func (c *ClientWithResponses) InitialAnnotationReplySettingsWithBodyWithResponse(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*InitialAnnotationReplySettingsResponse2, error) {
 	rsp, err := c.InitialAnnotationReplySettingsWithBody(ctx, action, contentType, body, reqEditors...)
 	if err != nil {
@@ -8228,8 +10163,13 @@ func (c *ClientWithResponses) InitialAnnotationReplySettingsWithBodyWithResponse
 	return ParseInitialAnnotationReplySettingsResponse2(rsp)
 }
 
-// InitialAnnotationReplySettingsWithResponse performs a POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId) request.
+// InitialAnnotationReplySettingsWithResponse Turn Annotation Reply On or Off
+//
+// Turns annotation reply on or off; the change runs as a background job whose id is returned. The embedding model and score threshold must be sent for both actions.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 func (c *ClientWithResponses) InitialAnnotationReplySettingsWithResponse(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*InitialAnnotationReplySettingsResponse2, error) {
 	rsp, err := c.InitialAnnotationReplySettings(ctx, action, body, reqEditors...)
 	if err != nil {
@@ -8238,9 +10178,13 @@ func (c *ClientWithResponses) InitialAnnotationReplySettingsWithResponse(ctx con
 	return ParseInitialAnnotationReplySettingsResponse2(rsp)
 }
 
-// GetInitialAnnotationReplySettingsStatusWithResponse performs a GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId) request.
+// GetInitialAnnotationReplySettingsStatusWithResponse Check an Annotation Reply Job
+//
+// Reports the progress of a job started by Turn Annotation Reply On or Off. An unknown job id is a 400, not a 404.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId).
 func (c *ClientWithResponses) GetInitialAnnotationReplySettingsStatusWithResponse(ctx context.Context, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string, reqEditors ...RequestEditorFn) (*GetInitialAnnotationReplySettingsStatusResponse, error) {
 	rsp, err := c.GetInitialAnnotationReplySettingsStatus(ctx, action, jobID, reqEditors...)
 	if err != nil {
@@ -8249,9 +10193,13 @@ func (c *ClientWithResponses) GetInitialAnnotationReplySettingsStatusWithRespons
 	return ParseGetInitialAnnotationReplySettingsStatusResponse(rsp)
 }
 
-// GetAnnotationListWithResponse performs a GET /apps/annotations (the `GetAnnotationList` operationId) request.
+// GetAnnotationListWithResponse List Annotations
+//
+// Returns the app's annotations page by page, optionally filtered by a keyword.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /apps/annotations (the `GetAnnotationList` operationId).
 func (c *ClientWithResponses) GetAnnotationListWithResponse(ctx context.Context, params *GetAnnotationListParams, reqEditors ...RequestEditorFn) (*GetAnnotationListResponse, error) {
 	rsp, err := c.GetAnnotationList(ctx, params, reqEditors...)
 	if err != nil {
@@ -8260,10 +10208,13 @@ func (c *ClientWithResponses) GetAnnotationListWithResponse(ctx context.Context,
 	return ParseGetAnnotationListResponse(rsp)
 }
 
-// CreateAnnotationWithBodyWithResponse performs a POST /apps/annotations (the `CreateAnnotation` operationId) request,
-// with any type of body and a specified content type.
+// CreateAnnotationWithBodyWithResponse Create an Annotation
 //
-// Returns a wrapper object for the known response body format(s).
+// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 func (c *ClientWithResponses) CreateAnnotationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAnnotationResponse, error) {
 	rsp, err := c.CreateAnnotationWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
@@ -8272,8 +10223,13 @@ func (c *ClientWithResponses) CreateAnnotationWithBodyWithResponse(ctx context.C
 	return ParseCreateAnnotationResponse(rsp)
 }
 
-// CreateAnnotationWithResponse performs a POST /apps/annotations (the `CreateAnnotation` operationId) request.
+// CreateAnnotationWithResponse Create an Annotation
+//
+// Adds a question and answer pair that the app replies with directly when annotation reply is on and a query matches. Success is 201 Created with the new annotation.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 func (c *ClientWithResponses) CreateAnnotationWithResponse(ctx context.Context, body CreateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAnnotationResponse, error) {
 	rsp, err := c.CreateAnnotation(ctx, body, reqEditors...)
 	if err != nil {
@@ -8282,9 +10238,13 @@ func (c *ClientWithResponses) CreateAnnotationWithResponse(ctx context.Context, 
 	return ParseCreateAnnotationResponse(rsp)
 }
 
-// DeleteAnnotationWithResponse performs a DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId) request.
+// DeleteAnnotationWithResponse Delete an Annotation
+//
+// Deletes an annotation; success is 204 with no body.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId).
 func (c *ClientWithResponses) DeleteAnnotationWithResponse(ctx context.Context, annotationID string, reqEditors ...RequestEditorFn) (*DeleteAnnotationResponse, error) {
 	rsp, err := c.DeleteAnnotation(ctx, annotationID, reqEditors...)
 	if err != nil {
@@ -8293,10 +10253,13 @@ func (c *ClientWithResponses) DeleteAnnotationWithResponse(ctx context.Context, 
 	return ParseDeleteAnnotationResponse(rsp)
 }
 
-// UpdateAnnotationWithBodyWithResponse performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request,
-// with any type of body and a specified content type.
+// UpdateAnnotationWithBodyWithResponse Update an Annotation
 //
-// Returns a wrapper object for the known response body format(s).
+// Replaces the question and answer of an annotation and returns it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 func (c *ClientWithResponses) UpdateAnnotationWithBodyWithResponse(ctx context.Context, annotationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAnnotationResponse, error) {
 	rsp, err := c.UpdateAnnotationWithBody(ctx, annotationID, contentType, body, reqEditors...)
 	if err != nil {
@@ -8305,8 +10268,13 @@ func (c *ClientWithResponses) UpdateAnnotationWithBodyWithResponse(ctx context.C
 	return ParseUpdateAnnotationResponse(rsp)
 }
 
-// UpdateAnnotationWithResponse performs a PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId) request.
+// UpdateAnnotationWithResponse Update an Annotation
+//
+// Replaces the question and answer of an annotation and returns it.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 func (c *ClientWithResponses) UpdateAnnotationWithResponse(ctx context.Context, annotationID string, body UpdateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAnnotationResponse, error) {
 	rsp, err := c.UpdateAnnotation(ctx, annotationID, body, reqEditors...)
 	if err != nil {
@@ -8315,10 +10283,13 @@ func (c *ClientWithResponses) UpdateAnnotationWithResponse(ctx context.Context, 
 	return ParseUpdateAnnotationResponse(rsp)
 }
 
-// AudioToTextWithBodyWithResponse performs a POST /audio-to-text (the `AudioToText` operationId) request,
-// with any type of body and a specified content type.
+// AudioToTextWithBodyWithResponse Transcribe Audio
 //
-// Returns a wrapper object for the known response body format(s).
+// Converts an audio file to text with the app's speech-to-text model. The audio goes in the multipart `file` part; a request without it is a 400.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 func (c *ClientWithResponses) AudioToTextWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AudioToTextResponse2, error) {
 	rsp, err := c.AudioToTextWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
@@ -8327,10 +10298,13 @@ func (c *ClientWithResponses) AudioToTextWithBodyWithResponse(ctx context.Contex
 	return ParseAudioToTextResponse2(rsp)
 }
 
-// SendChatMessageWithBodyWithResponse performs a POST /chat-messages (the `SendChatMessage` operationId) request,
-// with any type of body and a specified content type.
+// SendChatMessageWithBodyWithResponse Send a Chat Message
 //
-// Returns a wrapper object for the known response body format(s).
+// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 func (c *ClientWithResponses) SendChatMessageWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SendChatMessageResponse, error) {
 	rsp, err := c.SendChatMessageWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
@@ -8339,8 +10313,13 @@ func (c *ClientWithResponses) SendChatMessageWithBodyWithResponse(ctx context.Co
 	return ParseSendChatMessageResponse(rsp)
 }
 
-// SendChatMessageWithResponse performs a POST /chat-messages (the `SendChatMessage` operationId) request.
+// SendChatMessageWithResponse Send a Chat Message
+//
+// Sends the end user's query to the app and runs its workflow. With `response_mode` streaming the reply is a text/event-stream of events; when `response_mode` is omitted the server answers in blocking mode with one JSON object (Dify Cloud's proxy cuts blocking calls off after about 100 seconds). The server requires `inputs` (send {} when there are none) and `user`; a run that fails in blocking mode is a 400 invalid_param.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 func (c *ClientWithResponses) SendChatMessageWithResponse(ctx context.Context, body SendChatMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*SendChatMessageResponse, error) {
 	rsp, err := c.SendChatMessage(ctx, body, reqEditors...)
 	if err != nil {
@@ -8349,10 +10328,13 @@ func (c *ClientWithResponses) SendChatMessageWithResponse(ctx context.Context, b
 	return ParseSendChatMessageResponse(rsp)
 }
 
-// StopChatMessageGenerationWithBodyWithResponse performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request,
-// with any type of body and a specified content type.
+// StopChatMessageGenerationWithBodyWithResponse Stop a Generation
 //
-// Returns a wrapper object for the known response body format(s).
+// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 func (c *ClientWithResponses) StopChatMessageGenerationWithBodyWithResponse(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StopChatMessageGenerationResponse, error) {
 	rsp, err := c.StopChatMessageGenerationWithBody(ctx, taskID, contentType, body, reqEditors...)
 	if err != nil {
@@ -8361,8 +10343,13 @@ func (c *ClientWithResponses) StopChatMessageGenerationWithBodyWithResponse(ctx 
 	return ParseStopChatMessageGenerationResponse(rsp)
 }
 
-// StopChatMessageGenerationWithResponse performs a POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId) request.
+// StopChatMessageGenerationWithResponse Stop a Generation
+//
+// Asks the server to stop a streaming generation by its task id. `user` must be the end user who started it; the reply is {"result": "success"} even when the task is unknown or already finished.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 func (c *ClientWithResponses) StopChatMessageGenerationWithResponse(ctx context.Context, taskID string, body StopChatMessageGenerationJSONRequestBody, reqEditors ...RequestEditorFn) (*StopChatMessageGenerationResponse, error) {
 	rsp, err := c.StopChatMessageGeneration(ctx, taskID, body, reqEditors...)
 	if err != nil {
@@ -8371,9 +10358,13 @@ func (c *ClientWithResponses) StopChatMessageGenerationWithResponse(ctx context.
 	return ParseStopChatMessageGenerationResponse(rsp)
 }
 
-// GetConversationsListWithResponse performs a GET /conversations (the `GetConversationsList` operationId) request.
+// GetConversationsListWithResponse List Conversations
+//
+// Returns the end user's conversations one page at a time, most recently updated first unless `sort_by` says otherwise. Pass the last id of a page as `last_id` to get the next one; an unknown `last_id` is a 404.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations (the `GetConversationsList` operationId).
 func (c *ClientWithResponses) GetConversationsListWithResponse(ctx context.Context, params *GetConversationsListParams, reqEditors ...RequestEditorFn) (*GetConversationsListResponse, error) {
 	rsp, err := c.GetConversationsList(ctx, params, reqEditors...)
 	if err != nil {
@@ -8382,10 +10373,13 @@ func (c *ClientWithResponses) GetConversationsListWithResponse(ctx context.Conte
 	return ParseGetConversationsListResponse(rsp)
 }
 
-// DeleteConversationWithBodyWithResponse performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request,
-// with any type of body and a specified content type.
+// DeleteConversationWithBodyWithResponse Delete a Conversation
 //
-// Returns a wrapper object for the known response body format(s).
+// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 func (c *ClientWithResponses) DeleteConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error) {
 	rsp, err := c.DeleteConversationWithBody(ctx, conversationID, contentType, body, reqEditors...)
 	if err != nil {
@@ -8394,8 +10388,13 @@ func (c *ClientWithResponses) DeleteConversationWithBodyWithResponse(ctx context
 	return ParseDeleteConversationResponse(rsp)
 }
 
-// DeleteConversationWithResponse performs a DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId) request.
+// DeleteConversationWithResponse Delete a Conversation
+//
+// Deletes one of the end user's conversations. Always send a JSON body (with `user`, or {}); success is 204 with no body, though very old servers answer 200 with {"result": "success"}.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 func (c *ClientWithResponses) DeleteConversationWithResponse(ctx context.Context, conversationID string, body DeleteConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteConversationResponse, error) {
 	rsp, err := c.DeleteConversation(ctx, conversationID, body, reqEditors...)
 	if err != nil {
@@ -8404,10 +10403,13 @@ func (c *ClientWithResponses) DeleteConversationWithResponse(ctx context.Context
 	return ParseDeleteConversationResponse(rsp)
 }
 
-// RenameConversationWithBodyWithResponse performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request,
-// with any type of body and a specified content type.
+// RenameConversationWithBodyWithResponse Rename a Conversation
 //
-// Returns a wrapper object for the known response body format(s).
+// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 func (c *ClientWithResponses) RenameConversationWithBodyWithResponse(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RenameConversationResponse, error) {
 	rsp, err := c.RenameConversationWithBody(ctx, conversationID, contentType, body, reqEditors...)
 	if err != nil {
@@ -8416,8 +10418,13 @@ func (c *ClientWithResponses) RenameConversationWithBodyWithResponse(ctx context
 	return ParseRenameConversationResponse(rsp)
 }
 
-// RenameConversationWithResponse performs a POST /conversations/{conversation_id}/name (the `RenameConversation` operationId) request.
+// RenameConversationWithResponse Rename a Conversation
+//
+// Sets a conversation's name, or has the server generate one when `auto_generate` is true, and returns the conversation. `user` goes in the JSON body and must be the conversation's owner.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 func (c *ClientWithResponses) RenameConversationWithResponse(ctx context.Context, conversationID string, body RenameConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*RenameConversationResponse, error) {
 	rsp, err := c.RenameConversation(ctx, conversationID, body, reqEditors...)
 	if err != nil {
@@ -8426,9 +10433,13 @@ func (c *ClientWithResponses) RenameConversationWithResponse(ctx context.Context
 	return ParseRenameConversationResponse(rsp)
 }
 
-// GetConversationVariablesWithResponse performs a GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId) request.
+// GetConversationVariablesWithResponse List a Conversation's Variables
+//
+// Returns the variables stored in a conversation, page by page, or only the one named by `variable_name`.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId).
 func (c *ClientWithResponses) GetConversationVariablesWithResponse(ctx context.Context, conversationID string, params *GetConversationVariablesParams, reqEditors ...RequestEditorFn) (*GetConversationVariablesResponse, error) {
 	rsp, err := c.GetConversationVariables(ctx, conversationID, params, reqEditors...)
 	if err != nil {
@@ -8437,10 +10448,13 @@ func (c *ClientWithResponses) GetConversationVariablesWithResponse(ctx context.C
 	return ParseGetConversationVariablesResponse(rsp)
 }
 
-// UpdateChatConversationVariableWithBodyWithResponse performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request,
-// with any type of body and a specified content type.
+// UpdateChatConversationVariableWithBodyWithResponse Update a Conversation Variable
 //
-// Returns a wrapper object for the known response body format(s).
+// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 func (c *ClientWithResponses) UpdateChatConversationVariableWithBodyWithResponse(ctx context.Context, conversationID string, variableID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateChatConversationVariableResponse, error) {
 	rsp, err := c.UpdateChatConversationVariableWithBody(ctx, conversationID, variableID, contentType, body, reqEditors...)
 	if err != nil {
@@ -8449,8 +10463,13 @@ func (c *ClientWithResponses) UpdateChatConversationVariableWithBodyWithResponse
 	return ParseUpdateChatConversationVariableResponse(rsp)
 }
 
-// UpdateChatConversationVariableWithResponse performs a PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId) request.
+// UpdateChatConversationVariableWithResponse Update a Conversation Variable
+//
+// Sets a new value for a conversation variable and returns the variable. The value must match the variable's type, otherwise the server answers 400 bad_request.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 func (c *ClientWithResponses) UpdateChatConversationVariableWithResponse(ctx context.Context, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateChatConversationVariableResponse, error) {
 	rsp, err := c.UpdateChatConversationVariable(ctx, conversationID, variableID, body, reqEditors...)
 	if err != nil {
@@ -8459,9 +10478,13 @@ func (c *ClientWithResponses) UpdateChatConversationVariableWithResponse(ctx con
 	return ParseUpdateChatConversationVariableResponse(rsp)
 }
 
-// GetEndUserChatWithResponse performs a GET /end-users/{end_user_id} (the `GetEndUserChat` operationId) request.
+// GetEndUserChatWithResponse Get an End User
+//
+// Returns the stored details of one end user, for example the `created_by` of an upload.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 func (c *ClientWithResponses) GetEndUserChatWithResponse(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*GetEndUserChatResponse, error) {
 	rsp, err := c.GetEndUserChat(ctx, endUserID, reqEditors...)
 	if err != nil {
@@ -8470,10 +10493,13 @@ func (c *ClientWithResponses) GetEndUserChatWithResponse(ctx context.Context, en
 	return ParseGetEndUserChatResponse(rsp)
 }
 
-// UploadChatFileWithBodyWithResponse performs a POST /files/upload (the `UploadChatFile` operationId) request,
-// with any type of body and a specified content type.
+// UploadChatFileWithBodyWithResponse Upload a File
 //
-// Returns a wrapper object for the known response body format(s).
+// Uploads one file as multipart form data; success is 201 Created with the file's id. Only requests with the same `user` can then attach it to a message as `upload_file_id`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 func (c *ClientWithResponses) UploadChatFileWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UploadChatFileResponse, error) {
 	rsp, err := c.UploadChatFileWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
@@ -8482,9 +10508,13 @@ func (c *ClientWithResponses) UploadChatFileWithBodyWithResponse(ctx context.Con
 	return ParseUploadChatFileResponse(rsp)
 }
 
-// PreviewChatFileWithResponse performs a GET /files/{file_id}/preview (the `PreviewChatFile` operationId) request.
+// PreviewChatFileWithResponse Download a File
+//
+// Returns the raw bytes of a file that the app's messages reference, with the file's MIME type as Content-Type. Set `as_attachment` to receive it as a download.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /files/{file_id}/preview (the `PreviewChatFile` operationId).
 func (c *ClientWithResponses) PreviewChatFileWithResponse(ctx context.Context, fileID string, params *PreviewChatFileParams, reqEditors ...RequestEditorFn) (*PreviewChatFileResponse, error) {
 	rsp, err := c.PreviewChatFile(ctx, fileID, params, reqEditors...)
 	if err != nil {
@@ -8493,9 +10523,13 @@ func (c *ClientWithResponses) PreviewChatFileWithResponse(ctx context.Context, f
 	return ParsePreviewChatFileResponse(rsp)
 }
 
-// GetChatflowHumanInputFormWithResponse performs a GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId) request.
+// GetChatflowHumanInputFormWithResponse Get a Human Input Form
+//
+// Returns the form a paused run is waiting for, found by the token from the human_input_required event. A form that was already submitted or has expired is a 412.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId).
 func (c *ClientWithResponses) GetChatflowHumanInputFormWithResponse(ctx context.Context, formToken string, reqEditors ...RequestEditorFn) (*GetChatflowHumanInputFormResponse, error) {
 	rsp, err := c.GetChatflowHumanInputForm(ctx, formToken, reqEditors...)
 	if err != nil {
@@ -8504,10 +10538,13 @@ func (c *ClientWithResponses) GetChatflowHumanInputFormWithResponse(ctx context.
 	return ParseGetChatflowHumanInputFormResponse(rsp)
 }
 
-// SubmitChatflowHumanInputFormWithBodyWithResponse performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request,
-// with any type of body and a specified content type.
+// SubmitChatflowHumanInputFormWithBodyWithResponse Submit a Human Input Form
 //
-// Returns a wrapper object for the known response body format(s).
+// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *ClientWithResponses) SubmitChatflowHumanInputFormWithBodyWithResponse(ctx context.Context, formToken string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitChatflowHumanInputFormResponse, error) {
 	rsp, err := c.SubmitChatflowHumanInputFormWithBody(ctx, formToken, contentType, body, reqEditors...)
 	if err != nil {
@@ -8516,8 +10553,13 @@ func (c *ClientWithResponses) SubmitChatflowHumanInputFormWithBodyWithResponse(c
 	return ParseSubmitChatflowHumanInputFormResponse(rsp)
 }
 
-// SubmitChatflowHumanInputFormWithResponse performs a POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId) request.
+// SubmitChatflowHumanInputFormWithResponse Submit a Human Input Form
+//
+// Sends the values and the chosen action for a paused run's form, and the run resumes; follow it with Stream Workflow Events. A form takes one submission only (412 afterwards).
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *ClientWithResponses) SubmitChatflowHumanInputFormWithResponse(ctx context.Context, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitChatflowHumanInputFormResponse, error) {
 	rsp, err := c.SubmitChatflowHumanInputForm(ctx, formToken, body, reqEditors...)
 	if err != nil {
@@ -8526,9 +10568,13 @@ func (c *ClientWithResponses) SubmitChatflowHumanInputFormWithResponse(ctx conte
 	return ParseSubmitChatflowHumanInputFormResponse(rsp)
 }
 
-// GetChatAppInfoWithResponse performs a GET /info (the `GetChatAppInfo` operationId) request.
+// GetChatAppInfoWithResponse Get App Info
+//
+// Returns the app's name, description, tags, mode and author.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /info (the `GetChatAppInfo` operationId).
 func (c *ClientWithResponses) GetChatAppInfoWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatAppInfoResponse, error) {
 	rsp, err := c.GetChatAppInfo(ctx, reqEditors...)
 	if err != nil {
@@ -8537,9 +10583,13 @@ func (c *ClientWithResponses) GetChatAppInfoWithResponse(ctx context.Context, re
 	return ParseGetChatAppInfoResponse(rsp)
 }
 
-// GetConversationHistoryWithResponse performs a GET /messages (the `GetConversationHistory` operationId) request.
+// GetConversationHistoryWithResponse List Messages
+//
+// Returns the messages of a conversation, oldest first within a page. `has_more` means older messages exist: ask again with `first_id` set to the oldest id received.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /messages (the `GetConversationHistory` operationId).
 func (c *ClientWithResponses) GetConversationHistoryWithResponse(ctx context.Context, params *GetConversationHistoryParams, reqEditors ...RequestEditorFn) (*GetConversationHistoryResponse, error) {
 	rsp, err := c.GetConversationHistory(ctx, params, reqEditors...)
 	if err != nil {
@@ -8548,10 +10598,13 @@ func (c *ClientWithResponses) GetConversationHistoryWithResponse(ctx context.Con
 	return ParseGetConversationHistoryResponse(rsp)
 }
 
-// PostChatMessageFeedbackWithBodyWithResponse performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request,
-// with any type of body and a specified content type.
+// PostChatMessageFeedbackWithBodyWithResponse Rate a Message
 //
-// Returns a wrapper object for the known response body format(s).
+// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *ClientWithResponses) PostChatMessageFeedbackWithBodyWithResponse(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostChatMessageFeedbackResponse, error) {
 	rsp, err := c.PostChatMessageFeedbackWithBody(ctx, messageID, contentType, body, reqEditors...)
 	if err != nil {
@@ -8560,8 +10613,13 @@ func (c *ClientWithResponses) PostChatMessageFeedbackWithBodyWithResponse(ctx co
 	return ParsePostChatMessageFeedbackResponse(rsp)
 }
 
-// PostChatMessageFeedbackWithResponse performs a POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId) request.
+// PostChatMessageFeedbackWithResponse Rate a Message
+//
+// Records like or dislike, with an optional comment, on an answer; a null rating withdraws earlier feedback. `user` is required and must be the end user who received the message.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *ClientWithResponses) PostChatMessageFeedbackWithResponse(ctx context.Context, messageID string, body PostChatMessageFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*PostChatMessageFeedbackResponse, error) {
 	rsp, err := c.PostChatMessageFeedback(ctx, messageID, body, reqEditors...)
 	if err != nil {
@@ -8570,9 +10628,13 @@ func (c *ClientWithResponses) PostChatMessageFeedbackWithResponse(ctx context.Co
 	return ParsePostChatMessageFeedbackResponse(rsp)
 }
 
-// GetSuggestedQuestionsWithResponse performs a GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId) request.
+// GetSuggestedQuestionsWithResponse Get Suggested Questions
+//
+// Returns the follow-up questions the app suggests after an answer. `user` is required and must be the end user who received the message; when the app has the feature turned off the server answers 400 or 403.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId).
 func (c *ClientWithResponses) GetSuggestedQuestionsWithResponse(ctx context.Context, messageID string, params *GetSuggestedQuestionsParams, reqEditors ...RequestEditorFn) (*GetSuggestedQuestionsResponse, error) {
 	rsp, err := c.GetSuggestedQuestions(ctx, messageID, params, reqEditors...)
 	if err != nil {
@@ -8581,9 +10643,13 @@ func (c *ClientWithResponses) GetSuggestedQuestionsWithResponse(ctx context.Cont
 	return ParseGetSuggestedQuestionsResponse(rsp)
 }
 
-// GetChatAppMetaWithResponse performs a GET /meta (the `GetChatAppMeta` operationId) request.
+// GetChatAppMetaWithResponse Get App Meta
+//
+// Returns the icons of the tools the app uses, keyed by tool name.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 func (c *ClientWithResponses) GetChatAppMetaWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatAppMetaResponse, error) {
 	rsp, err := c.GetChatAppMeta(ctx, reqEditors...)
 	if err != nil {
@@ -8592,9 +10658,13 @@ func (c *ClientWithResponses) GetChatAppMetaWithResponse(ctx context.Context, re
 	return ParseGetChatAppMetaResponse(rsp)
 }
 
-// GetChatAppParametersWithResponse performs a GET /parameters (the `GetChatAppParameters` operationId) request.
+// GetChatAppParametersWithResponse Get App Parameters
+//
+// Returns what a client needs to present the app: the opening statement, suggested questions, feature switches, the input form that defines `inputs`, and upload limits.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 func (c *ClientWithResponses) GetChatAppParametersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatAppParametersResponse, error) {
 	rsp, err := c.GetChatAppParameters(ctx, reqEditors...)
 	if err != nil {
@@ -8603,9 +10673,13 @@ func (c *ClientWithResponses) GetChatAppParametersWithResponse(ctx context.Conte
 	return ParseGetChatAppParametersResponse(rsp)
 }
 
-// GetChatWebAppSettingsWithResponse performs a GET /site (the `GetChatWebAppSettings` operationId) request.
+// GetChatWebAppSettingsWithResponse Get Web App Settings
+//
+// Returns the title, icon, colors, language and other settings of the app's hosted web app.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 func (c *ClientWithResponses) GetChatWebAppSettingsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetChatWebAppSettingsResponse, error) {
 	rsp, err := c.GetChatWebAppSettings(ctx, reqEditors...)
 	if err != nil {
@@ -8614,10 +10688,13 @@ func (c *ClientWithResponses) GetChatWebAppSettingsWithResponse(ctx context.Cont
 	return ParseGetChatWebAppSettingsResponse(rsp)
 }
 
-// TextToAudioChatWithBodyWithResponse performs a POST /text-to-audio (the `TextToAudioChat` operationId) request,
-// with any type of body and a specified content type.
+// TextToAudioChatWithBodyWithResponse Synthesize Speech
 //
-// Returns a wrapper object for the known response body format(s).
+// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *ClientWithResponses) TextToAudioChatWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*TextToAudioChatResponse, error) {
 	rsp, err := c.TextToAudioChatWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
@@ -8626,8 +10703,13 @@ func (c *ClientWithResponses) TextToAudioChatWithBodyWithResponse(ctx context.Co
 	return ParseTextToAudioChatResponse(rsp)
 }
 
-// TextToAudioChatWithResponse performs a POST /text-to-audio (the `TextToAudioChat` operationId) request.
+// TextToAudioChatWithResponse Synthesize Speech
+//
+// Turns an answer message or free text into speech and returns it as audio/mpeg. Give `message_id` or `text`: with neither the server answers 400, and for an unknown message it may answer 200 with a JSON null body.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *ClientWithResponses) TextToAudioChatWithResponse(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*TextToAudioChatResponse, error) {
 	rsp, err := c.TextToAudioChat(ctx, body, reqEditors...)
 	if err != nil {
@@ -8636,9 +10718,13 @@ func (c *ClientWithResponses) TextToAudioChatWithResponse(ctx context.Context, b
 	return ParseTextToAudioChatResponse(rsp)
 }
 
-// StreamWorkflowEventsWithResponse performs a GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId) request.
+// StreamWorkflowEventsWithResponse Stream Workflow Events
+//
+// Streams the events of a workflow run as text/event-stream, for example after the run paused for human input or a connection dropped. `user` must be the end user who started the run; a finished run yields just its workflow_finished event.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId).
 func (c *ClientWithResponses) StreamWorkflowEventsWithResponse(ctx context.Context, workflowRunID string, params *StreamWorkflowEventsParams, reqEditors ...RequestEditorFn) (*StreamWorkflowEventsResponse, error) {
 	rsp, err := c.StreamWorkflowEvents(ctx, workflowRunID, params, reqEditors...)
 	if err != nil {
@@ -8647,9 +10733,13 @@ func (c *ClientWithResponses) StreamWorkflowEventsWithResponse(ctx context.Conte
 	return ParseStreamWorkflowEventsResponse(rsp)
 }
 
-// GetWorkflowLogsWithResponse performs a GET /workflows/logs (the `GetWorkflowLogs` operationId) request.
+// GetWorkflowLogsWithResponse List Workflow Logs
+//
+// Returns a page of the app's workflow runs, optionally filtered by status, creation time, keyword or creator. Each entry summarizes a whole run; node details are not included.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workflows/logs (the `GetWorkflowLogs` operationId).
 func (c *ClientWithResponses) GetWorkflowLogsWithResponse(ctx context.Context, params *GetWorkflowLogsParams, reqEditors ...RequestEditorFn) (*GetWorkflowLogsResponse, error) {
 	rsp, err := c.GetWorkflowLogs(ctx, params, reqEditors...)
 	if err != nil {
@@ -8658,9 +10748,13 @@ func (c *ClientWithResponses) GetWorkflowLogsWithResponse(ctx context.Context, p
 	return ParseGetWorkflowLogsResponse(rsp)
 }
 
-// GetWorkflowRunDetailWithResponse performs a GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId) request.
+// GetWorkflowRunDetailWithResponse Get a Workflow Run
+//
+// Returns the status, inputs, outputs and figures of one workflow run of the app.
 //
 // Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId).
 func (c *ClientWithResponses) GetWorkflowRunDetailWithResponse(ctx context.Context, workflowRunID string, reqEditors ...RequestEditorFn) (*GetWorkflowRunDetailResponse, error) {
 	rsp, err := c.GetWorkflowRunDetail(ctx, workflowRunID, reqEditors...)
 	if err != nil {
@@ -9816,31 +11910,70 @@ func ParseGetChatflowHumanInputFormResponse(rsp *http.Response) (*GetChatflowHum
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			ExpirationTime int64  `json:"expiration_time,omitempty"`
-			FormContent    string `json:"form_content,omitempty"`
-			Inputs         []struct {
-				AllowedFileExtensions    []string                                                                     `json:"allowed_file_extensions,omitempty"`
-				AllowedFileTypes         []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes         `json:"allowed_file_types,omitempty"`
+			// ExpirationTime Submission deadline in unix seconds; null when there is none.
+			ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+			// FormContent The form text, with workflow variables filled in.
+			FormContent string `json:"form_content,omitempty"`
+
+			// Inputs The fields to fill in.
+			Inputs []struct {
+				// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
+				AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
+
+				// AllowedFileTypes Kinds of files a file field accepts.
+				AllowedFileTypes []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes `json:"allowed_file_types,omitempty"`
+
+				// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
 				AllowedFileUploadMethods []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods `json:"allowed_file_upload_methods,omitempty"`
-				Default                  struct {
+
+				// Default Where the field's default comes from; null when there is none.
+				Default struct {
+					// Selector Path of the workflow variable that holds the default.
 					Selector []string `json:"selector,omitempty"`
-					Type     string   `json:"type,omitempty"`
-					Value    string   `json:"value,omitempty"`
+
+					// Type `constant` (use value) or `variable` (use selector).
+					Type string `json:"type,omitempty"`
+
+					// Value The literal default, when type is constant.
+					Value string `json:"value,omitempty"`
 				} `json:"default,omitempty"`
+
+				// NumberLimits Most files a file-list field accepts.
 				NumberLimits int `json:"number_limits,omitempty"`
+
+				// OptionSource Where a select field's options come from.
 				OptionSource struct {
-					Selector []string                                                           `json:"selector,omitempty"`
-					Type     GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
-					Value    []string                                                           `json:"value,omitempty"`
+					// Selector Path of the workflow variable that holds the options.
+					Selector []string `json:"selector,omitempty"`
+
+					// Type `constant` (use value) or `variable` (use selector).
+					Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
+
+					// Value The fixed options, when type is constant.
+					Value []string `json:"value,omitempty"`
 				} `json:"option_source,omitempty"`
+
+				// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
 				OutputVariableName string `json:"output_variable_name,omitempty"`
-				Type               string `json:"type,omitempty"`
+
+				// Type Control type: paragraph, select, file or file-list.
+				Type string `json:"type,omitempty"`
 			} `json:"inputs,omitempty"`
+
+			// ResolvedDefaultValues Default values, keyed by output variable name.
 			ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
-			UserActions           []struct {
+
+			// UserActions The buttons the recipient chooses from when submitting.
+			UserActions []struct {
+				// ButtonStyle Button style: primary, default, accent or ghost.
 				ButtonStyle string `json:"button_style,omitempty"`
-				ID          string `json:"id,omitempty"`
-				Title       string `json:"title,omitempty"`
+
+				// ID Action id to send as `action` when submitting.
+				ID string `json:"id,omitempty"`
+
+				// Title Button label.
+				Title string `json:"title,omitempty"`
 			} `json:"user_actions,omitempty"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
