@@ -2487,6 +2487,9 @@ type StreamEventWorkflowPaused struct {
 
 	// TaskID Id of the generation task, for stopping it; absent on error events.
 	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID The workflow run that paused.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
 // WorkflowPausedEventData Details of the pause.
@@ -8566,6 +8569,8 @@ type DeleteConversationResponse401Headers struct {
 type DeleteConversationResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuccessResult
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ErrorResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -8576,6 +8581,11 @@ type DeleteConversationResponse struct {
 	JSON404 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteConversationResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteConversationResponse) GetJSON200() *SuccessResult {
+	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -11457,6 +11467,13 @@ func ParseDeleteConversationResponse(rsp *http.Response) (*DeleteConversationRes
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuccessResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case rsp.StatusCode == 204:
 		break // No content-type
 
