@@ -2,11 +2,18 @@ package chatflow
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"iter"
 	"net/http"
 
 	"github.com/difykit/chatflow/gen"
 )
+
+// ConversationVariable is a variable of a conversation, with its current
+// value (any JSON value; older servers send objects as strings).
+type ConversationVariable = gen.ConversationVariableItem
 
 // DeleteConversation deletes a conversation of user. The server answers 204
 // (very old servers 200 with {"result":"success"}); both are success. A
@@ -21,6 +28,136 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID, user st
 		return err
 	}
 	return drainClose(resp)
+}
+
+// Conversations yields the conversations of user, one page at a time
+// behind the scenes (cursor last_id), in the order set by WithSortBy
+// (default: most recently updated first). Breaking out of the loop stops
+// fetching; an error is yielded at most once and ends the sequence.
+//
+//	for conv, err := range c.Conversations(ctx, "user-1", chatflow.WithPageSize(100)) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(conv.ID, conv.Name)
+//	}
+//
+// A single page is c.GetConversationsListWithResponse.
+func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOption) iter.Seq2[Conversation, error] {
+	cfg := newListConfig(opts)
+	fetch := func(ctx context.Context, cursor string) ([]Conversation, bool, error) {
+		params := &gen.GetConversationsListParams{
+			User:   ptr(user),
+			LastID: ptr(cursor),
+			Limit:  &cfg.pageSize,
+			SortBy: ptr(cfg.sortBy),
+		}
+		page, err := decodeJSON[gen.ConversationsListResponse](c.raw.GetConversationsList(ctx, params))
+		if err != nil {
+			return nil, false, err
+		}
+		return page.Data, page.HasMore, nil
+	}
+	return cursorSeq(ctx, fetch, func(v *Conversation) string { return v.ID }, lastID(func(v *Conversation) string { return v.ID }), false)
+}
+
+// RenameConversation gives a conversation of user a new name and returns
+// the conversation as it is now.
+func (c *Client) RenameConversation(ctx context.Context, conversationID, user, name string) (*Conversation, error) {
+	if name == "" {
+		return nil, fmt.Errorf("chatflow: RenameConversation: empty name (use AutoRenameConversation to let the app choose one)")
+	}
+	return c.renameConversation(ctx, conversationID, gen.ConversationRenameRequest{Name: name, User: user})
+}
+
+// AutoRenameConversation asks the app to name a conversation of user from
+// its content (auto_generate) and returns the conversation with its new
+// name.
+func (c *Client) AutoRenameConversation(ctx context.Context, conversationID, user string) (*Conversation, error) {
+	return c.renameConversation(ctx, conversationID, gen.ConversationRenameRequest{AutoGenerate: true, User: user})
+}
+
+func (c *Client) renameConversation(ctx context.Context, conversationID string, body gen.ConversationRenameRequest) (*Conversation, error) {
+	if err := checkID("conversation id", conversationID); err != nil {
+		return nil, err
+	}
+	return decodeJSON[Conversation](c.raw.RenameConversation(ctx, conversationID, body))
+}
+
+// ConversationVariables yields the variables of a conversation of user,
+// following the server's cursor (last_id). WithVariableName keeps one
+// variable; WithPageSize sets the page size. A single page is
+// c.GetConversationVariablesWithResponse.
+func (c *Client) ConversationVariables(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[ConversationVariable, error] {
+	if err := checkID("conversation id", conversationID); err != nil {
+		return errSeq[ConversationVariable](err)
+	}
+	cfg := newListConfig(opts)
+	fetch := func(ctx context.Context, cursor string) ([]ConversationVariable, bool, error) {
+		params := &gen.GetConversationVariablesParams{
+			User:         ptr(user),
+			LastID:       ptr(cursor),
+			Limit:        &cfg.pageSize,
+			VariableName: ptr(cfg.variableName),
+		}
+		page, err := decodeJSON[gen.ConversationVariablesResponse](c.raw.GetConversationVariables(ctx, conversationID, params))
+		if err != nil {
+			return nil, false, err
+		}
+		return page.Data, page.HasMore, nil
+	}
+	id := func(v *ConversationVariable) string { return v.ID }
+	return cursorSeq(ctx, fetch, id, lastID(id), false)
+}
+
+// UpdateConversationVariable sets the value of a conversation variable and
+// returns the variable as it is now. value must have the variable's type
+// (string, number, object, array...); a mismatch is a 400 bad_request.
+func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID, variableID, user string, value any) (*ConversationVariable, error) {
+	if err := checkID("conversation id", conversationID); err != nil {
+		return nil, err
+	}
+	if err := checkID("variable id", variableID); err != nil {
+		return nil, err
+	}
+	body := gen.ConversationVariableUpdateRequest{User: user, Value: value}
+	return decodeJSON[ConversationVariable](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
+}
+
+// lastID returns a function naming the cursor after a page: the id of its
+// last item.
+func lastID[T any](id func(*T) string) func([]T) string {
+	return func(items []T) string { return id(&items[len(items)-1]) }
+}
+
+// errSeq is a sequence that yields only err.
+func errSeq[T any](err error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		yield(zero, err)
+	}
+}
+
+// decodeJSON decodes the JSON reply of a generated call (whose non-2xx
+// replies the apiDoer already turned into errors) into a T, and closes the
+// body. It streams the body into the decoder rather than reading it whole.
+func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = drainClose(resp) }()
+	v := new(T)
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		what := "reply"
+		if r := resp.Request; r != nil && r.URL != nil {
+			what = "reply to " + r.Method + " " + redactURL(r.URL.String())
+		}
+		return nil, fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
+	}
+	return v, nil
 }
 
 // drainClose discards what is left of a reply body (bounded) and closes it,

@@ -1,0 +1,195 @@
+package chatflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// ErrPaginationStuck is returned by a list iterator when the server hands
+// out a cursor or a page it already gave: going on would loop forever.
+var ErrPaginationStuck = errors.New("chatflow: the server repeated a page")
+
+// Page sizes of the list iterators.
+const (
+	// DefaultPageSize is the number of items asked for per request when
+	// WithPageSize is not used.
+	DefaultPageSize = 20
+	// MaxPageSize is the largest page the server accepts.
+	MaxPageSize = 100
+)
+
+// SortBy is the order of Conversations.
+type SortBy = gen.GetConversationsListParamsSortBy
+
+// Orders of Conversations.
+const (
+	SortByCreatedAt     SortBy = gen.GetConversationsListParamsSortByCreatedAt      // oldest first
+	SortByCreatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusCreatedAt // newest first
+	SortByUpdatedAt     SortBy = gen.GetConversationsListParamsSortByUpdatedAt      // least recently updated first
+	SortByUpdatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusUpdatedAt // most recently updated first (the server's default)
+)
+
+// ListOption changes what a list iterator asks the server for.
+type ListOption func(*listConfig)
+
+type listConfig struct {
+	pageSize     int
+	sortBy       SortBy
+	keyword      string
+	variableName string
+}
+
+// WithPageSize sets how many items each request asks for, from 1 to
+// MaxPageSize (values outside are clamped; default DefaultPageSize). It
+// changes the number of requests, never the items yielded.
+func WithPageSize(n int) ListOption {
+	return func(c *listConfig) { c.pageSize = min(max(n, 1), MaxPageSize) }
+}
+
+// WithSortBy sets the order of Conversations (default SortByUpdatedAtDesc).
+func WithSortBy(s SortBy) ListOption {
+	return func(c *listConfig) { c.sortBy = s }
+}
+
+// WithKeyword keeps only the items matching keyword (Annotations and
+// WorkflowLogs).
+func WithKeyword(keyword string) ListOption {
+	return func(c *listConfig) { c.keyword = keyword }
+}
+
+// WithVariableName keeps only the variable named name (ConversationVariables).
+func WithVariableName(name string) ListOption {
+	return func(c *listConfig) { c.variableName = name }
+}
+
+func newListConfig(opts []ListOption) listConfig {
+	cfg := listConfig{pageSize: DefaultPageSize}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return cfg
+}
+
+// ptr returns a pointer to v, or nil for the zero value (so that the
+// generated builders leave the parameter out of the URL).
+func ptr[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+// cursorSeq yields the items of the pages fetch returns, following a
+// cursor, until a page is empty or the server says there are no more.
+//
+// fetch gets the cursor ("" for the first page); next names the cursor of
+// the page after items. When reverse is set, each page is yielded from its
+// last item to its first. An item whose id was already yielded on this page
+// or the page before (an inclusive cursor, or an item that moved while
+// paging) is skipped, so each is yielded once. At most one error is
+// yielded, and then the sequence ends; so does breaking out of the loop,
+// without fetching another page.
+func cursorSeq[T any](ctx context.Context, fetch func(ctx context.Context, cursor string) ([]T, bool, error), id func(*T) string, next func([]T) string, reverse bool) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		cursor := ""
+		used := map[string]bool{}
+		var prev map[string]bool
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(zero, err)
+				return
+			}
+			items, more, err := fetch(ctx, cursor)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			cur, ok := yieldPage(items, id, prev, reverse, yield)
+			if !ok || !more || len(items) == 0 {
+				return
+			}
+			n := next(items)
+			if n == "" || used[n] || n == cursor {
+				yield(zero, fmt.Errorf("%w (cursor %q after %q)", ErrPaginationStuck, n, cursor))
+				return
+			}
+			used[n] = true
+			cursor, prev = n, cur
+		}
+	}
+}
+
+// numberedSeq yields the items of the pages fetch returns for page numbers
+// 1, 2, ... until a page is empty or the server says there are no more.
+// Items are deduplicated as in cursorSeq; a page that holds only items
+// already yielded is taken as the server ignoring the page number.
+func numberedSeq[T any](ctx context.Context, first int, fetch func(ctx context.Context, page int) ([]T, bool, error), id func(*T) string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		var prev map[string]bool
+		for page := max(first, 1); ; page++ {
+			if err := ctx.Err(); err != nil {
+				yield(zero, err)
+				return
+			}
+			items, more, err := fetch(ctx, page)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			if len(items) == 0 {
+				return
+			}
+			cur, ok := yieldPage(items, id, prev, false, yield)
+			if !ok || !more {
+				return
+			}
+			if prev != nil && len(cur) > 0 && allSeen(cur, prev) {
+				yield(zero, fmt.Errorf("%w (page %d)", ErrPaginationStuck, page))
+				return
+			}
+			prev = cur
+		}
+	}
+}
+
+// yieldPage yields the items not seen on the previous page (prev) and
+// returns the ids of this page, and false once the consumer has stopped.
+func yieldPage[T any](items []T, id func(*T) string, prev map[string]bool, reverse bool, yield func(T, error) bool) (map[string]bool, bool) {
+	cur := make(map[string]bool, len(items))
+	for i := range items {
+		if reverse {
+			i = len(items) - 1 - i
+		}
+		it := &items[i]
+		k := id(it)
+		if k != "" {
+			if cur[k] || prev[k] {
+				cur[k] = true
+				continue
+			}
+			cur[k] = true
+		}
+		if !yield(*it, nil) {
+			return cur, false
+		}
+	}
+	return cur, true
+}
+
+func allSeen(cur, prev map[string]bool) bool {
+	for k := range cur {
+		if !prev[k] {
+			return false
+		}
+	}
+	return true
+}
