@@ -1,16 +1,330 @@
 package chatflow
 
 import (
+	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 )
 
-// send performs one logical request: the transport call, wrapped so that the
-// caller sees which request failed. (Retries are layered here.)
-func (c *Client) send(req *http.Request) (*http.Response, error) {
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("chatflow: %w", err)
+// Backoff between attempts when the server does not say how long to wait:
+// attempt n (counting retries from 0) waits a random time in
+// [0, min(retryWaitBase<<n, retryWaitMax)] ("full jitter").
+const retryWaitBase = 500 * time.Millisecond
+
+// maxRedirects is the redirect limit when the caller's http.Client has no
+// CheckRedirect of its own (the same as net/http's default).
+const maxRedirects = 10
+
+// retryDecision is the whole retry policy: it reports whether an attempt
+// that ended with HTTP status (0 when there was no reply) or with the
+// transport error err may be sent again, and why. It does not count
+// attempts or look at time; send does.
+//
+//   - A body that cannot be sent again (replayable false) is never retried.
+//   - Context cancellation and expiry are never retried, nor are errors
+//     that another attempt cannot fix (TLS certificate, redirect policy,
+//     unknown host, malformed URL).
+//   - GET, HEAD, PUT and DELETE are idempotent: they are retried after any
+//     other transport error (no reply arrived) and on 408, 429, 500, 502,
+//     503 and 504.
+//   - Any other method (POST, PATCH) may have had an effect already, so a
+//     chat message or an upload never runs twice: it is retried only on 429
+//     (the server refused it without running it) and when the connection
+//     could not be made at all (a dial or name lookup error), so that the
+//     request provably never reached the server.
+func retryDecision(method string, replayable bool, status int, err error) (retry bool, reason string) {
+	if !replayable {
+		return false, ""
 	}
-	return resp, nil
+	if err != nil {
+		switch {
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return false, ""
+		case !transientTransportError(err):
+			return false, ""
+		case neverSent(err):
+			return true, "connection failed: " + err.Error()
+		case idempotent(method):
+			return true, "no reply: " + err.Error()
+		}
+		return false, ""
+	}
+	switch status {
+	case http.StatusTooManyRequests:
+		return true, "status 429"
+	case http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if idempotent(method) {
+			return true, "status " + strconv.Itoa(status)
+		}
+	}
+	return false, ""
+}
+
+// idempotent reports whether sending method twice has the effect of
+// sending it once.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, "":
+		return true
+	}
+	return false
+}
+
+// neverSent reports whether err proves that the request never left this
+// machine: the connection to the server could not be opened.
+func neverSent(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// transientTransportError reports whether another attempt could succeed
+// where err failed.
+func transientTransportError(err error) bool {
+	var (
+		certErr  *tls.CertificateVerificationError
+		dnsErr   *net.DNSError
+		redirErr *redirectPolicyError
+		urlErr   *url.Error
+	)
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &redirErr):
+		return false
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return false
+	case errors.As(err, &urlErr) && urlErr.Err != nil && strings.HasPrefix(urlErr.Err.Error(), "unsupported protocol scheme"):
+		return false
+	}
+	return true
+}
+
+// retryReplayable reports whether req can be sent again with the same body.
+func retryReplayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// send performs one logical request: it sends req and, as the policy of
+// retryDecision allows, sends it again after a wait, with the same body.
+// A reply of any status is returned as it is (apiDoer turns a non-2xx into
+// an *APIError), except that the bodies of replies left behind for a retry
+// are read a little and closed. A transport error is returned wrapped.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	retries := c.cfg.maxRetries
+	if n, ok := ctx.Value(retriesKey{}).(int); ok {
+		retries = n
+	}
+	hc := c.redirectSafeClient()
+	replayable := retryReplayable(req)
+
+	attemptReq := req
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			r, err := retryRequest(ctx, req)
+			if err != nil {
+				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, err)
+			}
+			attemptReq = r
+		}
+		start := time.Now()
+		resp, err := hc.Do(attemptReq)
+		if err != nil && resp != nil { // a failed redirect; net/http closed the body
+			resp = nil
+		}
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		retry, reason := retryDecision(req.Method, replayable, status, err)
+		last := attempt >= retries
+		c.logAttempt(ctx, req, attempt, status, time.Since(start), err, retry && !last)
+		if !retry || last || ctx.Err() != nil {
+			if err != nil {
+				return nil, c.wrapTransportError(req, attempt, err)
+			}
+			return resp, nil
+		}
+
+		wait := c.backoff(attempt)
+		if resp != nil {
+			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+				wait = min(ra, c.cfg.retryWaitMax)
+			}
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			// The next attempt could not start in time: give up now with
+			// what this one got.
+			if err != nil {
+				return nil, c.wrapTransportError(req, attempt, err)
+			}
+			return resp, nil
+		}
+
+		var lastErr error
+		if err != nil {
+			lastErr = c.wrapTransportError(req, attempt, err)
+		} else {
+			lastErr = newAPIError(req, resp) // reads a bounded part of the body and closes it
+		}
+		if c.cfg.logger != nil {
+			c.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "chatflow: retrying",
+				slog.String("method", req.Method),
+				slog.String("path", req.URL.Path),
+				slog.Int("attempt", attempt+1),
+				slog.String("reason", reason),
+				slog.Duration("wait", wait))
+		}
+		if err := sleepFor(ctx)(ctx, wait); err != nil {
+			return nil, fmt.Errorf("chatflow: %s %s: gave up waiting to retry: %w; last attempt: %w", req.Method, req.URL.Path, err, lastErr)
+		}
+	}
+}
+
+// retryRequest makes a copy of req for another attempt, with a fresh body.
+func retryRequest(ctx context.Context, req *http.Request) (*http.Request, error) {
+	r := req.Clone(ctx)
+	if req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	return r, nil
+}
+
+// wrapTransportError describes an error that came before any reply.
+func (c *Client) wrapTransportError(req *http.Request, attempt int, err error) error {
+	if attempt > 0 {
+		return fmt.Errorf("chatflow: %w (after %d attempts)", err, attempt+1)
+	}
+	return fmt.Errorf("chatflow: %w", err)
+}
+
+// backoff returns the jittered wait before retry number attempt+1.
+func (c *Client) backoff(attempt int) time.Duration {
+	ceiling := c.cfg.retryWaitMax
+	if attempt < 30 {
+		ceiling = min(ceiling, retryWaitBase<<attempt)
+	}
+	if ceiling <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+// logAttempt logs one HTTP attempt at debug level. It logs the method and
+// path only: never headers (the API key) nor the query string.
+func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, d time.Duration, err error, willRetry bool) {
+	l := c.cfg.logger
+	if l == nil || !l.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", req.Method),
+		slog.String("path", req.URL.Path),
+		slog.Int("attempt", attempt+1),
+		slog.Duration("duration", d),
+		slog.Bool("retry", willRetry),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "chatflow: http attempt", attrs...)
+}
+
+// redirectPolicyError marks an error of a CheckRedirect function, so that
+// it is never retried.
+type redirectPolicyError struct{ err error }
+
+func (e *redirectPolicyError) Error() string { return e.err.Error() }
+func (e *redirectPolicyError) Unwrap() error { return e.err }
+
+// redirectSafeClient returns a shallow copy of the caller's http.Client
+// (same transport, jar and timeout) whose redirect policy drops the
+// Authorization header whenever a redirect leaves the scheme, host and port
+// of the first request. (net/http keeps it for another port or scheme of
+// the same host name, and for subdomains.) The caller's own CheckRedirect,
+// if any, still runs first.
+func (c *Client) redirectSafeClient() *http.Client {
+	hc := *c.hc
+	userCheck := c.hc.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		var err error
+		if userCheck != nil {
+			err = userCheck(req, via)
+		} else if len(via) >= maxRedirects {
+			err = fmt.Errorf("stopped after %d redirects", maxRedirects)
+		}
+		if len(via) > 0 && !sameOrigin(via[0].URL, req.URL) {
+			req.Header.Del("Authorization")
+		}
+		if err != nil && !errors.Is(err, http.ErrUseLastResponse) {
+			return &redirectPolicyError{err}
+		}
+		return err
+	}
+	return &hc
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return a.Scheme == b.Scheme && canonicalHostPort(a) == canonicalHostPort(b)
+}
+
+func canonicalHostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// sleepFunc waits d, or less if ctx is done first; it returns ctx.Err() then.
+type sleepFunc func(ctx context.Context, d time.Duration) error
+
+// sleepKey is the context key of a sleepFunc that replaces sleepCtx; tests
+// use it to record waits without waiting.
+type sleepKey struct{}
+
+func sleepFor(ctx context.Context) sleepFunc {
+	if f, ok := ctx.Value(sleepKey{}).(sleepFunc); ok && f != nil {
+		return f
+	}
+	return sleepCtx
+}
+
+// sleepCtx waits d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -1,0 +1,803 @@
+package chatflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+const (
+	testConvID = "8f1c9a52-3f1e-4a53-9d4b-0c6f2a7b9e11"
+	testVarID  = "2b7d4e80-91aa-4c3e-8f0d-5e6a7b8c9d01"
+	metaBody   = `{"tool_icons":{}}`
+	chatReply  = `{"event":"message","task_id":"t","id":"m","message_id":"m","conversation_id":"c","mode":"advanced-chat","answer":"hi","metadata":{},"created_at":1}`
+)
+
+// waits records the waits send asks for, without waiting.
+type waits struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (w *waits) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sleepKey{}, sleepFunc(func(ctx context.Context, d time.Duration) error {
+		w.mu.Lock()
+		w.d = append(w.d, d)
+		w.mu.Unlock()
+		return ctx.Err()
+	}))
+}
+
+func (w *waits) get() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]time.Duration(nil), w.d...)
+}
+
+func TestRetryDecision(t *testing.T) {
+	t.Parallel()
+	dialErr := &url.Error{Op: "Post", URL: "http://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}}
+	dnsTemp := &url.Error{Op: "Post", URL: "http://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "server misbehaving", Name: "x", IsTemporary: true}}}
+	dnsGone := &url.Error{Op: "Get", URL: "http://x", Err: &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}}}
+	reset := &url.Error{Op: "Post", URL: "http://x", Err: &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}}
+	eof := &url.Error{Op: "Get", URL: "http://x", Err: io.EOF}
+	canceled := &url.Error{Op: "Get", URL: "http://x", Err: context.Canceled}
+	deadline := &url.Error{Op: "Get", URL: "http://x", Err: context.DeadlineExceeded}
+	redirect := &url.Error{Op: "Get", URL: "http://x", Err: &redirectPolicyError{errors.New("stopped after 10 redirects")}}
+	scheme := &url.Error{Op: "Get", URL: "ftp://x", Err: errors.New(`unsupported protocol scheme "ftp"`)}
+
+	tests := []struct {
+		method     string
+		replayable bool
+		status     int
+		err        error
+		want       bool
+	}{
+		// Idempotent methods: every retryable status and connection failure.
+		{"GET", true, 200, nil, false},
+		{"GET", true, 204, nil, false},
+		{"GET", true, 400, nil, false},
+		{"GET", true, 401, nil, false},
+		{"GET", true, 403, nil, false},
+		{"GET", true, 404, nil, false},
+		{"GET", true, 408, nil, true},
+		{"GET", true, 413, nil, false},
+		{"GET", true, 429, nil, true},
+		{"GET", true, 500, nil, true},
+		{"GET", true, 501, nil, false},
+		{"GET", true, 502, nil, true},
+		{"GET", true, 503, nil, true},
+		{"GET", true, 504, nil, true},
+		{"HEAD", true, 503, nil, true},
+		{"PUT", true, 502, nil, true},
+		{"DELETE", true, 504, nil, true},
+		{"GET", true, 0, dialErr, true},
+		{"GET", true, 0, reset, true},
+		{"GET", true, 0, eof, true},
+		{"DELETE", true, 0, reset, true},
+		{"GET", true, 0, dnsTemp, true},
+		{"GET", true, 0, dnsGone, false},
+		{"GET", true, 0, canceled, false},
+		{"GET", true, 0, deadline, false},
+		{"GET", true, 0, redirect, false},
+		{"GET", true, 0, scheme, false},
+		// POST (and PATCH) only when the server cannot have run the request.
+		{"POST", true, 429, nil, true},
+		{"POST", true, 408, nil, false},
+		{"POST", true, 500, nil, false},
+		{"POST", true, 502, nil, false},
+		{"POST", true, 503, nil, false},
+		{"POST", true, 504, nil, false},
+		{"POST", true, 0, dialErr, true},
+		{"POST", true, 0, dnsTemp, true},
+		{"POST", true, 0, reset, false},
+		{"POST", true, 0, eof, false},
+		{"POST", true, 0, canceled, false},
+		{"PATCH", true, 503, nil, false},
+		{"PATCH", true, 429, nil, true},
+		// A body that cannot be replayed is never retried.
+		{"POST", false, 429, nil, false},
+		{"POST", false, 0, dialErr, false},
+		{"PUT", false, 503, nil, false},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%s/replayable=%v/%d/%v", tt.method, tt.replayable, tt.status, tt.err)
+		got, reason := retryDecision(tt.method, tt.replayable, tt.status, tt.err)
+		if got != tt.want {
+			t.Errorf("%s: retry = %v, want %v", name, got, tt.want)
+		}
+		if got && reason == "" {
+			t.Errorf("%s: no reason given", name)
+		}
+	}
+}
+
+// flaky answers the first n requests with status (and header), then calls ok.
+func flaky(n int32, status int, header http.Header, count *atomic.Int32, ok http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if count.Add(1) <= n {
+			for k, v := range header {
+				w.Header()[k] = v
+			}
+			writeJSON(w, status, `{"code":"oops","message":"try later","status":`+strconv.Itoa(status)+`}`)
+			return
+		}
+		ok(w, r)
+	}
+}
+
+func TestRetryIdempotentStatuses(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{408, 429, 500, 502, 503, 504} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t, WithMaxRetries(2))
+			var n atomic.Int32
+			mux.HandleFunc("GET /meta", flaky(2, status, nil, &n, func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 200, metaBody)
+			}))
+			var w waits
+			resp, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			if resp.JSON200 == nil {
+				t.Fatalf("no JSON200 after retries")
+			}
+			if got := n.Load(); got != 3 {
+				t.Errorf("attempts = %d, want 3", got)
+			}
+			if got := len(w.get()); got != 2 {
+				t.Errorf("waits = %d, want 2", got)
+			}
+		})
+	}
+}
+
+func TestRetryNotRetriedStatuses(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{400, 401, 403, 404, 409, 413, 415, 501} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t, WithMaxRetries(2))
+			var n atomic.Int32
+			mux.HandleFunc("GET /meta", flaky(5, status, nil, &n, nil))
+			var w waits
+			_, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != status {
+				t.Fatalf("err = %v, want an APIError %d", err, status)
+			}
+			if got := n.Load(); got != 1 {
+				t.Errorf("attempts = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestRetryExhaustedReturnsLastReply(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(3))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(502)
+		fmt.Fprintf(w, "<html><title>Bad Gateway %d</title></html>", i)
+	})
+	var w waits
+	_, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 502 {
+		t.Fatalf("err = %v, want APIError 502", err)
+	}
+	if !strings.Contains(ae.Message, "Bad Gateway 4") {
+		t.Errorf("message = %q, want the last reply's", ae.Message)
+	}
+	if got := n.Load(); got != 4 {
+		t.Errorf("attempts = %d, want 4", got)
+	}
+	if got := len(w.get()); got != 3 {
+		t.Errorf("waits = %d, want 3", got)
+	}
+}
+
+func TestRetryDefaultCount(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		writeJSON(w, 503, `{"code":"unavailable","message":"busy","status":503}`)
+	})
+	c, err := NewClient(testKey, WithBaseURL(srv.URL+"/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w waits
+	_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if got := n.Load(); got != int32(DefaultMaxRetries+1) {
+		t.Errorf("attempts = %d, want %d", got, DefaultMaxRetries+1)
+	}
+}
+
+func TestRetryDisabledAndPerCall(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(0))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		writeJSON(w, 503, `{"code":"x","message":"y","status":503}`)
+	})
+	var w waits
+	ctx := w.ctx(context.Background())
+	if _, err := c.GetChatAppMetaWithResponse(ctx); err == nil {
+		t.Fatal("no error")
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("WithMaxRetries(0): attempts = %d, want 1", got)
+	}
+	n.Store(0)
+	if _, err := c.GetChatAppMetaWithResponse(WithRetries(ctx, 4)); err == nil {
+		t.Fatal("no error")
+	}
+	if got := n.Load(); got != 5 {
+		t.Errorf("WithRetries(ctx, 4): attempts = %d, want 5", got)
+	}
+
+	c2, mux2, _ := setup(t, WithMaxRetries(3))
+	var n2 atomic.Int32
+	mux2.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		n2.Add(1)
+		writeJSON(w, 503, `{"code":"x","message":"y","status":503}`)
+	})
+	for _, k := range []int{0, -1} {
+		n2.Store(0)
+		if _, err := c2.GetChatAppMetaWithResponse(WithRetries(ctx, k)); err == nil {
+			t.Fatal("no error")
+		}
+		if got := n2.Load(); got != 1 {
+			t.Errorf("WithRetries(ctx, %d): attempts = %d, want 1", k, got)
+		}
+	}
+}
+
+func TestRetryPOSTNeverRepeatedAfterServerError(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{408, 500, 502, 503, 504} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t, WithMaxRetries(3))
+			var n atomic.Int32
+			mux.HandleFunc("POST /chat-messages", flaky(5, status, http.Header{"Retry-After": {"1"}}, &n, nil))
+			var w waits
+			_, err := c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "hi", User: "u", Inputs: map[string]any{}})
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != status {
+				t.Fatalf("err = %v, want APIError %d", err, status)
+			}
+			if got := n.Load(); got != 1 {
+				t.Errorf("POST attempts = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestRetryPOSTOn429ResendsSameBody(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(2))
+	var (
+		mu     sync.Mutex
+		bodies []string
+		n      atomic.Int32
+	)
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if n.Add(1) <= 2 {
+			writeJSON(w, 429, `{"code":"too_many_requests","message":"slow down","status":429}`)
+			return
+		}
+		writeJSON(w, 200, chatReply)
+	})
+	var w waits
+	resp, err := c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "héllo", User: "u", Inputs: map[string]any{"a": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.JSON200 == nil || resp.JSON200.Answer != "hi" {
+		t.Fatalf("reply = %s", resp.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 3 {
+		t.Fatalf("attempts = %d, want 3", len(bodies))
+	}
+	for i, b := range bodies {
+		if b != bodies[0] || b == "" {
+			t.Errorf("body of attempt %d = %q, want %q", i+1, b, bodies[0])
+		}
+	}
+}
+
+func TestRetryPUTResendsSameBody(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(2))
+	var (
+		mu     sync.Mutex
+		bodies []string
+		n      atomic.Int32
+	)
+	mux.HandleFunc("PUT /conversations/{cid}/variables/{vid}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		if n.Add(1) <= 2 {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(502)
+			_, _ = io.WriteString(w, "<html><title>502 Bad Gateway</title></html>")
+			return
+		}
+		writeJSON(w, 200, `{"id":"`+testVarID+`","name":"n","value_type":"string","value":"v","description":"","created_at":1,"updated_at":1}`)
+	})
+	var w waits
+	_, err := c.UpdateChatConversationVariableWithResponse(w.ctx(context.Background()), testConvID, testVarID,
+		gen.ConversationVariableUpdateRequest{User: "u", Value: "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 3 {
+		t.Fatalf("attempts = %d, want 3", len(bodies))
+	}
+	for i, b := range bodies {
+		if b != bodies[0] || !strings.Contains(b, `"value":"v"`) {
+			t.Errorf("body of attempt %d = %q, want %q", i+1, b, bodies[0])
+		}
+	}
+}
+
+func TestRetryDELETE(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(2))
+	var n atomic.Int32
+	mux.HandleFunc("DELETE /conversations/{cid}", flaky(1, 504, nil, &n, func(w http.ResponseWriter, r *http.Request) {
+		testJSONBody(t, r, `{"user":"u"}`)
+		w.WriteHeader(204)
+	}))
+	var w waits
+	if err := c.DeleteConversation(w.ctx(context.Background()), testConvID, "u"); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Load(); got != 2 {
+		t.Errorf("attempts = %d, want 2", got)
+	}
+}
+
+// onlyReader hides every method but Read, so that net/http cannot replay it.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestRetryNeverReplaysUnreplayableBody(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(3))
+	var n atomic.Int32
+	mux.HandleFunc("POST /files/upload", func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		writeJSON(w, 429, `{"code":"too_many_requests","message":"slow down","status":429}`)
+	})
+	body := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+	var w waits
+	_, err := c.UploadChatFileWithBodyWithResponse(w.ctx(context.Background()), "multipart/form-data; boundary=b", onlyReader{strings.NewReader(body)})
+	if !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("attempts = %d, want 1 (body cannot be replayed)", got)
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(2))
+	var n atomic.Int32
+	mux.HandleFunc("POST /chat-messages", flaky(2, 429, http.Header{"Retry-After": {"3"}}, &n, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, chatReply)
+	}))
+	var w waits
+	if _, err := c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}}); err != nil {
+		t.Fatal(err)
+	}
+	got := w.get()
+	if len(got) != 2 || got[0] != 3*time.Second || got[1] != 3*time.Second {
+		t.Errorf("waits = %v, want [3s 3s]", got)
+	}
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(1))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", time.Now().Add(10*time.Second).UTC().Format(http.TimeFormat))
+			writeJSON(w, 503, `{"code":"x","message":"y","status":503}`)
+			return
+		}
+		writeJSON(w, 200, metaBody)
+	})
+	var w waits
+	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	got := w.get()
+	if len(got) != 1 || got[0] < 8*time.Second || got[0] > 10*time.Second {
+		t.Errorf("waits = %v, want one of about 9-10s", got)
+	}
+}
+
+func TestRetryAfterCapped(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(1), WithRetryWaitMax(5*time.Second))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", flaky(1, 429, http.Header{"Retry-After": {"3600"}}, &n, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, metaBody)
+	}))
+	var w waits
+	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.get(); len(got) != 1 || got[0] != 5*time.Second {
+		t.Errorf("waits = %v, want [5s]", got)
+	}
+}
+
+func TestRetryAfterInvalidFallsBackToBackoff(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(1))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", flaky(1, 503, http.Header{"Retry-After": {"soon"}}, &n, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, metaBody)
+	}))
+	var w waits
+	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.get(); len(got) != 1 || got[0] > retryWaitBase {
+		t.Errorf("waits = %v, want one backoff <= %v", got, retryWaitBase)
+	}
+}
+
+func TestRetryBackoffJitterAndCap(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(8), WithRetryWaitMax(4*time.Second))
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 500, `{"code":"internal_server_error","message":"boom","status":500}`)
+	})
+	var w waits
+	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err == nil {
+		t.Fatal("no error")
+	}
+	got := w.get()
+	if len(got) != 8 {
+		t.Fatalf("waits = %v, want 8", got)
+	}
+	for i, d := range got {
+		ceiling := min(retryWaitBase<<i, 4*time.Second)
+		if d < 0 || d > ceiling {
+			t.Errorf("wait %d = %v, want within [0, %v]", i, d, ceiling)
+		}
+	}
+	// The jitter spreads waits: many draws are not all equal.
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		seen[c.backoff(3)] = true
+	}
+	if len(seen) < 10 {
+		t.Errorf("backoff(3) gave only %d distinct values in 50 draws", len(seen))
+	}
+}
+
+func TestRetryWaitPastDeadlineGivesUpAtOnce(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(3))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Retry-After", "10")
+		writeJSON(w, 503, `{"code":"busy","message":"come back later","status":503}`)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.GetChatAppMetaWithResponse(ctx)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v, want an immediate return", d)
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 503 || ae.Code != "busy" || ae.RetryAfter != 10*time.Second {
+		t.Fatalf("err = %#v, want the last reply's APIError", err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("attempts = %d, want 1", got)
+	}
+}
+
+func TestRetryCancelDuringBackoff(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(3))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Retry-After", "20")
+		writeJSON(w, 503, `{"code":"busy","message":"come back later","status":503}`)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.GetChatAppMetaWithResponse(ctx)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v after cancel, want an immediate return", d)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 503 {
+		t.Errorf("err = %v, want it to carry the last reply's APIError", err)
+	}
+	if got := n.Load(); got != 1 {
+		t.Errorf("attempts = %d, want 1", got)
+	}
+}
+
+// closedAddr returns the address of a TCP port nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// countingTransport counts round trips and tracks reply bodies.
+type countingTransport struct {
+	rt     http.RoundTripper
+	n      atomic.Int32
+	mu     sync.Mutex
+	bodies []*trackedBody
+}
+
+type trackedBody struct {
+	io.ReadCloser
+	closed atomic.Bool
+}
+
+func (b *trackedBody) Close() error { b.closed.Store(true); return b.ReadCloser.Close() }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	resp, err := c.rt.RoundTrip(r)
+	if resp != nil {
+		tb := &trackedBody{ReadCloser: resp.Body}
+		resp.Body = tb
+		c.mu.Lock()
+		c.bodies = append(c.bodies, tb)
+		c.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (c *countingTransport) open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, b := range c.bodies {
+		if !b.closed.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+func newTransport() *http.Transport {
+	return &http.Transport{DisableKeepAlives: false, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Second}
+}
+
+func TestRetryDialErrors(t *testing.T) {
+	t.Parallel()
+	for _, method := range []string{"GET", "POST"} {
+		t.Run(method, func(t *testing.T) {
+			t.Parallel()
+			tr := &countingTransport{rt: newTransport()}
+			c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr(t)+"/v1"), WithMaxRetries(2), WithHTTPClient(&http.Client{Transport: tr}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w waits
+			ctx := w.ctx(context.Background())
+			if method == "GET" {
+				_, err = c.GetChatAppMetaWithResponse(ctx)
+			} else {
+				_, err = c.SendChatMessageWithResponse(ctx, ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+			}
+			var op *net.OpError
+			if !errors.As(err, &op) || op.Op != "dial" {
+				t.Fatalf("err = %v, want a dial error", err)
+			}
+			if !strings.Contains(err.Error(), "after 3 attempts") {
+				t.Errorf("err = %q, want it to count the attempts", err)
+			}
+			if strings.Contains(err.Error(), testKey) {
+				t.Errorf("err leaks the key: %v", err)
+			}
+			if got := tr.n.Load(); got != 3 {
+				t.Errorf("attempts = %d, want 3", got)
+			}
+		})
+	}
+}
+
+// resetServer accepts connections, reads a request and closes the
+// connection without a reply. It counts requests.
+func resetServer(t *testing.T) (url string, count *atomic.Int32) {
+	t.Helper()
+	count = new(atomic.Int32)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		count.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_ = conn.Close()
+	})
+	return srv.URL, count
+}
+
+func TestRetryNoReply(t *testing.T) {
+	t.Parallel()
+	t.Run("GET is retried", func(t *testing.T) {
+		t.Parallel()
+		u, n := resetServer(t)
+		c, err := NewClient(testKey, WithBaseURL(u+"/v1"), WithMaxRetries(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w waits
+		_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if got := n.Load(); got != 3 {
+			t.Errorf("attempts = %d, want 3", got)
+		}
+	})
+	t.Run("POST is not retried", func(t *testing.T) {
+		t.Parallel()
+		u, n := resetServer(t)
+		c, err := NewClient(testKey, WithBaseURL(u+"/v1"), WithMaxRetries(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w waits
+		_, err = c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if got := n.Load(); got != 1 {
+			t.Errorf("POST reached the server %d times, want 1", got)
+		}
+	})
+}
+
+func TestRetryClosesAbandonedBodies(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) <= 3 {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(503)
+			_, _ = w.Write(bytes.Repeat([]byte("<p>busy</p>"), 20000)) // larger than anything drained
+			return
+		}
+		writeJSON(w, 200, metaBody)
+	})
+	tr := &countingTransport{rt: newTransport()}
+	c, err := NewClient(testKey, WithBaseURL(srv.URL+"/v1"), WithMaxRetries(3), WithHTTPClient(&http.Client{Transport: tr}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w waits
+	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.n.Load(); got != 4 {
+		t.Errorf("attempts = %d, want 4", got)
+	}
+	if open := tr.open(); open != 0 {
+		t.Errorf("%d reply bodies left open", open)
+	}
+}
+
+func TestRetryLogsAttemptsWithoutKey(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	c, mux, _ := setup(t, WithMaxRetries(2), WithLogger(newTestLogger(&buf)))
+	var n atomic.Int32
+	mux.HandleFunc("GET /meta", flaky(1, 503, nil, &n, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, metaBody)
+	}))
+	var w waits
+	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"method=GET", "path=/v1/meta", "status=503", "status=200", "attempt=1", "attempt=2", "duration=", "retry=true", "chatflow: retrying", "wait="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, testKey) || strings.Contains(strings.ToLower(out), "authorization") || strings.Contains(out, "Bearer") {
+		t.Errorf("log leaks the key or header:\n%s", out)
+	}
+}
+
+// newServer starts a plain test server (no request validation), closed at
+// the end of the test.
+func newServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newTestLogger logs everything, as text, to w.
+func newTestLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
