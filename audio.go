@@ -1,0 +1,113 @@
+package chatflow
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// TextToAudioRequest asks for speech: the text to speak, or the id of a
+// message whose answer to speak, with an optional voice and user.
+type TextToAudioRequest = gen.TextToAudioRequest
+
+// ErrNoAudio is returned by TextToAudio when the server answers without
+// audio: a JSON null, which it sends for an unknown message_id.
+var ErrNoAudio = errors.New("chatflow: the server returned no audio")
+
+// AudioToText transcribes the speech in r (the content of an audio file
+// named filename) on behalf of user and returns the text.
+//
+// The upload streams like UploadFile's. Dify accepts mp3, mp4, mpeg, mpga,
+// m4a, wav, webm and amr, and checks the part's media type, so the type
+// is chosen for it from the file name (audio/mpeg, audio/wav, ...), or
+// sniffed from the first bytes when the name has no known extension.
+func (c *Client) AudioToText(ctx context.Context, user, filename string, r io.Reader) (string, error) {
+	u, err := newUpload(user, filename, r, contentTypeForAudio)
+	if err != nil {
+		return "", fmt.Errorf("chatflow: AudioToText: %w", err)
+	}
+	resp, err := c.raw.AudioToTextWithBody(ctx, u.contentType, u.body(), u.editor)
+	resp, err = u.finish(resp, err)
+	out, err := decodeJSON[gen.AudioToTextResponse](resp, err)
+	if err != nil {
+		return "", err
+	}
+	return out.Text, nil
+}
+
+// audioTypes are the media types whose subtype Dify's speech-to-text
+// accepts (it checks the subtype against its list of extensions).
+var audioTypes = map[string]string{
+	".mp3": "audio/mpeg", ".mpga": "audio/mpeg", ".mpeg": "audio/mpeg",
+	".mp4": "audio/mp4", ".m4a": "audio/m4a", ".wav": "audio/wav",
+	".webm": "audio/webm", ".amr": "audio/amr",
+}
+
+// sniffedAudio maps what http.DetectContentType says to names Dify takes.
+var sniffedAudio = map[string]string{
+	"audio/wave": "audio/wav", "video/webm": "audio/webm", "video/mp4": "audio/mp4",
+	"audio/mp4": "audio/mp4", "audio/mpeg": "audio/mpeg", "audio/amr": "audio/amr",
+}
+
+func contentTypeForAudio(name string, head []byte) string {
+	ext := strings.ToLower(filepath.Ext(name))
+	if t, ok := audioTypes[ext]; ok {
+		return t
+	}
+	if ext != "" {
+		if t := mime.TypeByExtension(ext); strings.HasPrefix(t, "audio/") {
+			return t
+		}
+	}
+	if head == nil {
+		return ""
+	}
+	t := http.DetectContentType(head)
+	if mt, _, err := mime.ParseMediaType(t); err == nil {
+		if a, ok := sniffedAudio[mt]; ok {
+			return a
+		}
+	}
+	return t
+}
+
+// TextToAudio turns text (or the answer of req.MessageID) into speech. The
+// audio (audio/mpeg from Dify) streams in the returned Download: copy it
+// where you like and close it. A reply without audio (the JSON null Dify
+// sends for an unknown message id) is ErrNoAudio, not an empty file.
+func (c *Client) TextToAudio(ctx context.Context, req TextToAudioRequest) (*Download, error) {
+	if req.Text == "" && req.MessageID == "" {
+		return nil, errors.New("chatflow: TextToAudio: neither text nor message id")
+	}
+	resp, err := c.raw.TextToAudioChat(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(resp.Body, 16)
+	head, _ := br.Peek(16) // fewer bytes only at the end of the body
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt == "application/json" || string(bytes.TrimSpace(head)) == "null" {
+		body, _ := io.ReadAll(io.LimitReader(br, errBodyReadLimit))
+		_ = drainClose(resp)
+		if t := bytes.TrimSpace(body); len(t) > 0 && string(t) != "null" {
+			return nil, fmt.Errorf("%w: a %s reply: %s", ErrNoAudio, mt, shorten(string(t), errMessageShort))
+		}
+		return nil, ErrNoAudio
+	}
+	return newDownload(resp, readCloser{Reader: br, Closer: resp.Body}), nil
+}
+
+// readCloser reads from a buffered view of a body and closes the body.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

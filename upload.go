@@ -1,0 +1,308 @@
+package chatflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// expectContinueSize is the body size from which an upload asks the server
+// to accept it before sending it (Expect: 100-continue), so that a server or
+// proxy refusing a large file (413, 415) answers before the body is sent
+// instead of cutting the connection mid-upload.
+const expectContinueSize = 1 << 20
+
+// sniffLen is how many leading bytes decide the content type of a file
+// whose name has no known extension (as in http.DetectContentType).
+const sniffLen = 512
+
+// errUploadDone is what the transport reads from an upload body after the
+// call that owned it has returned or a retry has replaced it.
+var errUploadDone = errors.New("chatflow: upload body used after its request ended")
+
+// UploadFile uploads the content of r as a file named filename on behalf of
+// user, for use in chat messages (as an InputFile with transfer method
+// local_file and the returned ID). The server answers 201 with the file's
+// description.
+//
+// The body is streamed: r is read while the request is being sent, and the
+// file is never held in memory. The multipart part carries the base name of
+// filename and a content type, taken from the file name's extension or,
+// when that is unknown, sniffed from the first 512 bytes of r.
+//
+// If r is an io.ReadSeeker (an *os.File, a *bytes.Reader...), the request
+// declares its length and can be retried: each attempt seeks back to the
+// position r had when UploadFile was called. Any other reader is sent
+// once, with chunked transfer encoding. An error reading r is returned
+// (wrapped); a server refusing the file, early or not, gives an *APIError
+// (413 file_too_large, 415 unsupported_file_type...). When UploadFile
+// returns, the request no longer reads r. It never closes r.
+func (c *Client) UploadFile(ctx context.Context, user, filename string, r io.Reader) (*FileUpload, error) {
+	u, err := newUpload(user, filename, r, contentTypeForFile)
+	if err != nil {
+		return nil, fmt.Errorf("chatflow: UploadFile: %w", err)
+	}
+	resp, err := c.raw.UploadChatFileWithBody(ctx, u.contentType, u.body(), u.editor)
+	resp, err = u.finish(resp, err)
+	return decodeJSON[FileUpload](resp, err)
+}
+
+// upload is a multipart/form-data body with a "user" field and a "file"
+// part whose content is read from the caller's reader while it is sent.
+type upload struct {
+	filename    string
+	contentType string // of the request: multipart/form-data; boundary=...
+	prefix      []byte // the user field and the file part's header
+	head        []byte // bytes of r already read (sniffing), not seekable r only
+	suffix      []byte // the closing boundary
+	r           io.Reader
+	seeker      io.Seeker // set when r can be rewound for a retry
+	start       int64     // the position of r when the upload began
+	length      int64     // of the whole body, -1 when unknown
+
+	mu      sync.Mutex
+	attempt int   // the body of this attempt may read r; older ones may not
+	done    bool  // the call returned: no body may read r
+	readErr error // the first error reading r (not io.EOF)
+}
+
+// newUpload prepares the body. typeFor names the file's content type from
+// its name and leading bytes.
+func newUpload(user, filename string, r io.Reader, typeFor func(name string, head []byte) string) (*upload, error) {
+	if r == nil {
+		return nil, errors.New("nil reader")
+	}
+	name := baseName(filename)
+	if name == "" {
+		return nil, fmt.Errorf("file name %q has no base name", filename)
+	}
+	u := &upload{filename: name, r: r, length: -1}
+	if s, ok := r.(io.Seeker); ok {
+		if start, err := s.Seek(0, io.SeekCurrent); err == nil {
+			if end, err := s.Seek(0, io.SeekEnd); err == nil {
+				if _, err := s.Seek(start, io.SeekStart); err != nil {
+					return nil, fmt.Errorf("seek %s: %w", name, err)
+				}
+				u.seeker, u.start, u.length = s, start, max(end-start, 0)
+			}
+		}
+	}
+	ct := typeFor(name, nil)
+	if ct == "" {
+		head := make([]byte, sniffLen)
+		n, err := io.ReadFull(r, head)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		head = head[:n]
+		ct = typeFor(name, head)
+		if u.seeker != nil {
+			if _, err := u.seeker.Seek(u.start, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("seek %s: %w", name, err)
+			}
+		} else {
+			u.head = head
+		}
+	}
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if user != "" {
+		if err := mw.WriteField("user", user); err != nil {
+			return nil, err
+		}
+	}
+	h := make(textproto.MIMEHeader, 2)
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+escapeQuotes(name)+`"`)
+	h.Set("Content-Type", ct)
+	if _, err := mw.CreatePart(h); err != nil {
+		return nil, err
+	}
+	u.prefix = bytes.Clone(buf.Bytes())
+	buf.Reset()
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	u.suffix = buf.Bytes()
+	u.contentType = mw.FormDataContentType()
+	if u.length >= 0 {
+		u.length += int64(len(u.prefix) + len(u.suffix))
+	}
+	return u, nil
+}
+
+// body returns the body of the next attempt; bodies of earlier attempts
+// stop reading r.
+func (u *upload) body() io.ReadCloser {
+	u.mu.Lock()
+	u.attempt++
+	a := u.attempt
+	u.mu.Unlock()
+	file := &uploadFile{u: u, attempt: a}
+	parts := []io.Reader{bytes.NewReader(u.prefix)}
+	if len(u.head) > 0 {
+		parts = append(parts, bytes.NewReader(u.head))
+	}
+	parts = append(parts, file, bytes.NewReader(u.suffix))
+	return &uploadBody{Reader: io.MultiReader(parts...), file: file}
+}
+
+// editor sets what the generated request builder cannot: the length, the
+// way to replay the body, and Expect for large or unknown sizes.
+func (u *upload) editor(_ context.Context, req *http.Request) error {
+	if u.length >= 0 {
+		req.ContentLength = u.length
+	}
+	if u.length < 0 || u.length >= expectContinueSize {
+		req.Header.Set("Expect", "100-continue")
+	}
+	if u.seeker != nil {
+		req.GetBody = u.replay
+	} else {
+		req.GetBody = nil
+	}
+	return nil
+}
+
+// replay rewinds r and returns a fresh body, for a retry or a redirect.
+func (u *upload) replay() (io.ReadCloser, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return nil, errUploadDone
+	}
+	if u.readErr != nil {
+		return nil, u.readErr
+	}
+	if _, err := u.seeker.Seek(u.start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("chatflow: rewind %s for a retry: %w", u.filename, err)
+	}
+	u.attempt++
+	file := &uploadFile{u: u, attempt: u.attempt}
+	return &uploadBody{Reader: io.MultiReader(bytes.NewReader(u.prefix), file, bytes.NewReader(u.suffix)), file: file}, nil
+}
+
+// finish ends the upload: once it returns, no body reads r any more (it
+// waits for a read in progress). An error reading r wins over the reply.
+func (u *upload) finish(resp *http.Response, err error) (*http.Response, error) {
+	u.mu.Lock()
+	u.done = true
+	readErr := u.readErr
+	u.mu.Unlock()
+	if readErr != nil {
+		if resp != nil {
+			_ = drainClose(resp)
+		}
+		return nil, fmt.Errorf("chatflow: upload %s: reading the file: %w", u.filename, readErr)
+	}
+	return resp, err
+}
+
+// uploadFile reads r for one attempt, under the upload's lock.
+type uploadFile struct {
+	u       *upload
+	attempt int
+}
+
+func (f *uploadFile) Read(p []byte) (int, error) {
+	u := f.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done || f.attempt != u.attempt {
+		return 0, errUploadDone
+	}
+	if u.readErr != nil {
+		return 0, u.readErr
+	}
+	n, err := u.r.Read(p)
+	if err != nil && err != io.EOF {
+		u.readErr = err
+	}
+	return n, err
+}
+
+// uploadBody is the request body of one attempt.
+type uploadBody struct {
+	io.Reader
+	file *uploadFile
+}
+
+// Close stops the attempt from reading r; it never closes r itself.
+func (b *uploadBody) Close() error {
+	b.file.u.mu.Lock()
+	b.file.attempt = -1
+	b.file.u.mu.Unlock()
+	return nil
+}
+
+// baseName is the last element of a file name given with either kind of
+// slash, without characters that cannot go in a header.
+func baseName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return -1
+		}
+		return r
+	}, name)
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.TrimSpace(name)
+	if name == "." || name == ".." {
+		return ""
+	}
+	return name
+}
+
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
+func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
+
+// fileTypes names the media types of the file kinds Dify accepts, so that
+// the type sent does not depend on the machine's MIME tables.
+var fileTypes = map[string]string{
+	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+	".webp": "image/webp", ".svg": "image/svg+xml", ".bmp": "image/bmp",
+	".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown",
+	".markdown": "text/markdown", ".mdx": "text/markdown", ".html": "text/html", ".htm": "text/html",
+	".csv": "text/csv", ".json": "application/json", ".xml": "application/xml",
+	".doc":  "application/msword",
+	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".xls":  "application/vnd.ms-excel",
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	".ppt":  "application/vnd.ms-powerpoint",
+	".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	".epub": "application/epub+zip", ".eml": "message/rfc822", ".msg": "application/vnd.ms-outlook",
+	".vtt": "text/vtt", ".properties": "text/plain",
+	".mp3": "audio/mpeg", ".mpga": "audio/mpeg", ".m4a": "audio/m4a", ".wav": "audio/wav",
+	".amr": "audio/amr", ".ogg": "audio/ogg", ".flac": "audio/flac", ".aac": "audio/aac",
+	".mp4": "video/mp4", ".mov": "video/quicktime", ".mpeg": "video/mpeg", ".webm": "video/webm",
+}
+
+// contentTypeForFile names the media type of an uploaded file from its
+// extension (our table, then the system's), else from its first bytes;
+// "" asks for those bytes.
+func contentTypeForFile(name string, head []byte) string {
+	ext := strings.ToLower(filepath.Ext(name))
+	if t, ok := fileTypes[ext]; ok {
+		return t
+	}
+	if ext != "" {
+		if t := mime.TypeByExtension(ext); t != "" {
+			return t
+		}
+	}
+	if head == nil {
+		return ""
+	}
+	return http.DetectContentType(head)
+}
