@@ -1,0 +1,101 @@
+package chatflow
+
+import (
+	"context"
+	"iter"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// Annotation is a curated question and answer that the app can reply with
+// instead of running the workflow (annotation reply).
+type Annotation = gen.AnnotationItem
+
+// AnnotationReplySettings configures annotation reply: the embedding model
+// that matches questions, and the similarity score a question needs.
+type AnnotationReplySettings = gen.InitialAnnotationReplySettingsRequest
+
+// AnnotationReplyJob is the background job that turns annotation reply on
+// or off, and its status ("waiting", "processing", "completed", "error").
+type AnnotationReplyJob = gen.InitialAnnotationReplySettingsStatusResponse
+
+// AnnotationReplyAction is what an annotation reply job does.
+type AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsAction
+
+// Actions of an annotation reply job.
+const (
+	AnnotationReplyEnable  AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionEnable
+	AnnotationReplyDisable AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionDisable
+)
+
+// Annotations yields the app's annotations, page by page (page numbers);
+// WithKeyword keeps those matching a keyword, WithPageSize sets the page
+// size. A single page is c.GetAnnotationListWithResponse.
+func (c *Client) Annotations(ctx context.Context, opts ...ListOption) iter.Seq2[Annotation, error] {
+	cfg := newListConfig(opts)
+	fetch := func(ctx context.Context, page int) ([]Annotation, bool, error) {
+		params := &gen.GetAnnotationListParams{Page: &page, Limit: &cfg.pageSize, Keyword: ptr(cfg.keyword)}
+		r, err := decodeJSON[gen.AnnotationListResponse](c.raw.GetAnnotationList(ctx, params))
+		if err != nil {
+			return nil, false, err
+		}
+		return r.Data, r.HasMore, nil
+	}
+	return numberedSeq(ctx, 1, fetch, func(a *Annotation) string { return a.ID })
+}
+
+// CreateAnnotation adds an annotation and returns it with its id.
+func (c *Client) CreateAnnotation(ctx context.Context, question, answer string) (*Annotation, error) {
+	return decodeJSON[Annotation](c.raw.CreateAnnotation(ctx, gen.CreateAnnotationRequest{Question: question, Answer: answer}))
+}
+
+// UpdateAnnotation replaces the question and answer of an annotation and
+// returns it as it is now.
+func (c *Client) UpdateAnnotation(ctx context.Context, annotationID, question, answer string) (*Annotation, error) {
+	if err := checkID("annotation id", annotationID); err != nil {
+		return nil, err
+	}
+	return decodeJSON[Annotation](c.raw.UpdateAnnotation(ctx, annotationID, gen.UpdateAnnotationRequest{Question: question, Answer: answer}))
+}
+
+// DeleteAnnotation deletes an annotation (the server answers 204).
+func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string) error {
+	if err := checkID("annotation id", annotationID); err != nil {
+		return err
+	}
+	resp, err := c.raw.DeleteAnnotation(ctx, annotationID)
+	if err != nil {
+		return err
+	}
+	return drainClose(resp)
+}
+
+// EnableAnnotationReply starts the job that turns annotation reply on with
+// settings; follow it with AnnotationReplyStatus.
+func (c *Client) EnableAnnotationReply(ctx context.Context, settings AnnotationReplySettings) (*AnnotationReplyJob, error) {
+	return c.annotationReply(ctx, AnnotationReplyEnable, settings)
+}
+
+// DisableAnnotationReply starts the job that turns annotation reply off.
+// The server wants the embedding settings here too.
+func (c *Client) DisableAnnotationReply(ctx context.Context, settings AnnotationReplySettings) (*AnnotationReplyJob, error) {
+	return c.annotationReply(ctx, AnnotationReplyDisable, settings)
+}
+
+func (c *Client) annotationReply(ctx context.Context, action AnnotationReplyAction, settings AnnotationReplySettings) (*AnnotationReplyJob, error) {
+	r, err := decodeJSON[gen.InitialAnnotationReplySettingsResponse](c.raw.InitialAnnotationReplySettings(ctx, action, settings))
+	if err != nil {
+		return nil, err
+	}
+	return &AnnotationReplyJob{JobID: r.JobID, JobStatus: r.JobStatus}, nil
+}
+
+// AnnotationReplyStatus reports the status of an annotation reply job
+// started by EnableAnnotationReply or DisableAnnotationReply. An unknown
+// job id is a 400 error.
+func (c *Client) AnnotationReplyStatus(ctx context.Context, action AnnotationReplyAction, jobID string) (*AnnotationReplyJob, error) {
+	if err := checkID("job id", jobID); err != nil {
+		return nil, err
+	}
+	return decodeJSON[AnnotationReplyJob](c.raw.GetInitialAnnotationReplySettingsStatus(ctx, gen.GetInitialAnnotationReplySettingsStatusParamsAction(action), jobID))
+}

@@ -1,0 +1,71 @@
+package chatflow
+
+import (
+	"context"
+	"errors"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// HumanInputForm is a form that a paused run waits for a person to fill
+// in (see the human_input_required event): its text, fields and buttons.
+type HumanInputForm struct {
+	// FormContent is the form's text (Markdown), with placeholders for the fields.
+	FormContent string `json:"form_content,omitempty"`
+	// Inputs are the fields to fill in.
+	Inputs []HumanInputField `json:"inputs,omitempty"`
+	// UserActions are the buttons; submitting names one of them.
+	UserActions []gen.UserAction `json:"user_actions,omitempty"`
+	// ResolvedDefaultValues are the fields' default values, by output variable name.
+	ResolvedDefaultValues map[string]any `json:"resolved_default_values,omitempty"`
+	// ExpirationTime is when the form expires (Unix seconds).
+	ExpirationTime int64 `json:"expiration_time,omitempty"`
+}
+
+// HumanInputField is one field of a HumanInputForm.
+type HumanInputField struct {
+	Type                     string               `json:"type,omitempty"`
+	OutputVariableName       string               `json:"output_variable_name,omitempty"`
+	Default                  gen.FormInputDefault `json:"default,omitempty"`
+	AllowedFileExtensions    []string             `json:"allowed_file_extensions,omitempty"`
+	AllowedFileTypes         []string             `json:"allowed_file_types,omitempty"`
+	AllowedFileUploadMethods []string             `json:"allowed_file_upload_methods,omitempty"`
+	NumberLimits             int                  `json:"number_limits,omitempty"`
+	OptionSource             struct {
+		Type     string   `json:"type,omitempty"`
+		Selector []string `json:"selector,omitempty"`
+		Value    []string `json:"value,omitempty"`
+	} `json:"option_source,omitempty"`
+}
+
+// HumanInputForm returns the form behind formToken (the form_token of a
+// human_input_required event). An expired or already submitted form is a
+// 412 error (code human_input_form_expired or human_input_form_submitted).
+func (c *Client) HumanInputForm(ctx context.Context, formToken string) (*HumanInputForm, error) {
+	if err := checkID("form token", formToken); err != nil {
+		return nil, err
+	}
+	return decodeJSON[HumanInputForm](c.raw.GetChatflowHumanInputForm(ctx, formToken))
+}
+
+// SubmitHumanInputForm fills in the form behind formToken on behalf of
+// user, pressing the button action (the ID of one of its UserActions),
+// and lets the paused run go on; follow it with the run's event stream.
+// inputs maps output variable names to values (nil sends {}).
+func (c *Client) SubmitHumanInputForm(ctx context.Context, formToken, user, action string, inputs map[string]any) error {
+	if err := checkID("form token", formToken); err != nil {
+		return err
+	}
+	if action == "" {
+		return errors.New("chatflow: SubmitHumanInputForm: empty action")
+	}
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	body := gen.SubmitChatflowHumanInputFormJSONRequestBody{Action: action, Inputs: inputs, User: user}
+	resp, err := c.raw.SubmitChatflowHumanInputForm(ctx, formToken, body)
+	if err != nil {
+		return err
+	}
+	return drainClose(resp)
+}
