@@ -1,0 +1,280 @@
+package chatflow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// This file holds the server-sent events decoder: the event-stream parsing
+// rules of the WHATWG HTML standard (section "Server-sent events"), for
+// everything a server or a proxy may send:
+//
+//   - lines end with CRLF, LF or a lone CR;
+//   - one leading UTF-8 byte-order mark is dropped;
+//   - "field: value" with one optional space after the colon; a line without
+//     a colon is a field with an empty value;
+//   - lines starting with a colon are comments;
+//   - "data" lines of one event are joined with "\n";
+//   - "id", "retry" and unknown fields are ignored (a client of Dify never
+//     reconnects with Last-Event-ID);
+//   - a blank line ends an event; an event without a data line is not
+//     dispatched, except Dify's keep-alive "event: ping";
+//   - at the end of the input, an unfinished event is discarded (this
+//     decoder reports it as io.ErrUnexpectedEOF).
+//
+// Lines are cut out of one buffer without copying; the only copy per event is
+// its data, made once into a string.
+
+// ErrEventTooLarge is wrapped by the error that ends a stream whose event
+// (or single line) is larger than the limit set by WithMaxEventBytes.
+var ErrEventTooLarge = errors.New("chatflow: server-sent event exceeds the size limit")
+
+const (
+	// lineBufSize is the initial (and usual) size of a stream's read buffer.
+	lineBufSize = 32 << 10
+	// lineSlack is what a line may hold beyond the data limit: the field
+	// name, the colon and the space of "data: ".
+	lineSlack = 16
+)
+
+var utf8BOM = []byte("\xEF\xBB\xBF")
+
+// errNoEOL is returned by readLine with the last, unterminated line of the
+// input.
+var errNoEOL = errors.New("unterminated line at end of input")
+
+// lineReader splits its input into lines ended by CRLF, LF or CR. A line is
+// returned as soon as its terminator has been read, never later.
+type lineReader struct {
+	rd     io.Reader
+	buf    []byte
+	r, w   int  // unread bytes are buf[r:w]
+	scan   int  // buf[r:r+scan] is known to hold no line end
+	maxLen int  // longest line accepted
+	skipLF bool // the last line ended with CR: drop an LF right after it
+	bom    bool // a byte-order mark may still come
+	err    error
+	empty  int // reads in a row that returned nothing
+}
+
+func newLineReader(rd io.Reader, maxLen int) lineReader {
+	return lineReader{rd: rd, maxLen: maxLen, bom: true}
+}
+
+// readLine returns the next line without its terminator. The slice is valid
+// until the next call. At the end of the input it returns io.EOF, or the
+// unterminated last line with errNoEOL, or the reader's error.
+func (l *lineReader) readLine() ([]byte, error) {
+	for {
+		if l.skipLF && l.r < l.w {
+			if l.buf[l.r] == '\n' {
+				l.r++
+			}
+			l.skipLF = false
+		}
+		if l.bom && l.r < l.w {
+			avail := l.buf[l.r:l.w]
+			if len(avail) < len(utf8BOM) && l.err == nil && bytes.HasPrefix(utf8BOM, avail) {
+				goto fill // not enough bytes to tell yet
+			}
+			if bytes.HasPrefix(avail, utf8BOM) {
+				l.r += len(utf8BOM)
+			}
+			l.bom = false
+		}
+		if l.r+l.scan < l.w {
+			start := l.r + l.scan
+			b := l.buf[start:l.w]
+			i := bytes.IndexByte(b, '\n')
+			seg := b
+			if i >= 0 {
+				seg = b[:i]
+			}
+			if j := bytes.IndexByte(seg, '\r'); j >= 0 {
+				line := l.buf[l.r : start+j]
+				l.r = start + j + 1
+				l.scan = 0
+				l.skipLF = true
+				return line, nil
+			}
+			if i >= 0 {
+				line := l.buf[l.r : start+i]
+				l.r = start + i + 1
+				l.scan = 0
+				return line, nil
+			}
+			l.scan = l.w - l.r
+		}
+		if l.w-l.r > l.maxLen {
+			return nil, l.tooLarge()
+		}
+		if l.err != nil {
+			if l.r < l.w {
+				line := l.buf[l.r:l.w]
+				l.r, l.scan = l.w, 0
+				return line, errNoEOL
+			}
+			return nil, l.err
+		}
+	fill:
+		l.fill()
+	}
+}
+
+func (l *lineReader) tooLarge() error {
+	return fmt.Errorf("%w (a line is longer than %d bytes; see WithMaxEventBytes)", ErrEventTooLarge, l.maxLen-lineSlack)
+}
+
+// fill reads once into the buffer, after moving the unread bytes to its
+// start and growing it (up to the longest line) if it is full.
+func (l *lineReader) fill() {
+	if l.buf == nil {
+		l.buf = make([]byte, min(lineBufSize, l.maxLen+2))
+	}
+	if l.r > 0 {
+		n := l.w - l.r
+		if len(l.buf) > lineBufSize && n <= lineBufSize/2 {
+			// A long line has passed: go back to a small buffer.
+			nb := make([]byte, lineBufSize)
+			copy(nb, l.buf[l.r:l.w])
+			l.buf = nb
+		} else {
+			copy(l.buf, l.buf[l.r:l.w])
+		}
+		l.r, l.w = 0, n
+	}
+	if l.w == len(l.buf) {
+		size := min(max(2*len(l.buf), lineBufSize), l.maxLen+2)
+		nb := make([]byte, size)
+		copy(nb, l.buf[:l.w])
+		l.buf = nb
+	}
+	n, err := l.rd.Read(l.buf[l.w:])
+	if n < 0 || n > len(l.buf)-l.w {
+		l.err = errors.New("chatflow: stream reader returned an invalid count")
+		return
+	}
+	l.w += n
+	if err != nil {
+		l.err = err
+		return
+	}
+	if n == 0 {
+		if l.empty++; l.empty >= 100 {
+			l.err = io.ErrNoProgress
+		}
+		return
+	}
+	l.empty = 0
+}
+
+// sseEvent is one dispatched event of the stream, before any JSON decoding.
+type sseEvent struct {
+	typ     string // the "event" field, "" when absent
+	data    string // the data lines joined with "\n"
+	hasData bool   // at least one data line was seen
+}
+
+// sseDecoder turns lines into events.
+type sseDecoder struct {
+	lr    lineReader
+	max   int    // largest data of one event, in bytes
+	multi []byte // the data of an event with more than one data line
+}
+
+func newSSEDecoder(rd io.Reader, maxEventBytes int) *sseDecoder {
+	return &sseDecoder{lr: newLineReader(rd, maxEventBytes+lineSlack), max: maxEventBytes}
+}
+
+// knownTypes interns the values of the event field that Dify may send.
+var knownTypes = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range allEventNames {
+		m[string(n)] = string(n)
+	}
+	return m
+}()
+
+// next returns the next event. At the end of the input it returns io.EOF,
+// or io.ErrUnexpectedEOF when the input stops inside an event.
+func (d *sseDecoder) next() (sseEvent, error) {
+	var ev sseEvent
+	lines := 0       // data lines of this event
+	pending := false // a field of this event has been read
+	for {
+		line, err := d.lr.readLine()
+		if err != nil {
+			if err == errNoEOL {
+				if pending || len(line) == 0 || line[0] != ':' {
+					return sseEvent{}, io.ErrUnexpectedEOF
+				}
+				return sseEvent{}, io.EOF
+			}
+			if err == io.EOF && pending {
+				return sseEvent{}, io.ErrUnexpectedEOF
+			}
+			return sseEvent{}, err
+		}
+		if len(line) == 0 {
+			if ev.hasData {
+				if lines > 1 {
+					ev.data = string(d.multi)
+					if cap(d.multi) > lineBufSize {
+						d.multi = nil
+					}
+				}
+				return ev, nil
+			}
+			if ev.typ == EventPing {
+				return ev, nil
+			}
+			ev, lines, pending = sseEvent{}, 0, false
+			continue
+		}
+		if line[0] == ':' {
+			continue
+		}
+		pending = true
+		field, value := line, line[len(line):]
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			field, value = line[:i], line[i+1:]
+			if len(value) > 0 && value[0] == ' ' {
+				value = value[1:]
+			}
+		}
+		switch string(field) {
+		case "data":
+			size := len(value)
+			switch lines {
+			case 0:
+			case 1:
+				size += len(ev.data) + 1
+			default:
+				size += len(d.multi) + 1
+			}
+			if size > d.max {
+				return sseEvent{}, fmt.Errorf("%w (more than %d bytes of data; see WithMaxEventBytes)", ErrEventTooLarge, d.max)
+			}
+			lines++
+			switch lines {
+			case 1:
+				ev.data, ev.hasData = string(value), true
+			case 2:
+				d.multi = append(d.multi[:0], ev.data...)
+				d.multi = append(d.multi, '\n')
+				d.multi = append(d.multi, value...)
+			default:
+				d.multi = append(d.multi, '\n')
+				d.multi = append(d.multi, value...)
+			}
+		case "event":
+			if s, ok := knownTypes[string(value)]; ok {
+				ev.typ = s
+			} else {
+				ev.typ = string(value)
+			}
+		}
+	}
+}
