@@ -1,0 +1,411 @@
+package chatflowtest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/textproto"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/difykit/chatflow/internal/spectest"
+)
+
+// call is one request on its way through the server.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	op     string
+	params map[string]string // path parameters
+	body   []byte
+	json   map[string]any // the JSON body, when there is one
+	form   *formData      // the multipart body, when there is one
+	user   string         // the user named by the request ("" when none)
+}
+
+type formData struct {
+	values map[string]string
+	files  map[string][]formFile
+}
+
+type formFile struct {
+	name, contentType string
+	data              []byte
+}
+
+// uuidParams are the path parameters Dify routes through its UUID converter:
+// anything else there is a route-level 404.
+var uuidParams = map[string]bool{
+	"conversation_id": true,
+	"variable_id":     true,
+	"message_id":      true,
+	"file_id":         true,
+	"end_user_id":     true,
+	"annotation_id":   true,
+	"job_id":          true,
+}
+
+var uuidShape = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
+// userRequired lists the operations that reject a request without user.
+var userRequired = map[string]bool{
+	"sendChatMessage":           true,
+	"stopChatMessageGeneration": true,
+	"postChatMessageFeedback":   true,
+	"getSuggestedQuestions":     true,
+}
+
+const notFoundMessage = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
+
+// statusWriter remembers the status of the reply.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: rw}
+	w := http.ResponseWriter(sw)
+	path := r.URL.EscapedPath()
+	if !strings.HasPrefix(path, Prefix+"/") {
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+		return
+	}
+	path = strings.TrimPrefix(path, Prefix)
+	rt, params, err := spectest.Find(r.Method, path)
+	if err != nil {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+			if _, _, e := spectest.Find(m, path); e == nil && m != r.Method {
+				writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "The method is not allowed for the requested URL.")
+				return
+			}
+		}
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+		return
+	}
+	for name, v := range params {
+		if uuidParams[name] && !uuidShape.MatchString(v) {
+			writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+			return
+		}
+	}
+	c := &call{w: w, r: r, op: rt.Operation.OperationID, params: params}
+
+	s.mu.Lock()
+	idx := len(s.log)
+	s.log = append(s.log, Request{Method: r.Method, Path: path, Operation: c.op})
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.log[idx].User = c.user
+		s.log[idx].Status = sw.status
+		s.mu.Unlock()
+	}()
+
+	if !s.authorize(w, r) {
+		return
+	}
+	if !s.readRequest(c, rt) {
+		return
+	}
+	if f := s.takeFailure(c.op); f != nil {
+		writeFailure(w, f)
+		return
+	}
+	s.mu.Lock()
+	delay := s.fault.delay
+	s.mu.Unlock()
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	h := handlers[c.op]
+	if h == nil {
+		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
+		return
+	}
+	h(s, c)
+}
+
+// authorize checks the Authorization header the way Dify does.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	msg := ""
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	switch {
+	case h == "" || !ok:
+		msg = "Authorization header must be provided and start with 'Bearer'"
+	case !strings.EqualFold(scheme, "bearer"):
+		msg = "Authorization scheme must be 'Bearer'"
+	case strings.TrimSpace(token) != s.APIKey:
+		msg = "Access token is invalid"
+	default:
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+	writeError(w, http.StatusUnauthorized, "unauthorized", msg)
+	return false
+}
+
+// readRequest reads the body, finds the user, applies the server's own
+// checks and validates the request against the API description.
+func (s *Server) readRequest(c *call, rt *routers.Route) bool {
+	r := c.r
+	limit := s.cfg.maxUpload + 1<<20
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		writeError(c.w, http.StatusBadRequest, "bad_request", "The browser (or proxy) sent a request that this server could not understand.")
+		return false
+	}
+	if int64(len(body)) > limit {
+		writeError(c.w, http.StatusRequestEntityTooLarge, "file_too_large", "")
+		return false
+	}
+	c.body = body
+	c.user = r.URL.Query().Get("user")
+
+	var rb *openapi3.RequestBody
+	if rt.Operation.RequestBody != nil {
+		rb = rt.Operation.RequestBody.Value
+	}
+	mt, mparams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case rb != nil && rb.Content.Get("application/json") != nil:
+		if mt != "application/json" {
+			writeError(c.w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+				"Did not attempt to load JSON data because the request Content-Type was not 'application/json'.")
+			return false
+		}
+		if err := json.Unmarshal(body, &c.json); err != nil || c.json == nil {
+			writeError(c.w, http.StatusBadRequest, "bad_request", "Failed to decode JSON object: the body is not a JSON object.")
+			return false
+		}
+		if u, ok := c.json["user"].(string); ok {
+			c.user = u
+		}
+	case rb != nil && rb.Content.Get("multipart/form-data") != nil:
+		if mt != "multipart/form-data" || mparams["boundary"] == "" {
+			c.form = &formData{values: map[string]string{}, files: map[string][]formFile{}}
+			break
+		}
+		c.form, err = parseForm(body, mparams["boundary"])
+		if err != nil {
+			writeError(c.w, http.StatusBadRequest, "bad_request", "The browser (or proxy) sent a request that this server could not understand.")
+			return false
+		}
+		if u := c.form.values["user"]; u != "" {
+			c.user = u
+		}
+	}
+
+	if userRequired[c.op] && c.user == "" {
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "Arg user must be provided.")
+		return false
+	}
+	if pre := prechecks[c.op]; pre != nil && !pre(s, c) {
+		return false
+	}
+
+	// The real server accepts null for optional fields (such as
+	// "files": null) that the description types without null.
+	vbody := body
+	if c.json != nil && rb != nil {
+		if mtObj := rb.Content.Get("application/json"); mtObj != nil && mtObj.Schema != nil && mtObj.Schema.Value != nil {
+			if stripped, changed := stripNulls(c.json, mtObj.Schema.Value); changed {
+				vbody, _ = json.Marshal(stripped)
+			}
+		}
+	}
+	vr := r.Clone(r.Context())
+	vr.Body = io.NopCloser(bytes.NewReader(vbody))
+	vr.ContentLength = int64(len(vbody))
+	if err := spectest.ValidateRequest(vr, Prefix); err != nil {
+		writeError(c.w, http.StatusBadRequest, "invalid_param", validationMessage(err))
+		return false
+	}
+	return true
+}
+
+// stripNulls drops the null members of obj that the schema neither
+// requires nor allows to be null.
+func stripNulls(obj map[string]any, schema *openapi3.Schema) (map[string]any, bool) {
+	out := make(map[string]any, len(obj))
+	changed := false
+	for k, v := range obj {
+		if v == nil {
+			p := schema.Properties[k]
+			required := false
+			for _, r := range schema.Required {
+				required = required || r == k
+			}
+			if !required && (p == nil || p.Value == nil || !p.Value.Nullable) {
+				changed = true
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out, changed
+}
+
+// validationMessage renders a kin-openapi validation error as a short,
+// readable message (one line per problem).
+func validationMessage(err error) string {
+	var lines []string
+	var walk func(err error, where string)
+	walk = func(err error, where string) {
+		var me openapi3.MultiError
+		if errors.As(err, &me) {
+			for _, e := range me {
+				walk(e, where)
+			}
+			return
+		}
+		var re *openapi3filter.RequestError
+		if errors.As(err, &re) {
+			w := "request body"
+			if re.Parameter != nil {
+				w = fmt.Sprintf("%s parameter %q", re.Parameter.In, re.Parameter.Name)
+			}
+			if re.Err == nil {
+				lines = append(lines, w+": "+re.Reason)
+				return
+			}
+			walk(re.Err, w)
+			return
+		}
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			at := ""
+			if p := se.JSONPointer(); len(p) > 0 {
+				at = " at /" + strings.Join(p, "/")
+			}
+			lines = append(lines, fmt.Sprintf("%s%s: %s", where, at, se.Reason))
+			return
+		}
+		var ae *openapi3filter.SecurityRequirementsError
+		if errors.As(err, &ae) {
+			lines = append(lines, "authorization: "+ae.Error())
+			return
+		}
+		if where != "" {
+			lines = append(lines, where+": "+err.Error())
+		} else {
+			lines = append(lines, err.Error())
+		}
+	}
+	walk(err, "")
+	if len(lines) == 0 {
+		return err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func parseForm(body []byte, boundary string) (*formData, error) {
+	fd := &formData{values: map[string]string{}, files: map[string][]formFile{}}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return fd, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		data, err := io.ReadAll(p)
+		if err != nil {
+			return nil, err
+		}
+		if _, params, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition")); params != nil {
+			if _, isFile := params["filename"]; isFile {
+				fd.files[p.FormName()] = append(fd.files[p.FormName()], formFile{
+					name: p.FileName(), contentType: partType(p.Header), data: data,
+				})
+				continue
+			}
+		}
+		fd.values[p.FormName()] = string(data)
+	}
+}
+
+func partType(h textproto.MIMEHeader) string {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return "application/octet-stream"
+	}
+	return ct
+}
+
+// writeJSON sends v as a JSON reply.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal_server_error", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError sends a Dify error body.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	b, _ := json.Marshal(map[string]any{"code": code, "message": message, "status": status})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeFailure(w http.ResponseWriter, f *failure) {
+	if f.code == "" {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(f.status)
+		text := http.StatusText(f.status)
+		_, _ = fmt.Fprintf(w, "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", f.status, text, f.status, text)
+		return
+	}
+	writeError(w, f.status, f.code, "Injected failure ("+f.code+").")
+}

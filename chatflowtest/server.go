@@ -1,0 +1,303 @@
+// Package chatflowtest is an in-memory fake of Dify's chatflow Service API,
+// for tests (of this module and of programs in any language) and for demos.
+//
+// The fake keeps state per end user the way a Dify server does:
+// conversations are created by the first chat message and visible only to
+// their user, messages page backwards, files, feedback, annotations and
+// conversation variables are stored. Every request is checked against the
+// API description in package openapi; what the description rejects is
+// answered with 400 invalid_param, except for the shapes the real server
+// accepts (such as "files": null). Answers are deterministic: the answer to
+// a query echoes it, streamed one token per message event inside a
+// realistic chatflow run.
+//
+// Tests can inject faults: FailNext, SetDelay, SetEventDelay,
+// CutStreamAfter, EndStreamAfter and FailNextRun.
+package chatflowtest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Prefix is the path below which Handler serves the API.
+const Prefix = "/v1"
+
+// Server is a fake Dify chatflow Service API. Its methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL of the API, ending in /v1 (empty until started).
+	URL string
+	// APIKey is the app key the server accepts (Authorization: Bearer APIKey).
+	APIKey string
+
+	cfg     config
+	handler http.Handler
+	ts      *httptest.Server
+
+	mu    sync.Mutex
+	st    state
+	fault faults
+	log   []Request
+}
+
+// Request is one request the server received, as recorded by Requests.
+type Request struct {
+	Method    string // HTTP method
+	Path      string // URL path below the base URL, such as /chat-messages
+	Operation string // operation id in the API description, such as sendChatMessage; empty when unknown
+	User      string // the user named in the query, JSON body or form; empty when none
+	Status    int    // the status code of the reply (0 while a stream is still running)
+}
+
+// Option configures a Server.
+type Option func(*config)
+
+type config struct {
+	apiKey         string
+	pingInterval   time.Duration
+	earlyPing      bool
+	now            func() time.Time
+	answer         func(query string) string
+	workflowFirst  bool
+	maxUpload      int64
+	variables      []Variable
+	suggestions    []string
+	openingMessage string
+}
+
+// Variable declares a conversation variable that every new conversation
+// starts with (see WithVariables).
+type Variable struct {
+	Name        string
+	ValueType   string // string, number, object, boolean, array[string], array[number], array[object]
+	Value       any
+	Description string
+}
+
+// WithAPIKey sets the API key the server accepts (by default a random
+// "app-..." key).
+func WithAPIKey(key string) Option { return func(c *config) { c.apiKey = key } }
+
+// WithPingInterval sets how often a stream sends "event: ping" while it
+// waits between events (default 10s, like Dify). Pings only occur while a
+// stream waits, so combine it with SetEventDelay.
+func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingInterval = d } }
+
+// WithEarlyPing makes every stream start with one ping, before its first event.
+func WithEarlyPing() Option { return func(c *config) { c.earlyPing = true } }
+
+// WithClock sets the clock the server takes its timestamps from.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithAnswer sets how the fake answers a query (by default it echoes it).
+// The answer is streamed split at spaces.
+func WithAnswer(answer func(query string) string) Option {
+	return func(c *config) { c.answer = answer }
+}
+
+// WithWorkflowFinishedFirst makes streams send workflow_finished before
+// message_end, as some Dify versions do (the default is message_end first).
+func WithWorkflowFinishedFirst() Option { return func(c *config) { c.workflowFirst = true } }
+
+// WithMaxUploadSize sets the largest file /files/upload accepts (default 15 MiB).
+func WithMaxUploadSize(n int64) Option { return func(c *config) { c.maxUpload = n } }
+
+// WithVariables replaces the conversation variables every new conversation
+// starts with.
+func WithVariables(vars ...Variable) Option {
+	return func(c *config) { c.variables = append([]Variable(nil), vars...) }
+}
+
+// WithSuggestedQuestions sets what /messages/{id}/suggested answers.
+func WithSuggestedQuestions(q ...string) Option {
+	return func(c *config) { c.suggestions = append([]string(nil), q...) }
+}
+
+// NewServer starts a fake server on a loopback port. Close it when done.
+func NewServer(opts ...Option) *Server {
+	s := NewUnstartedServer(opts...)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a fake server that does not listen yet: call
+// Start, or serve its Handler yourself.
+func NewUnstartedServer(opts ...Option) *Server {
+	cfg := config{
+		pingInterval: 10 * time.Second,
+		now:          time.Now,
+		answer:       func(q string) string { return "You said: " + q },
+		maxUpload:    15 << 20,
+		variables: []Variable{
+			{Name: "topic", ValueType: "string", Value: "", Description: "What the conversation is about."},
+			{Name: "turns", ValueType: "number", Value: 0, Description: "How many questions were asked."},
+		},
+		suggestions: []string{"Can you say more?", "Why is that?", "What should I do next?"},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.apiKey == "" {
+		cfg.apiKey = randomKey()
+	}
+	if cfg.pingInterval <= 0 {
+		cfg.pingInterval = 10 * time.Second
+	}
+	s := &Server{APIKey: cfg.apiKey, cfg: cfg}
+	s.st.init()
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	return s
+}
+
+// Start starts the server on a loopback port and sets URL.
+func (s *Server) Start() {
+	if s.ts != nil {
+		panic("chatflowtest: Server already started")
+	}
+	s.ts = httptest.NewServer(s.handler)
+	s.URL = s.ts.URL + Prefix
+}
+
+// Close shuts the server down, ending running streams.
+func (s *Server) Close() {
+	if s.ts != nil {
+		s.ts.CloseClientConnections()
+		s.ts.Close()
+	}
+}
+
+// Handler returns the server's HTTP handler, which serves the API below
+// /v1, for mounting it in another server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Client returns an HTTP client for the started server.
+func (s *Server) Client() *http.Client {
+	if s.ts == nil {
+		return http.DefaultClient
+	}
+	return s.ts.Client()
+}
+
+// FailNext makes the next n calls of the operation (its operationId in the
+// API description, such as "sendChatMessage") fail with status and a Dify
+// error body with code. An empty code sends an HTML body instead, as a proxy
+// in front of Dify would (useful with 502, 503 and 504). Failures happen
+// after the key and the request were checked.
+func (s *Server) FailNext(operationID string, n, status int, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fault.fail == nil {
+		s.fault.fail = map[string]*failure{}
+	}
+	if n <= 0 {
+		delete(s.fault.fail, operationID)
+		return
+	}
+	s.fault.fail[operationID] = &failure{n: n, status: status, code: code}
+}
+
+// SetDelay delays every reply by d (0 turns it off). A request whose
+// context ends while it waits gets no reply.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.fault.delay = d
+	s.mu.Unlock()
+}
+
+// SetEventDelay makes streams (and blocking runs) wait d between answer
+// tokens, so that pings and stop requests can happen during a run.
+func (s *Server) SetEventDelay(d time.Duration) {
+	s.mu.Lock()
+	s.fault.eventDelay = d
+	s.mu.Unlock()
+}
+
+// CutStreamAfter makes the next stream break off after k events (pings not
+// counted): the server drops the connection without a terminal event and
+// without ending the HTTP response properly. The run itself completes, as
+// on a real server.
+func (s *Server) CutStreamAfter(k int) {
+	s.mu.Lock()
+	s.fault.cut = &streamCut{after: k, abort: true}
+	s.mu.Unlock()
+}
+
+// EndStreamAfter makes the next stream end normally at the HTTP level after
+// k events, but without its terminal events (message_end,
+// workflow_finished): a stream some users see from real servers.
+func (s *Server) EndStreamAfter(k int) {
+	s.mu.Lock()
+	s.fault.cut = &streamCut{after: k}
+	s.mu.Unlock()
+}
+
+// FailNextRun makes the next chat run fail the way a failing workflow does:
+// a blocking request gets 400 invalid_param "Run failed: message"; a stream
+// gets workflow_finished (status failed) and then an error event, and no
+// message_end.
+func (s *Server) FailNextRun(message string) {
+	s.mu.Lock()
+	s.fault.runFail = &message
+	s.mu.Unlock()
+}
+
+// Requests returns the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+type faults struct {
+	fail       map[string]*failure
+	delay      time.Duration
+	eventDelay time.Duration
+	cut        *streamCut
+	runFail    *string
+}
+
+type failure struct {
+	n, status int
+	code      string
+}
+
+type streamCut struct {
+	after int
+	abort bool
+}
+
+// takeFailure consumes one injected failure of op, if any.
+func (s *Server) takeFailure(op string) *failure {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.fault.fail[op]
+	if f == nil {
+		return nil
+	}
+	f.n--
+	if f.n <= 0 {
+		delete(s.fault.fail, op)
+	}
+	return &failure{status: f.status, code: f.code}
+}
+
+func randomKey() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	var b strings.Builder
+	b.WriteString("app-")
+	for range 24 {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(fmt.Sprintf("chatflowtest: random key: %v", err))
+		}
+		b.WriteByte(alphabet[n.Int64()])
+	}
+	return b.String()
+}
