@@ -328,7 +328,7 @@ func (s *Server) getSite(c *call) {
 	writeJSON(c.w, http.StatusOK, map[string]any{
 		"title": "Fake chatflow", "chat_color_theme": "#1C64F2", "chat_color_theme_inverted": false,
 		"icon_type": "emoji", "icon": "🤖", "icon_background": "#FFEAD5", "icon_url": nil,
-		"description": "An in-memory fake of a Dify chatflow app.", "copyright": nil, "privacy_policy": nil,
+		"description": "An in-memory fake of a Dify chatflow app.", "copyright": "", "privacy_policy": "",
 		"custom_disclaimer": "", "default_language": "en-US", "show_workflow_steps": true,
 		"use_icon_as_answer_icon": false,
 	})

@@ -297,38 +297,39 @@ func validationMessage(err error) string {
 	var lines []string
 	var walk func(err error, where string)
 	walk = func(err error, where string) {
-		var me openapi3.MultiError
-		if errors.As(err, &me) {
-			for _, e := range me {
-				walk(e, where)
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, x := range e {
+				walk(x, where)
 			}
 			return
-		}
-		var re *openapi3filter.RequestError
-		if errors.As(err, &re) {
+		case *openapi3filter.RequestError:
 			w := "request body"
-			if re.Parameter != nil {
-				w = fmt.Sprintf("%s parameter %q", re.Parameter.In, re.Parameter.Name)
+			if e.Parameter != nil {
+				w = fmt.Sprintf("%s parameter %q", e.Parameter.In, e.Parameter.Name)
 			}
-			if re.Err == nil {
-				lines = append(lines, w+": "+re.Reason)
+			if e.Err == nil {
+				lines = append(lines, w+": "+e.Reason)
 				return
 			}
-			walk(re.Err, w)
+			walk(e.Err, w)
 			return
-		}
-		var se *openapi3.SchemaError
-		if errors.As(err, &se) {
+		case *openapi3.SchemaError:
 			at := ""
-			if p := se.JSONPointer(); len(p) > 0 {
+			if p := e.JSONPointer(); len(p) > 0 {
 				at = " at /" + strings.Join(p, "/")
 			}
-			lines = append(lines, fmt.Sprintf("%s%s: %s", where, at, se.Reason))
+			if where == "" {
+				where = "value"
+			}
+			lines = append(lines, fmt.Sprintf("%s%s: %s", where, at, e.Reason))
+			return
+		case *openapi3filter.SecurityRequirementsError:
+			lines = append(lines, "authorization: "+e.Error())
 			return
 		}
-		var ae *openapi3filter.SecurityRequirementsError
-		if errors.As(err, &ae) {
-			lines = append(lines, "authorization: "+ae.Error())
+		if u := errors.Unwrap(err); u != nil {
+			walk(u, where)
 			return
 		}
 		if where != "" {
