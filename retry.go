@@ -105,10 +105,39 @@ func transientTransportError(err error) bool {
 		return false
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
 		return false
-	case errors.As(err, &urlErr) && urlErr.Err != nil && strings.HasPrefix(urlErr.Err.Error(), "unsupported protocol scheme"):
+	case errors.As(err, &urlErr) && urlErr.Err != nil && requestRefused(urlErr.Err.Error()):
 		return false
 	}
 	return true
+}
+
+// requestRefused reports whether msg is one of the errors net/http gives
+// for a request it refuses to send at all.
+func requestRefused(msg string) bool {
+	for _, p := range []string{"unsupported protocol scheme", "net/http: invalid", "http: no Host", "net/http: nil"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHeaders refuses a request whose header names or values (the
+// library's, or any a request editor set) could split the header block:
+// line breaks and NUL in values, and anything but a token in names. The
+// error names the header but never repeats its value.
+func checkHeaders(req *http.Request) error {
+	for name, values := range req.Header {
+		if name == "" || strings.ContainsAny(name, "\r\n\x00 :\t") {
+			return fmt.Errorf("chatflow: %s %s: invalid header name %q", req.Method, req.URL.Path, name)
+		}
+		for _, v := range values {
+			if strings.ContainsAny(v, "\r\n\x00") {
+				return fmt.Errorf("chatflow: %s %s: header %s has a line break or NUL in its value", req.Method, req.URL.Path, name)
+			}
+		}
+	}
+	return nil
 }
 
 // retryReplayable reports whether req can be sent again with the same body.
@@ -122,6 +151,9 @@ func retryReplayable(req *http.Request) bool {
 // an *APIError), except that the bodies of replies left behind for a retry
 // are read a little and closed. A transport error is returned wrapped.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
+	if err := checkHeaders(req); err != nil {
+		return nil, err
+	}
 	ctx := req.Context()
 	retries := c.cfg.maxRetries
 	if n, ok := ctx.Value(retriesKey{}).(int); ok {
@@ -177,7 +209,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			lastErr = c.wrapTransportError(req, attempt, err)
 		} else {
-			lastErr = newAPIError(req, resp) // reads a bounded part of the body and closes it
+			lastErr = c.apiError(req, resp) // reads a bounded part of the body and closes it
 		}
 		if c.cfg.logger != nil {
 			c.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "chatflow: retrying",

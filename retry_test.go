@@ -60,6 +60,7 @@ func TestRetryDecision(t *testing.T) {
 	deadline := &url.Error{Op: "Get", URL: "http://x", Err: context.DeadlineExceeded}
 	redirect := &url.Error{Op: "Get", URL: "http://x", Err: &redirectPolicyError{errors.New("stopped after 10 redirects")}}
 	scheme := &url.Error{Op: "Get", URL: "ftp://x", Err: errors.New(`unsupported protocol scheme "ftp"`)}
+	badHeader := &url.Error{Op: "Get", URL: "http://x", Err: errors.New(`net/http: invalid header field value for "X"`)}
 
 	tests := []struct {
 		method     string
@@ -96,6 +97,7 @@ func TestRetryDecision(t *testing.T) {
 		{"GET", true, 0, deadline, false},
 		{"GET", true, 0, redirect, false},
 		{"GET", true, 0, scheme, false},
+		{"GET", true, 0, badHeader, false},
 		// POST (and PATCH) only when the server cannot have run the request.
 		{"POST", true, 429, nil, true},
 		{"POST", true, 408, nil, false},
