@@ -21,6 +21,19 @@ type (
 	AppFeedback = gen.FeedbackItem
 )
 
+// WorkflowLogStatus selects the runs of WorkflowLogs by their status.
+type WorkflowLogStatus = gen.GetWorkflowLogsParamsStatus
+
+// Statuses of workflow runs.
+const (
+	WorkflowLogStatusRunning          WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusRunning
+	WorkflowLogStatusSucceeded        WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusSucceeded
+	WorkflowLogStatusFailed           WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusFailed
+	WorkflowLogStatusStopped          WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusStopped
+	WorkflowLogStatusPartialSucceeded WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusPartialSucceeded
+	WorkflowLogStatusPaused           WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusPaused
+)
+
 // WorkflowRun returns the state, inputs, outputs and figures of a workflow
 // run (the workflow_run_id of a stream's workflow events).
 func (c *Client) WorkflowRun(ctx context.Context, workflowRunID string) (*WorkflowRun, error) {
