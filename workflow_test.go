@@ -58,7 +58,7 @@ func TestWorkflowLogs(t *testing.T) {
 			data = append(data, map[string]any{
 				"id": uuidN(8, i), "created_from": "service-api", "created_by_role": "end_user", "created_by_account": nil,
 				"created_by_end_user": map[string]any{"id": uuidN(8, 99), "type": "service_api", "is_anonymous": false, "session_id": "u1"},
-				"created_at": 1732690000 + i, "details": nil,
+				"created_at":          1732690000 + i, "details": nil,
 				"workflow_run": map[string]any{"id": uuidN(8, 50+i), "version": "2026-01-01 00:00:00.000000", "status": "failed",
 					"error": "boom", "elapsed_time": 0.5, "total_tokens": 0, "total_steps": 2, "created_at": 1732690000,
 					"finished_at": 1732690001, "exceptions_count": 0, "triggered_from": "app-run"},
