@@ -10,49 +10,49 @@ import (
 type Reply struct {
 	// Answer is the text of the answer: the message (and agent_message)
 	// events joined, as replaced by any message_replace event.
-	Answer string
+	Answer string `json:"answer"`
 	// ConversationID is the conversation the message belongs to; pass it
 	// in the next ChatRequest to continue the conversation.
-	ConversationID string
+	ConversationID string `json:"conversation_id"`
 	// MessageID is the id of the answer message.
-	MessageID string
+	MessageID string `json:"message_id"`
 	// TaskID is the id of the server task (see Stream.Stop).
-	TaskID string
+	TaskID string `json:"task_id"`
 	// WorkflowRunID is the id of the workflow run (see Client.WorkflowEvents).
-	WorkflowRunID string
+	WorkflowRunID string `json:"workflow_run_id"`
 
 	// Usage is the token and price account of message_end.
-	Usage Usage
+	Usage Usage `json:"usage"`
 	// RetrieverResources are the knowledge-base passages the answer cites.
-	RetrieverResources []RetrieverResource
+	RetrieverResources []RetrieverResource `json:"retriever_resources,omitempty"`
 	// Metadata is the whole metadata object of message_end (nil without one).
-	Metadata *gen.MessageEndMetadata
+	Metadata *gen.MessageEndMetadata `json:"metadata,omitempty"`
 	// Files are the files of message_end.
-	Files []map[string]any
+	Files []map[string]any `json:"files,omitempty"`
 	// MessageFiles are the message_file events (files the answer carries).
-	MessageFiles []gen.StreamEventChatMessageFile
+	MessageFiles []gen.StreamEventChatMessageFile `json:"message_files,omitempty"`
 
 	// WorkflowStatus is the status of the run from workflow_finished
 	// (succeeded, failed, stopped, partial-succeeded) or "paused".
-	WorkflowStatus string
+	WorkflowStatus string `json:"workflow_status,omitempty"`
 	// WorkflowError is the error of a failed run from workflow_finished.
-	WorkflowError string
+	WorkflowError string `json:"workflow_error,omitempty"`
 	// Outputs are the outputs of the run from workflow_finished.
-	Outputs map[string]any
+	Outputs map[string]any `json:"outputs,omitempty"`
 
 	// Paused reports that the run stopped at a Human Input node: the stream
 	// ended at workflow_paused. Submit the form (FormToken), then follow
 	// the resumed run with Client.WorkflowEvents(ctx, WorkflowRunID, user).
-	Paused bool
+	Paused bool `json:"paused,omitempty"`
 	// FormToken is the token of the human input form to submit, from
 	// human_input_required.
-	FormToken string
+	FormToken string `json:"form_token,omitempty"`
 	// HumanInput is the data of the last human_input_required event.
-	HumanInput *gen.HumanInputRequiredEventData
+	HumanInput *gen.HumanInputRequiredEventData `json:"human_input,omitempty"`
 
 	// MessageEnded and WorkflowFinished report which terminal events came.
-	MessageEnded     bool
-	WorkflowFinished bool
+	MessageEnded     bool `json:"message_ended"`
+	WorkflowFinished bool `json:"workflow_finished"`
 }
 
 // Collect reads the whole stream and gathers it into a Reply. message
