@@ -1,0 +1,282 @@
+package chatflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// memTransport answers every request in memory (no sockets): it drains the
+// request body, then replies with status and body.
+type memTransport struct {
+	status int
+	body   []byte
+}
+
+func (m *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+		_ = req.Body.Close()
+	}
+	return &http.Response{
+		StatusCode:    m.status,
+		Header:        http.Header{"Content-Type": {"application/json"}},
+		Body:          io.NopCloser(bytes.NewReader(m.body)),
+		ContentLength: int64(len(m.body)),
+		Request:       req,
+	}, nil
+}
+
+// conversationsPage is a page of 20 conversations shaped like Dify's.
+var conversationsPage = func() []byte {
+	data := make([]map[string]any, 20)
+	for i := range data {
+		data[i] = map[string]any{
+			"id": uuidN(1, i), "name": fmt.Sprintf("Conversation %d", i), "inputs": map[string]any{"city": "Rome"},
+			"status": "normal", "introduction": "Hello! How can I help?", "created_at": 1732690000 + i, "updated_at": 1732690100 + i,
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"limit": 20, "has_more": false, "data": data})
+	return b
+}()
+
+func benchClient(b *testing.B, rt http.RoundTripper) *Client {
+	b.Helper()
+	c, err := NewClient(testKey, WithBaseURL("https://dify.example/v1"), WithHTTPClient(&http.Client{Transport: rt}), WithMaxRetries(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// handListConversations is the same request written by hand with net/http
+// and encoding/json.
+func handListConversations(ctx context.Context, hc *http.Client, base, user string) (*gen.ConversationsListResponse, error) {
+	q := url.Values{"user": {user}, "limit": {"20"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/conversations?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("User-Agent", DefaultUserAgent)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var page gen.ConversationsListResponse
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return nil, err
+	}
+	return &page, nil
+}
+
+// BenchmarkListConversations compares one blocking JSON call (a page of
+// conversations) made through the client with the same call written by
+// hand, against the same in-memory transport.
+func BenchmarkListConversations(b *testing.B) {
+	for _, bb := range listBenchmarks() {
+		b.Run(bb.name, bb.fn)
+	}
+}
+
+type namedBench struct {
+	name string
+	fn   func(*testing.B)
+}
+
+func listBenchmarks() []namedBench {
+	ctx := context.Background()
+	rt := &memTransport{status: 200, body: conversationsPage}
+	limit := 20
+	return []namedBench{
+		{"handwritten", func(b *testing.B) {
+			hc := &http.Client{Transport: rt}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := handListConversations(ctx, hc, "https://dify.example/v1", "u1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"iterator", func(b *testing.B) {
+			c := benchClient(b, rt)
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, err := range c.Conversations(ctx, "u1") {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}},
+		{"generated", func(b *testing.B) {
+			c := benchClient(b, rt)
+			b.ReportAllocs()
+			user := "u1"
+			for b.Loop() {
+				r, err := c.GetConversationsListWithResponse(ctx, &gen.GetConversationsListParams{User: &user, Limit: &limit})
+				if err != nil || r.JSON200 == nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+	}
+}
+
+// zeroSource is a file of n zero bytes that allocates nothing.
+func zeroSource(n int64) io.Reader { return &zeros{n} }
+
+// pipeUpload is the plain baseline: io.Pipe + mime/multipart in a goroutine.
+func pipeUpload(ctx context.Context, hc *http.Client, base, user, name string, r io.Reader) (*FileUpload, error) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := mw.WriteField("user", user)
+		if err == nil {
+			var part io.Writer
+			if part, err = mw.CreateFormFile("file", name); err == nil {
+				if _, err = io.Copy(part, r); err == nil {
+					err = mw.Close()
+				}
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/files/upload", pr)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var f FileUpload
+	return &f, json.NewDecoder(resp.Body).Decode(&f)
+}
+
+// BenchmarkUploadFile streams files of 1 MiB and 256 MiB to an in-memory
+// transport that drains them, through UploadFile and through the plain
+// pipe baseline. B/op must not grow with the size.
+func BenchmarkUploadFile(b *testing.B) {
+	ctx := context.Background()
+	rt := &memTransport{status: 201, body: []byte(uploadReply)}
+	for _, size := range []int64{1 << 20, 256 << 20} {
+		b.Run(fmt.Sprintf("client/%dMiB", size>>20), func(b *testing.B) {
+			c := benchClient(b, rt)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.UploadFile(ctx, "u1", "big.bin", zeroSource(size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("client-seekable/%dMiB", size>>20), func(b *testing.B) {
+			c := benchClient(b, rt)
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.UploadFile(ctx, "u1", "big.bin", io.NewSectionReader(zeroAt{}, 0, size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("pipe-baseline/%dMiB", size>>20), func(b *testing.B) {
+			hc := &http.Client{Transport: rt}
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := pipeUpload(ctx, hc, "https://dify.example/v1", "u1", "big.bin", zeroSource(size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// The budgets of the issue, checked with the benchmarks above: a blocking
+// JSON call costs at most 1.5x the allocations of the hand-written one (and
+// 1.25x its time: reported, and checked only when SURFACE_BENCH_STRICT is
+// set, since timing on a shared machine is noisy), and an upload's memory
+// does not grow with the file.
+func TestSurfaceBudgets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("benchmarks skipped in -short mode")
+	}
+	if raceEnabled() {
+		t.Skip("budgets are meaningless under the race detector")
+	}
+	res := map[string]testing.BenchmarkResult{}
+	for _, bb := range listBenchmarks() {
+		res[bb.name] = testing.Benchmark(bb.fn)
+	}
+	hand := res["handwritten"]
+	for _, name := range []string{"iterator", "generated"} {
+		r := res[name]
+		tr := float64(r.NsPerOp()) / float64(hand.NsPerOp())
+		ar := float64(r.AllocsPerOp()) / float64(hand.AllocsPerOp())
+		br := float64(r.AllocedBytesPerOp()) / float64(hand.AllocedBytesPerOp())
+		t.Logf("%-10s %6d ns/op (%.2fx), %4d allocs/op (%.2fx), %6d B/op (%.2fx)", name, r.NsPerOp(), tr, r.AllocsPerOp(), ar, r.AllocedBytesPerOp(), br)
+		if name == "iterator" && ar > 1.5 {
+			t.Errorf("%s: %.2fx the allocations of hand-written code, budget 1.5x", name, ar)
+		}
+		if name == "iterator" && tr > 1.25 && strictBench() {
+			t.Errorf("%s: %.2fx the time of hand-written code, budget 1.25x", name, tr)
+		}
+	}
+	t.Logf("handwritten %6d ns/op, %4d allocs/op, %6d B/op", hand.NsPerOp(), hand.AllocsPerOp(), hand.AllocedBytesPerOp())
+
+	ctx := context.Background()
+	rt := &memTransport{status: 201, body: []byte(uploadReply)}
+	upload := func(size int64) testing.BenchmarkResult {
+		return testing.Benchmark(func(b *testing.B) {
+			c := benchClient(b, rt)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.UploadFile(ctx, "u1", "big.bin", zeroSource(size)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	small, large := upload(1<<20), upload(64<<20)
+	t.Logf("upload 1 MiB: %d B/op, %d allocs/op; 64 MiB: %d B/op, %d allocs/op",
+		small.AllocedBytesPerOp(), small.AllocsPerOp(), large.AllocedBytesPerOp(), large.AllocsPerOp())
+	if large.AllocedBytesPerOp() > small.AllocedBytesPerOp()+64<<10 || large.AllocedBytesPerOp() > 1<<20 {
+		t.Errorf("upload memory grows with the file: %d B/op for 1 MiB, %d B/op for 64 MiB", small.AllocedBytesPerOp(), large.AllocedBytesPerOp())
+	}
+}
+
+func strictBench() bool { return strings.TrimSpace(os.Getenv("SURFACE_BENCH_STRICT")) != "" }
+
+// raceEnabled reports whether the test binary was built with -race.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}
