@@ -52,9 +52,9 @@ func retryDecision(method string, replayable bool, status int, err error) (retry
 		case !transientTransportError(err):
 			return false, ""
 		case neverSent(err):
-			return true, "connection failed: " + err.Error()
+			return true, "connection failed: " + errText(err)
 		case idempotent(method):
-			return true, "no reply: " + err.Error()
+			return true, "no reply: " + errText(err)
 		}
 		return false, ""
 	}
@@ -138,6 +138,16 @@ func checkHeaders(req *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// errText is the text of a transport error without the request URL that
+// *url.Error adds (its query may hold user ids), for logs.
+func errText(err error) string {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) && urlErr.Err != nil {
+		return urlErr.Err.Error()
+	}
+	return err.Error()
 }
 
 // retryReplayable reports whether req can be sent again with the same body.
@@ -273,7 +283,7 @@ func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, sta
 		slog.Bool("retry", willRetry),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error", errText(err)))
 	} else {
 		attrs = append(attrs, slog.Int("status", status))
 	}

@@ -341,3 +341,25 @@ func TestLoggerRedactsAcrossOutcomes(t *testing.T) {
 		t.Errorf("log lacks the second attempt:\n%s", out)
 	}
 }
+
+func TestLoggerOmitsQuery(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr(t)+"/v1"), WithMaxRetries(1), WithLogger(newTestLogger(&buf)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "end-user-in-query"
+	var w waits
+	if _, err := c.GetConversationsListWithResponse(w.ctx(context.Background()), &gen.GetConversationsListParams{User: &user}); err == nil {
+		t.Fatal("no error")
+	}
+	out := buf.String()
+	if strings.Contains(out, user) {
+		t.Errorf("log contains the query:\n%s", out)
+	}
+	if !strings.Contains(out, "path=/v1/conversations") || !strings.Contains(out, "connection refused") {
+		t.Errorf("log lacks the path or the error:\n%s", out)
+	}
+	noKey(t, "log", out)
+}
