@@ -158,8 +158,9 @@ func retryReplayable(req *http.Request) bool {
 // send performs one logical request: it sends req and, as the policy of
 // retryDecision allows, sends it again after a wait, with the same body.
 // A reply of any status is returned as it is (apiDoer turns a non-2xx into
-// an *APIError), except that the bodies of replies left behind for a retry
-// are read a little and closed. A transport error is returned wrapped.
+// an *APIError); the body of a reply left behind for a retry is read (a
+// bounded part of it, for the error of a cancelled wait) and closed. A
+// transport error is returned wrapped.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if err := checkHeaders(req); err != nil {
 		return nil, err
@@ -195,7 +196,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		c.logAttempt(ctx, req, attempt, status, time.Since(start), err, retry && !last)
 		if !retry || last || ctx.Err() != nil {
 			if err != nil {
-				return nil, c.wrapTransportError(req, attempt, err)
+				return nil, transportError(attempt, err)
 			}
 			return resp, nil
 		}
@@ -210,14 +211,14 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			// The next attempt could not start in time: give up now with
 			// what this one got.
 			if err != nil {
-				return nil, c.wrapTransportError(req, attempt, err)
+				return nil, transportError(attempt, err)
 			}
 			return resp, nil
 		}
 
 		var lastErr error
 		if err != nil {
-			lastErr = c.wrapTransportError(req, attempt, err)
+			lastErr = transportError(attempt, err)
 		} else {
 			lastErr = c.apiError(req, resp) // reads a bounded part of the body and closes it
 		}
@@ -248,8 +249,9 @@ func retryRequest(ctx context.Context, req *http.Request) (*http.Request, error)
 	return r, nil
 }
 
-// wrapTransportError describes an error that came before any reply.
-func (c *Client) wrapTransportError(req *http.Request, attempt int, err error) error {
+// transportError describes an error that came before any reply, after
+// attempt+1 attempts.
+func transportError(attempt int, err error) error {
 	if attempt > 0 {
 		return fmt.Errorf("chatflow: %w (after %d attempts)", err, attempt+1)
 	}
