@@ -121,11 +121,17 @@ func (e Event) Message() (gen.StreamEventChatMessage, error) {
 	if decodeFlatMessage(e.data, &m) {
 		return m, nil
 	}
-	m = gen.StreamEventChatMessage{}
-	if err := json.Unmarshal([]byte(e.data), &m); err != nil {
-		return m, fmt.Errorf("chatflow: decode %s event: %w", e.name, err)
+	return decodeMessageSlow[gen.StreamEventChatMessage](e)
+}
+
+// decodeMessageSlow decodes e with encoding/json. It is apart from the fast
+// path so that the fast path's result does not escape to the heap.
+func decodeMessageSlow[T any](e Event) (T, error) {
+	var v T
+	if err := json.Unmarshal([]byte(e.data), &v); err != nil {
+		return v, fmt.Errorf("chatflow: decode %s event: %w", e.name, err)
 	}
-	return m, nil
+	return v, nil
 }
 
 // AgentMessage returns the payload of an "agent_message" event, the answer
@@ -138,11 +144,7 @@ func (e Event) AgentMessage() (gen.StreamEventChatAgentMessage, error) {
 	if decodeFlatMessage(e.data, &m) {
 		return gen.StreamEventChatAgentMessage(m), nil
 	}
-	var a gen.StreamEventChatAgentMessage
-	if err := json.Unmarshal([]byte(e.data), &a); err != nil {
-		return a, fmt.Errorf("chatflow: decode %s event: %w", e.name, err)
-	}
-	return a, nil
+	return decodeMessageSlow[gen.StreamEventChatAgentMessage](e)
 }
 
 // MessageEnd returns the payload of a "message_end" event: the message id,
@@ -427,6 +429,10 @@ func scanString(s string, i int) (end int, esc, nonASCII, ok bool) {
 	i++
 	for i < len(s) {
 		c := s[i]
+		if plainByte[c] {
+			i++
+			continue
+		}
 		switch {
 		case c == '"':
 			return i + 1, esc, nonASCII, true
@@ -439,13 +445,8 @@ func scanString(s string, i int) (end int, esc, nonASCII, ok bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if i+6 > len(s) {
+				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
 					return 0, false, false, false
-				}
-				for _, h := range []byte(s[i+2 : i+6]) {
-					if !isHex(h) {
-						return 0, false, false, false
-					}
 				}
 				i += 6
 			default:
@@ -453,15 +454,22 @@ func scanString(s string, i int) (end int, esc, nonASCII, ok bool) {
 			}
 		case c < 0x20:
 			return 0, false, false, false
-		default:
-			if c >= utf8.RuneSelf {
-				nonASCII = true
-			}
+		default: // outside ASCII
+			nonASCII = true
 			i++
 		}
 	}
 	return 0, false, false, false
 }
+
+// plainByte tells the bytes of a JSON string that need no attention: ASCII,
+// not a control character, not a quote or a backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
