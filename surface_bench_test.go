@@ -213,20 +213,28 @@ func BenchmarkUploadFile(b *testing.B) {
 }
 
 // The budgets of the issue, checked with the benchmarks above: a blocking
-// JSON call costs at most 1.5x the allocations of the hand-written one (and
-// 1.25x its time: reported, and checked only when SURFACE_BENCH_STRICT is
-// set, since timing on a shared machine is noisy), and an upload's memory
-// does not grow with the file.
+// JSON call costs at most 1.5x the allocations of the hand-written one and
+// 1.25x its time (the time only when SURFACE_BENCH_STRICT is set: timing on
+// a shared machine is noisy), and an upload's memory does not grow with the
+// file. Run with CHATFLOW_BUDGETS=1.
 func TestSurfaceBudgets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("benchmarks skipped in -short mode")
+	// About 25 seconds of benchmarks, not parallel: opt in.
+	if os.Getenv("CHATFLOW_BUDGETS") == "" {
+		t.Skip("set CHATFLOW_BUDGETS=1 to check the cost budgets")
 	}
 	if raceEnabled() {
 		t.Skip("budgets are meaningless under the race detector")
 	}
+	// Alternate the contenders and keep each one's fastest run, so that
+	// load from elsewhere on the machine does not decide the ratio.
 	res := map[string]testing.BenchmarkResult{}
-	for _, bb := range listBenchmarks() {
-		res[bb.name] = testing.Benchmark(bb.fn)
+	for range 5 {
+		for _, bb := range listBenchmarks() {
+			r := testing.Benchmark(bb.fn)
+			if old, ok := res[bb.name]; !ok || r.NsPerOp() < old.NsPerOp() {
+				res[bb.name] = r
+			}
+		}
 	}
 	hand := res["handwritten"]
 	for _, name := range []string{"iterator", "generated"} {
