@@ -65,7 +65,8 @@ func newLineReader(rd io.Reader, maxLen int) lineReader {
 
 // readLine returns the next line without its terminator. The slice is valid
 // until the next call. At the end of the input it returns io.EOF, or the
-// unterminated last line with errNoEOL, or the reader's error.
+// unterminated last line with errNoEOL; after the lines that arrived before
+// a read error, it returns that error.
 func (l *lineReader) readLine() ([]byte, error) {
 	for {
 		if l.skipLF && l.r < l.w {
@@ -111,7 +112,7 @@ func (l *lineReader) readLine() ([]byte, error) {
 			return nil, l.tooLarge()
 		}
 		if l.err != nil {
-			if l.r < l.w {
+			if l.err == io.EOF && l.r < l.w {
 				line := l.buf[l.r:l.w]
 				l.r, l.scan = l.w, 0
 				return line, errNoEOL

@@ -357,3 +357,26 @@ func FuzzSSE(f *testing.F) {
 func sameEvents(a, b []sseEvent) bool {
 	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
 }
+
+// TestSSEReadError: a read error is reported as it is, after the events
+// that arrived complete before it.
+func TestSSEReadError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("connection reset by peer")
+	for _, in := range []string{"data: {}\n\ndata: {}\n\n", "data: {}\n\ndata: {}\n\ndata: {\"par"} {
+		r := io.MultiReader(strings.NewReader(in), iotest.ErrReader(boom))
+		events, err := decodeAll(r, 1<<10)
+		if err != boom || len(events) != 2 {
+			t.Errorf("%q: %d events, %v; want 2 and the read error", in, len(events), err)
+		}
+		s := streamFromBytes(nil)
+		s.dec = newSSEDecoder(io.MultiReader(strings.NewReader(in), iotest.ErrReader(boom)), 1<<10)
+		var last error
+		for _, err := range s.Events() {
+			last = err
+		}
+		if !errors.Is(last, boom) || !errors.Is(last, ErrIncompleteStream) || errors.Is(last, io.ErrUnexpectedEOF) {
+			t.Errorf("%q: stream error %v", in, last)
+		}
+	}
+}
