@@ -9,34 +9,10 @@ import (
 
 // HumanInputForm is a form that a paused run waits for a person to fill
 // in (see the human_input_required event): its text, fields and buttons.
-type HumanInputForm struct {
-	// FormContent is the form's text (Markdown), with placeholders for the fields.
-	FormContent string `json:"form_content,omitempty"`
-	// Inputs are the fields to fill in.
-	Inputs []HumanInputField `json:"inputs,omitempty"`
-	// UserActions are the buttons; submitting names one of them.
-	UserActions []gen.UserAction `json:"user_actions,omitempty"`
-	// ResolvedDefaultValues are the fields' default values, by output variable name.
-	ResolvedDefaultValues map[string]any `json:"resolved_default_values,omitempty"`
-	// ExpirationTime is when the form expires (Unix seconds).
-	ExpirationTime int64 `json:"expiration_time,omitempty"`
-}
+type HumanInputForm = gen.HumanInputForm
 
 // HumanInputField is one field of a HumanInputForm.
-type HumanInputField struct {
-	Type                     string               `json:"type,omitempty"`
-	OutputVariableName       string               `json:"output_variable_name,omitempty"`
-	Default                  gen.FormInputDefault `json:"default,omitempty"`
-	AllowedFileExtensions    []string             `json:"allowed_file_extensions,omitempty"`
-	AllowedFileTypes         []string             `json:"allowed_file_types,omitempty"`
-	AllowedFileUploadMethods []string             `json:"allowed_file_upload_methods,omitempty"`
-	NumberLimits             int                  `json:"number_limits,omitempty"`
-	OptionSource             struct {
-		Type     string   `json:"type,omitempty"`
-		Selector []string `json:"selector,omitempty"`
-		Value    []string `json:"value,omitempty"`
-	} `json:"option_source,omitempty"`
-}
+type HumanInputField = gen.HumanInputFormField
 
 // HumanInputForm returns the form behind formToken (the form_token of a
 // human_input_required event). An expired or already submitted form is a

@@ -261,45 +261,45 @@ func (e GetConversationsListParamsSortBy) Valid() bool {
 	}
 }
 
-// Defines values for GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes.
+// Defines values for HumanInputFileType.
 const (
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesAudio    GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes = "audio"
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesCustom   GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes = "custom"
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesDocument GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes = "document"
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesImage    GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes = "image"
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesVideo    GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes = "video"
+	HumanInputFileTypeAudio    HumanInputFileType = "audio"
+	HumanInputFileTypeCustom   HumanInputFileType = "custom"
+	HumanInputFileTypeDocument HumanInputFileType = "document"
+	HumanInputFileTypeImage    HumanInputFileType = "image"
+	HumanInputFileTypeVideo    HumanInputFileType = "video"
 )
 
-// Valid indicates whether the value is a known member of the GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes enum.
-func (e GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes) Valid() bool {
+// Valid indicates whether the value is a known member of the HumanInputFileType enum.
+func (e HumanInputFileType) Valid() bool {
 	switch e {
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesAudio:
+	case HumanInputFileTypeAudio:
 		return true
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesCustom:
+	case HumanInputFileTypeCustom:
 		return true
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesDocument:
+	case HumanInputFileTypeDocument:
 		return true
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesImage:
+	case HumanInputFileTypeImage:
 		return true
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypesVideo:
+	case HumanInputFileTypeVideo:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods.
+// Defines values for HumanInputUploadMethod.
 const (
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethodsLocalFile GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods = "local_file"
-	GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethodsRemoteURL GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods = "remote_url"
+	HumanInputUploadMethodLocalFile HumanInputUploadMethod = "local_file"
+	HumanInputUploadMethodRemoteURL HumanInputUploadMethod = "remote_url"
 )
 
-// Valid indicates whether the value is a known member of the GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods enum.
-func (e GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods) Valid() bool {
+// Valid indicates whether the value is a known member of the HumanInputUploadMethod enum.
+func (e HumanInputUploadMethod) Valid() bool {
 	switch e {
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethodsLocalFile:
+	case HumanInputUploadMethodLocalFile:
 		return true
-	case GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethodsRemoteURL:
+	case HumanInputUploadMethodRemoteURL:
 		return true
 	default:
 		return false
@@ -2939,14 +2939,95 @@ type PreviewChatFileParams struct {
 	User *string `form:"user,omitempty" json:"user,omitempty"`
 }
 
-// GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes defines parameters for GetChatflowHumanInputForm.
-type GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes string
+// HumanInputFileType defines parameters for GetChatflowHumanInputForm.
+type HumanInputFileType string
 
-// GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods defines parameters for GetChatflowHumanInputForm.
-type GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods string
+// HumanInputUploadMethod defines parameters for GetChatflowHumanInputForm.
+type HumanInputUploadMethod string
+
+// HumanInputFieldDefault defines parameters for GetChatflowHumanInputForm.
+type HumanInputFieldDefault struct {
+	// Selector Path of the workflow variable that holds the default.
+	Selector []string `json:"selector,omitempty"`
+
+	// Type `constant` (use value) or `variable` (use selector).
+	Type string `json:"type,omitempty"`
+
+	// Value The literal default, when type is constant.
+	Value string `json:"value,omitempty"`
+}
 
 // GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType defines parameters for GetChatflowHumanInputForm.
 type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType string
+
+// HumanInputOptionSource defines parameters for GetChatflowHumanInputForm.
+type HumanInputOptionSource struct {
+	// Selector Path of the workflow variable that holds the options.
+	Selector []string `json:"selector,omitempty"`
+
+	// Type `constant` (use value) or `variable` (use selector).
+	Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
+
+	// Value The fixed options, when type is constant.
+	Value []string `json:"value,omitempty"`
+}
+
+// HumanInputFormField defines parameters for GetChatflowHumanInputForm.
+type HumanInputFormField struct {
+	// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
+	AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
+
+	// AllowedFileTypes Kinds of files a file field accepts.
+	AllowedFileTypes []HumanInputFileType `json:"allowed_file_types,omitempty"`
+
+	// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
+	AllowedFileUploadMethods []HumanInputUploadMethod `json:"allowed_file_upload_methods,omitempty"`
+
+	// Default Where the field's default comes from; null when there is none.
+	Default *HumanInputFieldDefault `json:"default,omitempty"`
+
+	// NumberLimits Most files a file-list field accepts.
+	NumberLimits int `json:"number_limits,omitempty"`
+
+	// OptionSource Where a select field's options come from.
+	OptionSource *HumanInputOptionSource `json:"option_source,omitempty"`
+
+	// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
+	OutputVariableName string `json:"output_variable_name,omitempty"`
+
+	// Type Control type: paragraph, select, file or file-list.
+	Type string `json:"type,omitempty"`
+}
+
+// HumanInputAction defines parameters for GetChatflowHumanInputForm.
+type HumanInputAction struct {
+	// ButtonStyle Button style: primary, default, accent or ghost.
+	ButtonStyle string `json:"button_style,omitempty"`
+
+	// ID Action id to send as `action` when submitting.
+	ID string `json:"id,omitempty"`
+
+	// Title Button label.
+	Title string `json:"title,omitempty"`
+}
+
+// HumanInputForm defines parameters for GetChatflowHumanInputForm.
+type HumanInputForm struct {
+	// ExpirationTime Submission deadline in unix seconds; null when there is none.
+	ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+	// FormContent The form text, with workflow variables filled in.
+	FormContent string `json:"form_content,omitempty"`
+
+	// Inputs The fields to fill in.
+	Inputs []HumanInputFormField `json:"inputs,omitempty"`
+
+	// ResolvedDefaultValues Default values, keyed by output variable name.
+	ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
+
+	// UserActions The buttons the recipient chooses from when submitting.
+	UserActions []HumanInputAction `json:"user_actions,omitempty"`
+}
 
 // SubmitChatflowHumanInputFormJSONBody defines parameters for SubmitChatflowHumanInputForm.
 type SubmitChatflowHumanInputFormJSONBody struct {
@@ -9088,73 +9169,7 @@ type GetChatflowHumanInputFormResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// ExpirationTime Submission deadline in unix seconds; null when there is none.
-		ExpirationTime int64 `json:"expiration_time,omitempty"`
-
-		// FormContent The form text, with workflow variables filled in.
-		FormContent string `json:"form_content,omitempty"`
-
-		// Inputs The fields to fill in.
-		Inputs []struct {
-			// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
-			AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
-
-			// AllowedFileTypes Kinds of files a file field accepts.
-			AllowedFileTypes []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes `json:"allowed_file_types,omitempty"`
-
-			// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
-			AllowedFileUploadMethods []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods `json:"allowed_file_upload_methods,omitempty"`
-
-			// Default Where the field's default comes from; null when there is none.
-			Default struct {
-				// Selector Path of the workflow variable that holds the default.
-				Selector []string `json:"selector,omitempty"`
-
-				// Type `constant` (use value) or `variable` (use selector).
-				Type string `json:"type,omitempty"`
-
-				// Value The literal default, when type is constant.
-				Value string `json:"value,omitempty"`
-			} `json:"default,omitempty"`
-
-			// NumberLimits Most files a file-list field accepts.
-			NumberLimits int `json:"number_limits,omitempty"`
-
-			// OptionSource Where a select field's options come from.
-			OptionSource struct {
-				// Selector Path of the workflow variable that holds the options.
-				Selector []string `json:"selector,omitempty"`
-
-				// Type `constant` (use value) or `variable` (use selector).
-				Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
-
-				// Value The fixed options, when type is constant.
-				Value []string `json:"value,omitempty"`
-			} `json:"option_source,omitempty"`
-
-			// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
-			OutputVariableName string `json:"output_variable_name,omitempty"`
-
-			// Type Control type: paragraph, select, file or file-list.
-			Type string `json:"type,omitempty"`
-		} `json:"inputs,omitempty"`
-
-		// ResolvedDefaultValues Default values, keyed by output variable name.
-		ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
-
-		// UserActions The buttons the recipient chooses from when submitting.
-		UserActions []struct {
-			// ButtonStyle Button style: primary, default, accent or ghost.
-			ButtonStyle string `json:"button_style,omitempty"`
-
-			// ID Action id to send as `action` when submitting.
-			ID string `json:"id,omitempty"`
-
-			// Title Button label.
-			Title string `json:"title,omitempty"`
-		} `json:"user_actions,omitempty"`
-	}
+	JSON200 *HumanInputForm
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -9168,73 +9183,7 @@ type GetChatflowHumanInputFormResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetChatflowHumanInputFormResponse) GetJSON200() *struct {
-	// ExpirationTime Submission deadline in unix seconds; null when there is none.
-	ExpirationTime int64 `json:"expiration_time,omitempty"`
-
-	// FormContent The form text, with workflow variables filled in.
-	FormContent string `json:"form_content,omitempty"`
-
-	// Inputs The fields to fill in.
-	Inputs []struct {
-		// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
-		AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
-
-		// AllowedFileTypes Kinds of files a file field accepts.
-		AllowedFileTypes []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes `json:"allowed_file_types,omitempty"`
-
-		// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
-		AllowedFileUploadMethods []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods `json:"allowed_file_upload_methods,omitempty"`
-
-		// Default Where the field's default comes from; null when there is none.
-		Default struct {
-			// Selector Path of the workflow variable that holds the default.
-			Selector []string `json:"selector,omitempty"`
-
-			// Type `constant` (use value) or `variable` (use selector).
-			Type string `json:"type,omitempty"`
-
-			// Value The literal default, when type is constant.
-			Value string `json:"value,omitempty"`
-		} `json:"default,omitempty"`
-
-		// NumberLimits Most files a file-list field accepts.
-		NumberLimits int `json:"number_limits,omitempty"`
-
-		// OptionSource Where a select field's options come from.
-		OptionSource struct {
-			// Selector Path of the workflow variable that holds the options.
-			Selector []string `json:"selector,omitempty"`
-
-			// Type `constant` (use value) or `variable` (use selector).
-			Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
-
-			// Value The fixed options, when type is constant.
-			Value []string `json:"value,omitempty"`
-		} `json:"option_source,omitempty"`
-
-		// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
-		OutputVariableName string `json:"output_variable_name,omitempty"`
-
-		// Type Control type: paragraph, select, file or file-list.
-		Type string `json:"type,omitempty"`
-	} `json:"inputs,omitempty"`
-
-	// ResolvedDefaultValues Default values, keyed by output variable name.
-	ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
-
-	// UserActions The buttons the recipient chooses from when submitting.
-	UserActions []struct {
-		// ButtonStyle Button style: primary, default, accent or ghost.
-		ButtonStyle string `json:"button_style,omitempty"`
-
-		// ID Action id to send as `action` when submitting.
-		ID string `json:"id,omitempty"`
-
-		// Title Button label.
-		Title string `json:"title,omitempty"`
-	} `json:"user_actions,omitempty"`
-} {
+func (r GetChatflowHumanInputFormResponse) GetJSON200() *HumanInputForm {
 	return r.JSON200
 }
 
@@ -11926,73 +11875,7 @@ func ParseGetChatflowHumanInputFormResponse(rsp *http.Response) (*GetChatflowHum
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// ExpirationTime Submission deadline in unix seconds; null when there is none.
-			ExpirationTime int64 `json:"expiration_time,omitempty"`
-
-			// FormContent The form text, with workflow variables filled in.
-			FormContent string `json:"form_content,omitempty"`
-
-			// Inputs The fields to fill in.
-			Inputs []struct {
-				// AllowedFileExtensions File name extensions accepted when allowed_file_types includes custom.
-				AllowedFileExtensions []string `json:"allowed_file_extensions,omitempty"`
-
-				// AllowedFileTypes Kinds of files a file field accepts.
-				AllowedFileTypes []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileTypes `json:"allowed_file_types,omitempty"`
-
-				// AllowedFileUploadMethods How files may be given: local_file (an upload id) or remote_url.
-				AllowedFileUploadMethods []GetChatflowHumanInputForm200JSONResponseBodyInputsAllowedFileUploadMethods `json:"allowed_file_upload_methods,omitempty"`
-
-				// Default Where the field's default comes from; null when there is none.
-				Default struct {
-					// Selector Path of the workflow variable that holds the default.
-					Selector []string `json:"selector,omitempty"`
-
-					// Type `constant` (use value) or `variable` (use selector).
-					Type string `json:"type,omitempty"`
-
-					// Value The literal default, when type is constant.
-					Value string `json:"value,omitempty"`
-				} `json:"default,omitempty"`
-
-				// NumberLimits Most files a file-list field accepts.
-				NumberLimits int `json:"number_limits,omitempty"`
-
-				// OptionSource Where a select field's options come from.
-				OptionSource struct {
-					// Selector Path of the workflow variable that holds the options.
-					Selector []string `json:"selector,omitempty"`
-
-					// Type `constant` (use value) or `variable` (use selector).
-					Type GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType `json:"type,omitempty"`
-
-					// Value The fixed options, when type is constant.
-					Value []string `json:"value,omitempty"`
-				} `json:"option_source,omitempty"`
-
-				// OutputVariableName Variable that receives the value; the key to use in the submitted inputs.
-				OutputVariableName string `json:"output_variable_name,omitempty"`
-
-				// Type Control type: paragraph, select, file or file-list.
-				Type string `json:"type,omitempty"`
-			} `json:"inputs,omitempty"`
-
-			// ResolvedDefaultValues Default values, keyed by output variable name.
-			ResolvedDefaultValues map[string]interface{} `json:"resolved_default_values,omitempty"`
-
-			// UserActions The buttons the recipient chooses from when submitting.
-			UserActions []struct {
-				// ButtonStyle Button style: primary, default, accent or ghost.
-				ButtonStyle string `json:"button_style,omitempty"`
-
-				// ID Action id to send as `action` when submitting.
-				ID string `json:"id,omitempty"`
-
-				// Title Button label.
-				Title string `json:"title,omitempty"`
-			} `json:"user_actions,omitempty"`
-		}
+		var dest HumanInputForm
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
