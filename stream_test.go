@@ -60,9 +60,11 @@ func wait(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
-// noGoroutines fails t when, after the test, goroutines whose stack
-// mentions one of the given function names remain (a leak check that,
-// unlike a global one, works next to parallel tests).
+// noGoroutines fails t when goroutines whose stack mentions one of the
+// given function names remain (a leak check that, unlike a global one,
+// works next to parallel tests: name functions of this test only, such as
+// its handlers "chatflow.TestX.func"). The stream itself starts no
+// goroutine: Events runs in the caller's.
 func noGoroutines(t *testing.T, funcs ...string) {
 	t.Helper()
 	deadline := time.Now().Add(guard)
@@ -217,7 +219,7 @@ func TestStreamEarlyBreak(t *testing.T) {
 			t.Error("second Events yielded an event")
 		}
 	}
-	noGoroutines(t, "chatflow.TestStreamEarlyBreak", "chatflow.(*Stream)", "chatflow.(*idleReader)")
+	noGoroutines(t, "chatflow.TestStreamEarlyBreak.func")
 }
 
 func TestStreamErrorsBeforeTheStream(t *testing.T) {
@@ -417,6 +419,7 @@ func TestStreamIdleTimeout(t *testing.T) {
 		t.Errorf("%d events, error %v; want 1 and ErrIdleTimeout", n, last)
 	}
 	wait(t, done, "the server to see the request end")
+	noGoroutines(t, "chatflow.TestStreamIdleTimeout.func")
 }
 
 // TestStreamIdleTimeoutResets: a stream that keeps sending (pings) is not
@@ -469,6 +472,7 @@ func TestStreamContextCancel(t *testing.T) {
 	if d := time.Since(start); d > guard/2 {
 		t.Errorf("cancellation took %v", d)
 	}
+	noGoroutines(t, "chatflow.TestStreamContextCancel.func")
 }
 
 // TestStreamCloseWhileReading: Close from another goroutine ends a loop
@@ -508,6 +512,7 @@ func TestStreamCloseWhileReading(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatal("Close did not end the loop")
 	}
+	noGoroutines(t, "chatflow.TestStreamCloseWhileReading.func")
 }
 
 // TestStreamIgnoresClientTimeout: the Timeout of the user's http.Client
