@@ -88,7 +88,7 @@ func (c *Client) TextToAudio(ctx context.Context, req TextToAudioRequest) (*Down
 	if req.Text == "" && req.MessageID == "" {
 		return nil, errors.New("chatflow: TextToAudio: neither text nor message id")
 	}
-	resp, err := c.raw.TextToAudioChat(ctx, req)
+	resp, err := c.raw.TextToAudioChat(withBinaryReply(ctx), req)
 	if err != nil {
 		return nil, err
 	}

@@ -282,7 +282,7 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, d.c.apiError(req, resp)
 	}
-	return limitBody(resp, d.c.cfg.maxReplyBytes), nil
+	return limitBody(req, resp, d.c.cfg.maxReplyBytes), nil
 }
 
 // apiError describes a non-2xx reply, with any echo of the API key removed.

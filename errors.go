@@ -2,6 +2,7 @@ package chatflow
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,10 +242,19 @@ func redactURL(raw string) string {
 // than the limit set by WithMaxReplyBytes.
 var ErrReplyTooLarge = errors.New("chatflow: reply body exceeds the size limit")
 
+// binaryReply marks the context of a request whose reply is a file the
+// caller copies out (audio, file preview): its size is not limited, even
+// when the file happens to be JSON.
+type binaryReply struct{}
+
+func withBinaryReply(ctx context.Context) context.Context {
+	return context.WithValue(ctx, binaryReply{}, true)
+}
+
 // limitBody makes reading a JSON reply fail once it exceeds max bytes.
 // Binary replies (audio, file previews) and streams are not limited.
-func limitBody(resp *http.Response, max int64) *http.Response {
-	if max <= 0 || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response {
+	if max <= 0 || !strings.Contains(resp.Header.Get("Content-Type"), "json") || req.Context().Value(binaryReply{}) != nil {
 		return resp
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}

@@ -40,7 +40,7 @@ func (c *Client) PreviewFile(ctx context.Context, fileID, user string, asAttachm
 		return nil, err
 	}
 	params := &gen.PreviewChatFileParams{User: ptr(user), AsAttachment: ptr(asAttachment)}
-	resp, err := c.raw.PreviewChatFile(ctx, fileID, params)
+	resp, err := c.raw.PreviewChatFile(withBinaryReply(ctx), fileID, params)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,24 @@ func TestPreviewFileForbidden(t *testing.T) {
 	})
 	if _, err := c.PreviewFile(context.Background(), uuidN(4, 1), "u1", false); !errors.Is(err, ErrForbidden) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPreviewOfLargeJSONFileIsNotLimited(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxReplyBytes(64))
+	big := `{"data":"` + strings.Repeat("x", 1000) + `"}`
+	mux.HandleFunc("GET /files/{id}/preview", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, big)
+	})
+	d, err := c.PreviewFile(context.Background(), "f1", "u", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got, err := io.ReadAll(d)
+	if err != nil || string(got) != big {
+		t.Fatalf("read %d bytes, err %v; want the whole %d-byte file", len(got), err, len(big))
 	}
 }

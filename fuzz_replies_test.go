@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"sort"
 	"strings"
@@ -166,7 +167,8 @@ func FuzzLimitBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, max uint16) {
 		limit := int64(max) + 1
 		resp := &http.Response{Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body))}
-		got, err := io.ReadAll(limitBody(resp, limit).Body)
+		req := httptest.NewRequest("GET", "/v1/meta", nil)
+		got, err := io.ReadAll(limitBody(req, resp, limit).Body)
 		if int64(len(body)) <= limit {
 			if err != nil || !bytes.Equal(got, body) {
 				t.Fatalf("%d bytes under limit %d: got %d bytes, err %v", len(body), limit, len(got), err)
