@@ -491,25 +491,36 @@ func (s *Server) getWorkflowLogs(c *call) {
 func (s *Server) getHumanInputForm(c *call) {
 	s.mu.Lock()
 	f := s.st.forms[c.params["form_token"]]
+	var submitted bool
+	var expires int64
+	if f != nil {
+		submitted, expires = f.submitted, f.expires
+	}
 	s.mu.Unlock()
 	if f == nil {
 		writeError(c.w, http.StatusNotFound, "not_found", "Form not found.")
 		return
 	}
-	if f.submitted {
+	if submitted {
 		writeError(c.w, http.StatusPreconditionFailed, "human_input_form_submitted", "The form has already been submitted.")
 		return
 	}
+	if s.cfg.now().Unix() > expires {
+		writeError(c.w, http.StatusPreconditionFailed, "human_input_form_expired", "The form has expired.")
+		return
+	}
 	writeJSON(c.w, http.StatusOK, map[string]any{
-		"form_content":            "Please confirm.",
-		"inputs":                  []any{},
+		"form_content":            formContent,
+		"inputs":                  formInputs,
 		"resolved_default_values": map[string]any{},
-		"user_actions":            []any{map[string]any{"id": "approve", "title": "Approve", "button_style": "primary"}},
-		"expiration_time":         f.expires,
+		"user_actions":            formActions,
+		"expiration_time":         expires,
 	})
 }
 
 func (s *Server) submitHumanInputForm(c *call) {
+	action, _ := c.json["action"].(string)
+	inputs, _ := c.json["inputs"].(map[string]any)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.st.forms[c.params["form_token"]]
@@ -521,28 +532,52 @@ func (s *Server) submitHumanInputForm(c *call) {
 		writeError(c.w, http.StatusPreconditionFailed, "human_input_form_submitted", "The form has already been submitted.")
 		return
 	}
-	f.submitted = true
+	if s.cfg.now().Unix() > f.expires {
+		writeError(c.w, http.StatusPreconditionFailed, "human_input_form_expired", "The form has expired.")
+		return
+	}
+	known := false
+	for _, a := range formActions {
+		known = known || a.(map[string]any)["id"] == action
+	}
+	if !known {
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "Invalid action: "+action)
+		return
+	}
+	f.submitted, f.action, f.data = true, action, inputs
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
-// streamWorkflowEvents replays the events of a finished run.
+// streamWorkflowEvents streams the rest of a paused run whose form was
+// submitted, or else replays the events of the run so far.
 func (s *Server) streamWorkflowEvents(c *call) {
 	s.mu.Lock()
 	r := s.st.runs[c.params["workflow_run_id"]]
-	var events []map[string]any
-	if r != nil && r.owner == sessionOf(c.user) {
-		events = r.events
-	}
-	s.mu.Unlock()
-	if events == nil {
+	if r == nil || r.owner != sessionOf(c.user) {
+		s.mu.Unlock()
 		writeError(c.w, http.StatusNotFound, "not_found", "Workflow run not found.")
 		return
 	}
+	var rs *runState
+	if r.resume != nil && r.resume.form.submitted {
+		rs, r.resume = r.resume, nil
+		rs.task = &task{id: s.st.newID(), owner: r.owner, stop: make(chan struct{})}
+		s.st.tasks[rs.task.id] = rs.task
+		r.status = "running"
+	}
+	events := append([]map[string]any(nil), r.events...)
+	s.mu.Unlock()
 	c.w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 	c.w.Header().Set("Cache-Control", "no-cache")
 	c.w.WriteHeader(http.StatusOK)
 	em := &emitter{ctx: c.r.Context(), cfg: &s.cfg, w: c.w, streaming: true}
-	for _, ev := range events {
-		em.send(ev)
+	em.flush()
+	if rs == nil {
+		for _, ev := range events {
+			em.send(ev)
+		}
+		return
 	}
+	rs.resume(em)
+	rs.finish(em)
 }

@@ -340,3 +340,48 @@ func TestRequestLog(t *testing.T) {
 		}
 	}
 }
+
+func TestHumanInputPause(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	s.PauseNextRun()
+	_, evs := stream(t, s, "gina", "", "needs approval")
+	n := len(evs)
+	if n < 2 || evs[n-2].name != "human_input_required" || evs[n-1].name != "workflow_paused" {
+		t.Fatalf("events = %v", names(evs))
+	}
+	data := evs[n-2].data["data"].(map[string]any)
+	token := data["form_token"].(string)
+	runID := evs[0].data["workflow_run_id"].(string)
+	if r := do(t, s, "GET", "/workflows/run/"+runID, nil); r.json(t)["status"] != "paused" {
+		t.Errorf("run = %s", r.body)
+	}
+
+	r := do(t, s, "GET", "/form/human_input/"+token, nil)
+	if v := r.json(t); len(v["user_actions"].([]any)) == 0 {
+		t.Errorf("form = %s", r.body)
+	}
+	wantError(t, do(t, s, "POST", "/form/human_input/"+token, `{"inputs":{},"action":"nope","user":"gina"}`), 400, "invalid_param")
+	wantStatus(t, do(t, s, "POST", "/form/human_input/"+token, `{"inputs":{"note":"fine"},"action":"approve","user":"gina"}`), 200)
+	wantError(t, do(t, s, "POST", "/form/human_input/"+token, `{"inputs":{},"action":"approve","user":"gina"}`), 412, "human_input_form_submitted")
+	wantError(t, do(t, s, "GET", "/form/human_input/"+token, nil), 412, "human_input_form_submitted")
+
+	r = do(t, s, "GET", "/workflow/"+runID+"/events?user=gina", nil)
+	rest := readEvents(t, r.body)
+	checkEvents(t, rest)
+	got := names(rest)
+	if got[0] != "human_input_form_filled" || got[len(got)-2] != "message_end" || got[len(got)-1] != "workflow_finished" {
+		t.Fatalf("resumed events = %v", got)
+	}
+	if filled := rest[0].data["data"].(map[string]any); filled["action_id"] != "approve" || filled["submitted_data"].(map[string]any)["note"] != "fine" {
+		t.Errorf("form filled = %s", rest[0].raw)
+	}
+	cid := evs[0].data["conversation_id"].(string)
+	m := do(t, s, "GET", "/messages?user=gina&conversation_id="+cid, nil).json(t)["data"].([]any)[0].(map[string]any)
+	if m["answer"] != "You said: needs approval" {
+		t.Errorf("answer after resume = %v", m["answer"])
+	}
+	if r := do(t, s, "GET", "/workflows/run/"+runID, nil); r.json(t)["status"] != "succeeded" {
+		t.Errorf("run = %s", r.body)
+	}
+}

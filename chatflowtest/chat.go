@@ -40,6 +40,9 @@ type runState struct {
 	created    int64
 	dialogues  int
 	userID     string
+	steps      int
+	pause      bool
+	form       *form
 }
 
 // tokenize splits an answer into the chunks a model would stream: words,
@@ -175,6 +178,8 @@ func (s *Server) sendChatMessage(c *call) {
 	if streaming {
 		cut = s.fault.cut
 		s.fault.cut = nil
+		rs.pause = s.fault.pause
+		s.fault.pause = false
 	}
 	s.mu.Unlock()
 
@@ -265,6 +270,7 @@ var (
 	startNode  = node{"start", "start", "Start"}
 	llmNode    = node{"llm", "llm", "LLM"}
 	answerNode = node{"answer", "answer", "Answer"}
+	humanNode  = node{"human_input", "human-input", "Human Input"}
 )
 
 func (rs *runState) nodeStarted(n node, index int, pred string, execID string, inputs map[string]any) map[string]any {
@@ -297,12 +303,13 @@ func (rs *runState) nodeFinished(n node, index int, pred string, execID string, 
 }
 
 // execute produces the run's events: start node, LLM node streaming the
-// answer, answer node, then the terminal events.
+// answer, answer node, then the terminal events. A run that pauses stops
+// after the start node at a human input node.
 func (rs *runState) execute(em *emitter) {
 	s := rs.s
 	st := &rs.s.st
 	s.mu.Lock()
-	ids := [3]string{st.newID(), st.newID(), st.newID()}
+	startID := st.newID()
 	s.mu.Unlock()
 	sysInputs := map[string]any{}
 	for k, v := range rs.inputs {
@@ -320,12 +327,27 @@ func (rs *runState) execute(em *emitter) {
 	em.send(rs.workflowEvent("workflow_started", map[string]any{
 		"id": rs.run.id, "workflow_id": rs.run.workflowID, "inputs": sysInputs, "created_at": rs.created,
 	}))
-	em.send(rs.nodeStarted(startNode, 1, "", ids[0], sysInputs))
-	em.send(rs.nodeFinished(startNode, 1, "", ids[0], sysInputs, sysInputs, "succeeded", ""))
-	em.send(rs.nodeStarted(llmNode, 2, startNode.id, ids[1], map[string]any{}))
+	em.send(rs.nodeStarted(startNode, 1, "", startID, sysInputs))
+	em.send(rs.nodeFinished(startNode, 1, "", startID, sysInputs, sysInputs, "succeeded", ""))
+	if rs.pause {
+		rs.pauseAtForm(em)
+		return
+	}
+	rs.answerPhase(em, 2, startNode.id)
+}
+
+// answerPhase runs the LLM node (streaming the answer) and the answer node,
+// then sends the terminal events.
+func (rs *runState) answerPhase(em *emitter, index int, pred string) {
+	s := rs.s
+	s.mu.Lock()
+	ids := [2]string{s.st.newID(), s.st.newID()}
+	s.mu.Unlock()
+	rs.steps = index
+	em.send(rs.nodeStarted(llmNode, index, pred, ids[0], map[string]any{}))
 	if rs.failWith != nil {
 		msg := *rs.failWith
-		em.send(rs.nodeFinished(llmNode, 2, startNode.id, ids[1], map[string]any{}, nil, "failed", msg))
+		em.send(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, nil, "failed", msg))
 		em.terminal = true
 		em.send(rs.workflowFinished("failed", msg, nil))
 		ev := map[string]any{
@@ -357,9 +379,10 @@ func (rs *runState) execute(em *emitter) {
 		return
 	}
 	llmOut := map[string]any{"text": em.answer, "finish_reason": "stop"}
-	em.send(rs.nodeFinished(llmNode, 2, startNode.id, ids[1], map[string]any{}, llmOut, "succeeded", ""))
-	em.send(rs.nodeStarted(answerNode, 3, llmNode.id, ids[2], map[string]any{}))
-	em.send(rs.nodeFinished(answerNode, 3, llmNode.id, ids[2], map[string]any{}, map[string]any{"answer": em.answer}, "succeeded", ""))
+	em.send(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, llmOut, "succeeded", ""))
+	em.send(rs.nodeStarted(answerNode, index+1, llmNode.id, ids[1], map[string]any{}))
+	em.send(rs.nodeFinished(answerNode, index+1, llmNode.id, ids[1], map[string]any{}, map[string]any{"answer": em.answer}, "succeeded", ""))
+	rs.steps = index + 1
 	em.terminal = true
 	if s.cfg.workflowFirst {
 		em.send(rs.workflowFinished("succeeded", "", map[string]any{"answer": em.answer}))
@@ -368,6 +391,71 @@ func (rs *runState) execute(em *emitter) {
 		em.send(rs.messageEnd(em))
 		em.send(rs.workflowFinished("succeeded", "", map[string]any{"answer": em.answer}))
 	}
+}
+
+// formActions are the buttons of the fake's human input form.
+var formActions = []any{
+	map[string]any{"id": "approve", "title": "Approve", "button_style": "primary"},
+	map[string]any{"id": "reject", "title": "Reject", "button_style": "default"},
+}
+
+// pauseAtForm reaches a human input node: human_input_required, then
+// workflow_paused, and the stream ends.
+func (rs *runState) pauseAtForm(em *emitter) {
+	s := rs.s
+	now := s.cfg.now()
+	s.mu.Lock()
+	execID := s.st.newID()
+	f := &form{
+		token: s.st.newID(), id: s.st.newID(), runID: rs.run.id, owner: rs.msg.owner,
+		expires: now.Add(time.Hour).Unix(), execID: execID,
+	}
+	s.st.forms[f.token] = f
+	rs.run.status = "paused"
+	rs.run.resume = rs
+	s.mu.Unlock()
+	rs.form = f
+	em.send(rs.nodeStarted(humanNode, 2, startNode.id, execID, map[string]any{}))
+	em.send(rs.workflowEvent("human_input_required", map[string]any{
+		"form_id": f.id, "form_token": f.token, "node_id": humanNode.id, "node_title": humanNode.title,
+		"form_content": formContent, "inputs": formInputs, "actions": formActions,
+		"display_in_ui": true, "resolved_default_values": map[string]any{}, "expiration_time": f.expires,
+	}))
+	em.terminal = true
+	em.send(rs.workflowEvent("workflow_paused", map[string]any{
+		"workflow_run_id": rs.run.id, "paused_nodes": []string{humanNode.id}, "outputs": map[string]any{},
+		"reasons": []any{map[string]any{"type": "human_input_required", "form_id": f.id, "node_id": humanNode.id}},
+		"status":  "paused", "created_at": rs.created, "elapsed_time": 0.02, "total_tokens": 0, "total_steps": 2,
+	}))
+}
+
+const formContent = "Please review the request and add a note.\n\n{{#$output.note#}}"
+
+var formInputs = []any{
+	map[string]any{"type": "paragraph", "output_variable_name": "note", "default": map[string]any{"type": "constant", "value": "", "selector": []string{}}},
+}
+
+// resume continues a paused run after its form was submitted: the events
+// that GET /workflow/{id}/events streams.
+func (rs *runState) resume(em *emitter) {
+	s := rs.s
+	s.mu.Lock()
+	f := rs.form
+	action, data := f.action, f.data
+	s.mu.Unlock()
+	actionText := action
+	for _, a := range formActions {
+		if m := a.(map[string]any); m["id"] == action {
+			actionText = m["title"].(string)
+		}
+	}
+	note, _ := data["note"].(string)
+	em.send(rs.workflowEvent("human_input_form_filled", map[string]any{
+		"node_id": humanNode.id, "node_title": humanNode.title, "rendered_content": "Please review the request and add a note.\n\n" + note,
+		"action_id": action, "action_text": actionText, "submitted_data": data,
+	}))
+	em.send(rs.nodeFinished(humanNode, 2, startNode.id, f.execID, map[string]any{}, map[string]any{"note": note, "__action_id": action}, "succeeded", ""))
+	rs.answerPhase(em, 3, humanNode.id)
 }
 
 func (rs *runState) messageEnd(em *emitter) map[string]any {
@@ -383,10 +471,7 @@ func (rs *runState) workflowFinished(status, errMsg string, outputs map[string]a
 	if errMsg != "" {
 		e = errMsg
 	}
-	steps := 3
-	if status != "succeeded" {
-		steps = 2
-	}
+	steps := rs.steps
 	now := rs.s.cfg.now().Unix()
 	tokens := rs.msg.promptTokens + len(tokenize(rs.answer))
 	rs.s.mu.Lock()
@@ -409,6 +494,7 @@ func (rs *runState) finish(em *emitter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.st.tasks, rs.task.id)
+	rs.run.events = append(rs.run.events, em.events...)
 	m := rs.msg
 	if rs.failWith != nil {
 		m.status = "error"
@@ -416,17 +502,19 @@ func (rs *runState) finish(em *emitter) {
 		rs.run.status = "failed"
 		return
 	}
+	if rs.run.status == "paused" {
+		return
+	}
 	m.answer = em.answer
 	m.answerTokens = len(tokenize(em.answer))
 	if rs.run.status == "running" {
-		// The stream was cut before workflow_finished: the run still ends.
+		// The run ended without workflow_finished: it still completes.
 		rs.run.status = "succeeded"
 		rs.run.outputs = map[string]any{"answer": em.answer}
 		rs.run.finished = s.cfg.now().Unix()
-		rs.run.steps = 3
+		rs.run.steps = rs.steps
 		rs.run.tokens = m.promptTokens + m.answerTokens
 	}
-	rs.run.events = em.events
 }
 
 func (s *Server) stopChatMessageGeneration(c *call) {

@@ -60,6 +60,10 @@ var streamEventSchemas = map[string]string{
 	"node_started":      "StreamEventNodeStarted",
 	"node_finished":     "StreamEventNodeFinished",
 	"error":             "StreamEventChatError",
+
+	"human_input_required":    "StreamEventHumanInputRequired",
+	"workflow_paused":         "StreamEventWorkflowPaused",
+	"human_input_form_filled": "StreamEventHumanInputFormFilled",
 }
 
 // checkEvents validates each event's payload against its schema.

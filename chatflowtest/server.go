@@ -248,6 +248,18 @@ func (s *Server) FailNextRun(message string) {
 	s.mu.Unlock()
 }
 
+// PauseNextRun makes the next streaming chat run stop at a human input
+// node: the stream sends human_input_required (with a form_token) and
+// workflow_paused, and ends. The form is read and submitted with
+// /form/human_input/{form_token}; after that, GET
+// /workflow/{workflow_run_id}/events streams the rest of the run
+// (human_input_form_filled, the answer, message_end, workflow_finished).
+func (s *Server) PauseNextRun() {
+	s.mu.Lock()
+	s.fault.pause = true
+	s.mu.Unlock()
+}
+
 // Requests returns the requests received so far, oldest first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -261,6 +273,7 @@ type faults struct {
 	eventDelay time.Duration
 	cut        *streamCut
 	runFail    *string
+	pause      bool
 }
 
 type failure struct {

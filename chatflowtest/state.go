@@ -104,6 +104,7 @@ type run struct {
 	tokens, steps          int
 	seq                    uint64
 	events                 []map[string]any // the events of the run, for /workflow/{id}/events
+	resume                 *runState        // a paused run waiting for its form
 }
 
 type task struct {
@@ -113,9 +114,12 @@ type task struct {
 }
 
 type form struct {
-	token, runID, owner string
-	submitted           bool
-	expires             int64
+	token, id, runID, owner string
+	execID                  string // the human input node's execution id
+	submitted               bool
+	expires                 int64
+	action                  string
+	data                    map[string]any
 }
 
 func (st *state) init() {
@@ -293,12 +297,16 @@ func (r *run) json() map[string]any {
 	if r.finished != 0 {
 		finished = r.finished
 	}
+	outputs := r.outputs
+	if outputs == nil {
+		outputs = map[string]any{}
+	}
 	return map[string]any{
 		"id":           r.id,
 		"workflow_id":  r.workflowID,
 		"status":       r.status,
 		"inputs":       r.inputs,
-		"outputs":      r.outputs,
+		"outputs":      outputs,
 		"error":        errMsg,
 		"total_steps":  r.steps,
 		"total_tokens": r.tokens,
