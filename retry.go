@@ -192,24 +192,25 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			status = resp.StatusCode
 		}
 		retry, reason := retryDecision(req.Method, replayable, status, err)
-		last := attempt >= retries
-		c.logAttempt(ctx, req, attempt, status, time.Since(start), err, retry && !last)
-		if !retry || last || ctx.Err() != nil {
-			if err != nil {
-				return nil, transportError(attempt, err)
-			}
-			return resp, nil
+		if attempt >= retries || ctx.Err() != nil {
+			retry = false
 		}
-
-		wait := c.backoff(attempt)
-		if resp != nil {
-			if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
-				wait = min(ra, c.cfg.retryWaitMax)
+		var wait time.Duration
+		if retry {
+			wait = c.backoff(attempt)
+			if resp != nil {
+				if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+					wait = min(ra, c.cfg.retryWaitMax)
+				}
+			}
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+				// The next attempt could not start in time: give up now
+				// with what this one got.
+				retry = false
 			}
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			// The next attempt could not start in time: give up now with
-			// what this one got.
+		c.logAttempt(ctx, req, attempt, status, time.Since(start), err, retry)
+		if !retry {
 			if err != nil {
 				return nil, transportError(attempt, err)
 			}
