@@ -325,11 +325,13 @@ func TestRequestLog(t *testing.T) {
 	chat(t, s, "alice", "", "hi")
 	do(t, s, "GET", "/conversations?user=alice", nil)
 	doWith(t, s, "GET", "/info", nil, "", "")
+	do(t, s, "GET", "/nowhere?user=x", nil)
 	got := s.Requests()
 	want := []chatflowtest.Request{
 		{Method: "POST", Path: "/chat-messages", Operation: "sendChatMessage", User: "alice", Status: 200},
 		{Method: "GET", Path: "/conversations", Operation: "getConversationsList", User: "alice", Status: 200},
 		{Method: "GET", Path: "/info", Operation: "getChatAppInfo", Status: 401},
+		{Method: "GET", Path: "/nowhere", Status: 404},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("requests = %+v", got)

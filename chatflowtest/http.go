@@ -110,6 +110,13 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path = strings.TrimPrefix(path, Prefix)
+	rec := s.record(Request{Method: r.Method, Path: path})
+	c := &call{w: w, r: r}
+	defer func() {
+		s.mu.Lock()
+		rec.Operation, rec.User, rec.Status = c.op, c.user, sw.status
+		s.mu.Unlock()
+	}()
 	rt, params, err := spectest.Find(r.Method, path)
 	if err != nil {
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
@@ -127,18 +134,10 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	c := &call{w: w, r: r, op: rt.Operation.OperationID, params: params}
-
+	c.op, c.params = rt.Operation.OperationID, params
 	s.mu.Lock()
-	idx := len(s.log)
-	s.log = append(s.log, Request{Method: r.Method, Path: path, Operation: c.op})
+	rec.Operation = c.op
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.log[idx].User = c.user
-		s.log[idx].Status = sw.status
-		s.mu.Unlock()
-	}()
 
 	if !s.authorize(w, r) {
 		return

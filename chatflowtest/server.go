@@ -12,7 +12,8 @@
 // realistic chatflow run.
 //
 // Tests can inject faults: FailNext, SetDelay, SetEventDelay,
-// CutStreamAfter, EndStreamAfter and FailNextRun.
+// CutStreamAfter, EndStreamAfter and FailNextRun; PauseNextRun makes a run
+// stop at a human input form. Requests lists what the server received.
 package chatflowtest
 
 import (
@@ -44,7 +45,23 @@ type Server struct {
 	mu    sync.Mutex
 	st    state
 	fault faults
-	log   []Request
+	log   []*Request
+}
+
+// maxLog is how many requests Requests remembers.
+const maxLog = 10000
+
+// record adds a request to the log and returns its entry, which the caller
+// completes under s.mu.
+func (s *Server) record(r Request) *Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.log) >= maxLog {
+		s.log = append(s.log[:0], s.log[maxLog/2:]...)
+	}
+	p := &r
+	s.log = append(s.log, p)
+	return p
 }
 
 // Request is one request the server received, as recorded by Requests.
@@ -260,11 +277,17 @@ func (s *Server) PauseNextRun() {
 	s.mu.Unlock()
 }
 
-// Requests returns the requests received so far, oldest first.
+// Requests returns the requests received so far (at most the last 10000),
+// oldest first. A request is listed from its arrival; its Operation, User
+// and Status are filled in when its reply is complete.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
+	out := make([]Request, len(s.log))
+	for i, r := range s.log {
+		out[i] = *r
+	}
+	return out
 }
 
 type faults struct {
