@@ -411,10 +411,10 @@ func (rs *runState) pauseAtForm(em *emitter) {
 		expires: now.Add(time.Hour).Unix(), execID: execID,
 	}
 	s.st.forms[f.token] = f
+	rs.form = f
 	rs.run.status = "paused"
 	rs.run.resume = rs
 	s.mu.Unlock()
-	rs.form = f
 	em.send(rs.nodeStarted(humanNode, 2, startNode.id, execID, map[string]any{}))
 	em.send(rs.workflowEvent("human_input_required", map[string]any{
 		"form_id": f.id, "form_token": f.token, "node_id": humanNode.id, "node_title": humanNode.title,
