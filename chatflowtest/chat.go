@@ -413,7 +413,6 @@ func (rs *runState) pauseAtForm(em *emitter) {
 	s.st.forms[f.token] = f
 	rs.form = f
 	rs.run.status = "paused"
-	rs.run.resume = rs
 	s.mu.Unlock()
 	em.send(rs.nodeStarted(humanNode, 2, startNode.id, execID, map[string]any{}))
 	em.send(rs.workflowEvent("human_input_required", map[string]any{
@@ -503,6 +502,8 @@ func (rs *runState) finish(em *emitter) {
 		return
 	}
 	if rs.run.status == "paused" {
+		// From now on GET /workflow/{id}/events can resume the run.
+		rs.run.resume = rs
 		return
 	}
 	m.answer = em.answer
