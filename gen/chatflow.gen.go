@@ -7941,10 +7941,14 @@ type InitialAnnotationReplySettingsResponse2 struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *InitialAnnotationReplySettingsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *InitialAnnotationReplySettingsResponse2401Headers
 }
@@ -7952,6 +7956,11 @@ type InitialAnnotationReplySettingsResponse2 struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r InitialAnnotationReplySettingsResponse2) GetJSON200() *InitialAnnotationReplySettingsResponse {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r InitialAnnotationReplySettingsResponse2) GetJSON400() *ErrorResponse {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -7962,6 +7971,11 @@ func (r InitialAnnotationReplySettingsResponse2) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r InitialAnnotationReplySettingsResponse2) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r InitialAnnotationReplySettingsResponse2) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -8138,6 +8152,8 @@ type CreateAnnotationResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateAnnotationResponse401Headers
 }
@@ -8155,6 +8171,11 @@ func (r CreateAnnotationResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r CreateAnnotationResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r CreateAnnotationResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -8264,6 +8285,8 @@ type UpdateAnnotationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateAnnotationResponse401Headers
 }
@@ -8286,6 +8309,11 @@ func (r UpdateAnnotationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateAnnotationResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateAnnotationResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -8425,6 +8453,8 @@ type SendChatMessageResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -8456,6 +8486,11 @@ func (r SendChatMessageResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r SendChatMessageResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SendChatMessageResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -8513,6 +8548,8 @@ type StopChatMessageGenerationResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *StopChatMessageGenerationResponse401Headers
 }
@@ -8535,6 +8572,11 @@ func (r StopChatMessageGenerationResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r StopChatMessageGenerationResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r StopChatMessageGenerationResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -8660,6 +8702,8 @@ type DeleteConversationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteConversationResponse401Headers
 }
@@ -8687,6 +8731,11 @@ func (r DeleteConversationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteConversationResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r DeleteConversationResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -8736,6 +8785,8 @@ type RenameConversationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RenameConversationResponse401Headers
 }
@@ -8763,6 +8814,11 @@ func (r RenameConversationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RenameConversationResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r RenameConversationResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -8888,6 +8944,8 @@ type UpdateChatConversationVariableResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateChatConversationVariableResponse401Headers
 }
@@ -8915,6 +8973,11 @@ func (r UpdateChatConversationVariableResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateChatConversationVariableResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r UpdateChatConversationVariableResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -9256,6 +9319,8 @@ type SubmitChatflowHumanInputFormResponse struct {
 	JSON404 *ErrorResponse
 	// JSON412 the response for an HTTP 412 `application/json` response
 	JSON412 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SubmitChatflowHumanInputFormResponse401Headers
 }
@@ -9288,6 +9353,11 @@ func (r SubmitChatflowHumanInputFormResponse) GetJSON404() *ErrorResponse {
 // GetJSON412 returns the response for an HTTP 412 `application/json` response
 func (r SubmitChatflowHumanInputFormResponse) GetJSON412() *ErrorResponse {
 	return r.JSON412
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r SubmitChatflowHumanInputFormResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -9475,6 +9545,8 @@ type PostChatMessageFeedbackResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PostChatMessageFeedbackResponse401Headers
 }
@@ -9502,6 +9574,11 @@ func (r PostChatMessageFeedbackResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r PostChatMessageFeedbackResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostChatMessageFeedbackResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetBody returns the raw response body bytes
@@ -9817,16 +9894,25 @@ type TextToAudioChatResponse401Headers struct {
 type TextToAudioChatResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *interface{}
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ErrorResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorResponse
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *ErrorResponse
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TextToAudioChatResponse401Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TextToAudioChatResponse) GetJSON200() *interface{} {
+	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
@@ -9842,6 +9928,11 @@ func (r TextToAudioChatResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r TextToAudioChatResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r TextToAudioChatResponse) GetJSON415() *ErrorResponse {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -10796,6 +10887,13 @@ func ParseInitialAnnotationReplySettingsResponse2(rsp *http.Response) (*InitialA
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10809,6 +10907,13 @@ func ParseInitialAnnotationReplySettingsResponse2(rsp *http.Response) (*InitialA
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	}
 
@@ -10976,6 +11081,13 @@ func ParseCreateAnnotationResponse(rsp *http.Response) (*CreateAnnotationRespons
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	}
 
 	switch {
@@ -11091,6 +11203,13 @@ func ParseUpdateAnnotationResponse(rsp *http.Response) (*UpdateAnnotationRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	}
 
@@ -11240,6 +11359,13 @@ func ParseSendChatMessageResponse(rsp *http.Response) (*SendChatMessageResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11316,6 +11442,13 @@ func ParseStopChatMessageGenerationResponse(rsp *http.Response) (*StopChatMessag
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	}
 
@@ -11454,6 +11587,13 @@ func ParseDeleteConversationResponse(rsp *http.Response) (*DeleteConversationRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	}
 
 	switch {
@@ -11520,6 +11660,13 @@ func ParseRenameConversationResponse(rsp *http.Response) (*RenameConversationRes
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	}
 
@@ -11654,6 +11801,13 @@ func ParseUpdateChatConversationVariableResponse(rsp *http.Response) (*UpdateCha
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	}
 
@@ -11983,6 +12137,13 @@ func ParseSubmitChatflowHumanInputFormResponse(rsp *http.Response) (*SubmitChatf
 		}
 		response.JSON412 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	}
 
 	switch {
@@ -12169,6 +12330,13 @@ func ParsePostChatMessageFeedbackResponse(rsp *http.Response) (*PostChatMessageF
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
 
 	}
 
@@ -12442,6 +12610,13 @@ func ParseTextToAudioChatResponse(rsp *http.Response) (*TextToAudioChatResponse,
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest interface{}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest ErrorResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12463,12 +12638,22 @@ func ParseTextToAudioChatResponse(rsp *http.Response) (*TextToAudioChatResponse,
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest ErrorResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (audio/mpeg) unsupported
 
 	}
 
