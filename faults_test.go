@@ -315,11 +315,18 @@ func TestFaultConcurrentUse(t *testing.T) {
 		gets, posts, deletes atomic.Int32
 		mu                   sync.Mutex
 		seenBodies           = map[string]int{}
+		failedOnce           = map[string]bool{}
 	)
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == "GET" && r.URL.Path == "/v1/meta":
-			if gets.Add(1)%5 == 0 { // every fifth GET fails once
+			// Every fifth call fails once with 503; its retry succeeds.
+			id := r.Header.Get("X-Test-Call")
+			mu.Lock()
+			failed := failedOnce[id]
+			failedOnce[id] = true
+			mu.Unlock()
+			if gets.Add(1); !failed && strings.HasSuffix(id, "-0") {
 				writeJSON(w, 503, `{"code":"busy","message":"busy","status":503}`)
 				return
 			}
@@ -339,7 +346,14 @@ func TestFaultConcurrentUse(t *testing.T) {
 		}
 	})
 	var logs syncBuffer
-	c, _ := faultClient(t, srv.URL, WithMaxRetries(3), WithRetryWaitMax(time.Millisecond), WithLogger(newTestLogger(&logs)))
+	type callKey struct{}
+	tagCall := WithRequestEditor(func(ctx context.Context, r *http.Request) error {
+		if id, ok := ctx.Value(callKey{}).(string); ok {
+			r.Header.Set("X-Test-Call", id)
+		}
+		return nil
+	})
+	c, _ := faultClient(t, srv.URL, WithMaxRetries(3), WithRetryWaitMax(time.Millisecond), WithLogger(newTestLogger(&logs)), tagCall)
 
 	const workers, rounds = 50, 4
 	var wg sync.WaitGroup
@@ -348,7 +362,8 @@ func TestFaultConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			ctx := context.Background()
 			for j := range rounds {
-				if _, err := c.AppMeta(ctx); err != nil {
+				callCtx := context.WithValue(ctx, callKey{}, fmt.Sprintf("%d-%d", i, (i+j)%5))
+				if _, err := c.AppMeta(callCtx); err != nil {
 					errs <- fmt.Errorf("AppMeta: %w", err)
 				}
 				q := fmt.Sprintf("q-%d-%d", i, j)
