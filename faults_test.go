@@ -384,6 +384,9 @@ func TestFaultConcurrentUse(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	if got := gets.Load(); got <= workers*rounds {
+		t.Errorf("GETs = %d, want more than %d (the failed calls retried)", got, workers*rounds)
+	}
 	if got := posts.Load(); got != workers*rounds {
 		t.Errorf("POSTs = %d, want %d", got, workers*rounds)
 	}
