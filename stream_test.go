@@ -426,13 +426,15 @@ func TestStreamIdleTimeout(t *testing.T) {
 // idle, however long it lasts.
 func TestStreamIdleTimeoutResets(t *testing.T) {
 	t.Parallel()
-	const idle = 200 * time.Millisecond
+	// Generous margins: a ping every 10ms against a 1s limit, for 1.2s, so
+	// that a loaded CI machine cannot make a gap look idle.
+	const idle = time.Second
 	c, mux, _ := setup(t, WithIdleTimeout(idle))
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		f := sseHeader(t, w)
-		tick := time.NewTicker(idle / 4)
+		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
-		for end := time.Now().Add(3 * idle); time.Now().Before(end); <-tick.C {
+		for end := time.Now().Add(idle + idle/5); time.Now().Before(end); <-tick.C {
 			write(w, f, "event: ping\n\n")
 		}
 		write(w, f, streamEnd)
