@@ -557,8 +557,14 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 		writeJSON(w, 503, `{"code":"busy","message":"come back later","status":503}`)
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	_, err := c.GetChatAppMetaWithResponse(ctx) // a wait of 20s unless the cancel ends it
+	defer cancel()
+	// Cancel once the client is waiting before its retry (20s, from
+	// Retry-After): the real wait must end at once.
+	ctx = context.WithValue(ctx, sleepKey{}, sleepFunc(func(ctx context.Context, d time.Duration) error {
+		cancel()
+		return sleepCtx(ctx, d)
+	}))
+	_, err := c.GetChatAppMetaWithResponse(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
