@@ -92,7 +92,7 @@ func (c *Client) openStream(ctx context.Context, req *http.Request, user string)
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := newAPIError(req, resp)
+		e := c.apiError(req, resp)
 		cancel(nil)
 		return nil, e
 	}
@@ -103,6 +103,7 @@ func (c *Client) openStream(ctx context.Context, req *http.Request, user string)
 		_ = resp.Body.Close()
 		cancel(nil)
 		decodeErrorBody(e, body, ct)
+		c.scrubError(e)
 		return nil, fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
 			resp.StatusCode, ct, shorten(e.Message, errMessageShort), req.Method, redactURL(req.URL.String()))
 	}

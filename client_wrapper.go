@@ -287,7 +287,13 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 
 // apiError describes a non-2xx reply, with any echo of the API key removed.
 func (c *Client) apiError(req *http.Request, resp *http.Response) *APIError {
-	e := newAPIError(req, resp)
+	return c.scrubError(newAPIError(req, resp))
+}
+
+// scrubError removes any echo of the API key from what e holds of the
+// server's words.
+func (c *Client) scrubError(e *APIError) *APIError {
+	e.Code = string(c.scrub([]byte(e.Code)))
 	e.Message = string(c.scrub([]byte(e.Message)))
 	e.Params = string(c.scrub([]byte(e.Params)))
 	e.Body = c.scrub(e.Body)

@@ -133,7 +133,9 @@ func decodeErrorBody(e *APIError, body []byte, contentType string) {
 	}
 	var eb errorBody
 	if trimmed[0] == '{' && json.Unmarshal(trimmed, &eb) == nil && (eb.Code != "" || eb.Message != "") {
-		e.Code, e.Message = eb.Code, eb.Message
+		// A code is a short identifier; keep Error() on one line whatever
+		// the server sent.
+		e.Code, e.Message = shorten(eb.Code, 80), eb.Message
 		if e.StatusCode == 0 {
 			e.StatusCode = eb.Status
 		}
@@ -170,7 +172,16 @@ func paramsString(raw json.RawMessage) string {
 // htmlTitle returns the text of the first <title> element, or of the first
 // <h1>, collapsed to one line.
 func htmlTitle(b []byte) string {
-	lower := bytes.ToLower(b)
+	// Lower-case ASCII letters only, so that every index into lower is an
+	// index into b (bytes.ToLower changes lengths for invalid UTF-8 and
+	// some letters).
+	lower := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
 	for _, tag := range []string{"title", "h1"} {
 		i := bytes.Index(lower, []byte("<"+tag))
 		if i < 0 {
@@ -185,7 +196,7 @@ func htmlTitle(b []byte) string {
 		if end < 0 {
 			continue
 		}
-		if t := strings.Join(strings.Fields(string(b[start:start+end])), " "); t != "" {
+		if t := strings.Join(strings.Fields(strings.ToValidUTF8(string(b[start:start+end]), "\uFFFD")), " "); t != "" {
 			return shorten(t, 120)
 		}
 	}
@@ -251,10 +262,12 @@ func withBinaryReply(ctx context.Context) context.Context {
 	return context.WithValue(ctx, binaryReply{}, true)
 }
 
-// limitBody makes reading a JSON reply fail once it exceeds max bytes.
-// Binary replies (audio, file previews) and streams are not limited.
+// limitBody makes reading a reply fail once it exceeds max bytes, whatever
+// its Content-Type says. Binary replies (audio, file previews) and event
+// streams are not limited.
 func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response {
-	if max <= 0 || !strings.Contains(resp.Header.Get("Content-Type"), "json") || req.Context().Value(binaryReply{}) != nil {
+	if max <= 0 || req.Context().Value(binaryReply{}) != nil ||
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return resp
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}

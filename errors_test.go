@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -215,5 +217,82 @@ func TestAPIErrorScrubsEchoedKey(t *testing.T) {
 	}
 	if strings.Contains(fmt.Sprintf("%v %+v %s", err, ae, ae.Body), testKey) {
 		t.Errorf("the echoed key survives in %+v", ae)
+	}
+}
+
+func TestAPIErrorOddBodies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, ctype, body string
+	}{
+		{"HTML title of invalid UTF-8", "text/html", "<title>" + strings.Repeat("\xff", 5000) + "</title>"},
+		{"HTML with letters that change length in lower case", "text/html", "<TITLE>İİİ\u212a</TITLE>"},
+		{"code with a line break", "application/json", `{"code":"a\nb","message":"m","status":400}`},
+		{"huge code", "application/json", `{"code":"` + strings.Repeat("c", 10000) + `","message":"m","status":400}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t)
+			mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.ctype)
+				w.WriteHeader(502)
+				_, _ = io.WriteString(w, tt.body)
+			})
+			_, err := c.AppMeta(context.Background())
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != 502 {
+				t.Fatalf("err = %v, want a 502 *APIError", err)
+			}
+			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") || len(msg) > 600 {
+				t.Errorf("Error() = %q: want one short line", msg)
+			}
+		})
+	}
+}
+
+func TestReplyLimitIgnoresContentType(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxReplyBytes(100))
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, `{"tool_icons":{"a":"`+strings.Repeat("x", 500)+`"}}`)
+	})
+	_, err := c.AppMeta(context.Background())
+	if !errors.Is(err, ErrReplyTooLarge) {
+		t.Fatalf("err = %v, want ErrReplyTooLarge", err)
+	}
+}
+
+func TestStreamErrorsScrubEchoedKey(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	var calls atomic.Int32
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		echo := r.Header.Get("Authorization")
+		switch calls.Add(1) {
+		case 1: // a JSON error before the stream
+			writeJSON(w, 400, `{"code":"bad","message":"`+echo+`","status":400}`)
+		case 2: // a proxy page instead of a stream
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<title>"+echo+"</title>")
+		default: // an error event inside the stream
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, `data: {"event":"error","code":"x","message":"`+echo+`","status":500}`+"\n\n")
+		}
+	})
+	for i := range 3 {
+		_, err := c.SendMessage(context.Background(), ChatRequest{Query: "q", User: "u"})
+		if err == nil {
+			t.Fatalf("call %d: no error", i+1)
+		}
+		var ae *APIError
+		s := err.Error()
+		if errors.As(err, &ae) {
+			s += fmt.Sprintf(" %+v %s", ae, ae.Body)
+		}
+		if strings.Contains(s, testKey) {
+			t.Errorf("call %d: the echoed key survives: %s", i+1, s)
+		}
 	}
 }

@@ -208,6 +208,9 @@ func (s *Stream) readError(err error) error {
 func (s *Stream) eventError(data string) error {
 	e := &APIError{Method: s.method, URL: s.url}
 	decodeErrorBody(e, []byte(data), "application/json")
+	if s.client != nil {
+		s.client.scrubError(e)
+	}
 	return e
 }
 
