@@ -283,37 +283,16 @@ func (e Event) ErrorEvent() (gen.StreamEventChatError, error) {
 	return decodeAs[gen.StreamEventChatError](e, gen.EventNameError)
 }
 
-// ParallelBranchEvent is the payload of the "parallel_branch_started" and
-// "parallel_branch_finished" events of older Dify servers, which the API
-// description does not type.
-type ParallelBranchEvent struct {
-	gen.StreamEventBase
-	Event         gen.EventName            `json:"event,omitempty"`
-	WorkflowRunID string                   `json:"workflow_run_id,omitempty"`
-	Data          *ParallelBranchEventData `json:"data,omitempty"`
+// ParallelBranchStarted returns the payload of a "parallel_branch_started"
+// event (sent by older servers).
+func (e Event) ParallelBranchStarted() (gen.StreamEventParallelBranchStarted, error) {
+	return decodeAs[gen.StreamEventParallelBranchStarted](e, gen.EventNameParallelBranchStarted)
 }
 
-// ParallelBranchEventData is the data object of a ParallelBranchEvent.
-type ParallelBranchEventData struct {
-	ParallelID                string `json:"parallel_id,omitempty"`
-	ParallelStartNodeID       string `json:"parallel_start_node_id,omitempty"`
-	ParentParallelID          string `json:"parent_parallel_id,omitempty"`
-	ParentParallelStartNodeID string `json:"parent_parallel_start_node_id,omitempty"`
-	IterationID               string `json:"iteration_id,omitempty"`
-	LoopID                    string `json:"loop_id,omitempty"`
-	Status                    string `json:"status,omitempty"`
-	Error                     string `json:"error,omitempty"`
-	CreatedAt                 int64  `json:"created_at,omitempty"`
-}
-
-// ParallelBranchStarted returns the payload of a "parallel_branch_started" event.
-func (e Event) ParallelBranchStarted() (ParallelBranchEvent, error) {
-	return decodeAs[ParallelBranchEvent](e, gen.EventNameParallelBranchStarted)
-}
-
-// ParallelBranchFinished returns the payload of a "parallel_branch_finished" event.
-func (e Event) ParallelBranchFinished() (ParallelBranchEvent, error) {
-	return decodeAs[ParallelBranchEvent](e, gen.EventNameParallelBranchFinished)
+// ParallelBranchFinished returns the payload of a "parallel_branch_finished"
+// event (sent by older servers).
+func (e Event) ParallelBranchFinished() (gen.StreamEventParallelBranchFinished, error) {
+	return decodeAs[gen.StreamEventParallelBranchFinished](e, gen.EventNameParallelBranchFinished)
 }
 
 // Payload decodes the event into the payload type of its kind and returns a

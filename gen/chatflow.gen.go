@@ -1255,6 +1255,36 @@ type MessageFileItem struct {
 	URL string `json:"url,omitempty"`
 }
 
+// ParallelBranchEventData A parallel branch of the workflow that started or finished.
+type ParallelBranchEventData struct {
+	// CreatedAt When the branch started, in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Error Why the branch failed, if it did.
+	Error string `json:"error,omitempty"`
+
+	// IterationID The iteration node the branch runs in, if any.
+	IterationID string `json:"iteration_id,omitempty"`
+
+	// LoopID The loop node the branch runs in, if any.
+	LoopID string `json:"loop_id,omitempty"`
+
+	// ParallelID Id of the parallel block.
+	ParallelID string `json:"parallel_id,omitempty"`
+
+	// ParallelStartNodeID Graph id of the node the branch starts at.
+	ParallelStartNodeID string `json:"parallel_start_node_id,omitempty"`
+
+	// ParentParallelID Id of the enclosing parallel block, for nested parallels.
+	ParentParallelID string `json:"parent_parallel_id,omitempty"`
+
+	// ParentParallelStartNodeID Start node of the enclosing branch, for nested parallels.
+	ParentParallelStartNodeID string `json:"parent_parallel_start_node_id,omitempty"`
+
+	// Status On finish, succeeded or failed.
+	Status string `json:"status,omitempty"`
+}
+
 // RetrieverResource A knowledge base passage an answer cites.
 type RetrieverResource struct {
 	// Content Text of the chunk.
@@ -2403,6 +2433,54 @@ type NodeStartedEventData struct {
 
 	// Title Title of the node.
 	Title string `json:"title,omitempty"`
+}
+
+// StreamEventParallelBranchFinished A parallel branch of the workflow finished (older servers).
+type StreamEventParallelBranchFinished struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data A parallel branch of the workflow that started or finished.
+	Data ParallelBranchEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID The workflow run the branch belongs to.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
+}
+
+// StreamEventParallelBranchStarted A parallel branch of the workflow started (older servers).
+type StreamEventParallelBranchStarted struct {
+	// ConversationID Id of the conversation.
+	ConversationID string `json:"conversation_id,omitempty"`
+
+	// CreatedAt Time of the event in unix seconds.
+	CreatedAt int64 `json:"created_at,omitempty"`
+
+	// Data A parallel branch of the workflow that started or finished.
+	Data ParallelBranchEventData `json:"data,omitempty"`
+
+	// Event The name of a server-sent event (its "event" field).
+	Event EventName `json:"event,omitempty"`
+
+	// MessageID Id of the answer message being generated.
+	MessageID string `json:"message_id,omitempty"`
+
+	// TaskID Id of the generation task, for stopping it; absent on error events.
+	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID The workflow run the branch belongs to.
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
 // StreamEventWorkflowFinished The workflow run ended (event `workflow_finished`); check data.status.
@@ -4635,6 +4713,58 @@ func (t *ChatStreamEvent) FromStreamEventChatTextChunk(v StreamEventChatTextChun
 
 // MergeStreamEventChatTextChunk performs a merge with any union data inside the ChatStreamEvent, using the provided StreamEventChatTextChunk
 func (t *ChatStreamEvent) MergeStreamEventChatTextChunk(v StreamEventChatTextChunk) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsStreamEventParallelBranchStarted returns the union data inside the ChatStreamEvent as a StreamEventParallelBranchStarted
+func (t ChatStreamEvent) AsStreamEventParallelBranchStarted() (StreamEventParallelBranchStarted, error) {
+	var body StreamEventParallelBranchStarted
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromStreamEventParallelBranchStarted overwrites any union data inside the ChatStreamEvent as the provided StreamEventParallelBranchStarted
+func (t *ChatStreamEvent) FromStreamEventParallelBranchStarted(v StreamEventParallelBranchStarted) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeStreamEventParallelBranchStarted performs a merge with any union data inside the ChatStreamEvent, using the provided StreamEventParallelBranchStarted
+func (t *ChatStreamEvent) MergeStreamEventParallelBranchStarted(v StreamEventParallelBranchStarted) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsStreamEventParallelBranchFinished returns the union data inside the ChatStreamEvent as a StreamEventParallelBranchFinished
+func (t ChatStreamEvent) AsStreamEventParallelBranchFinished() (StreamEventParallelBranchFinished, error) {
+	var body StreamEventParallelBranchFinished
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromStreamEventParallelBranchFinished overwrites any union data inside the ChatStreamEvent as the provided StreamEventParallelBranchFinished
+func (t *ChatStreamEvent) FromStreamEventParallelBranchFinished(v StreamEventParallelBranchFinished) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeStreamEventParallelBranchFinished performs a merge with any union data inside the ChatStreamEvent, using the provided StreamEventParallelBranchFinished
+func (t *ChatStreamEvent) MergeStreamEventParallelBranchFinished(v StreamEventParallelBranchFinished) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
