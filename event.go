@@ -121,17 +121,7 @@ func (e Event) Message() (gen.StreamEventChatMessage, error) {
 	if decodeFlatMessage(e.data, &m) {
 		return m, nil
 	}
-	return decodeMessageSlow[gen.StreamEventChatMessage](e)
-}
-
-// decodeMessageSlow decodes e with encoding/json. It is apart from the fast
-// path so that the fast path's result does not escape to the heap.
-func decodeMessageSlow[T any](e Event) (T, error) {
-	var v T
-	if err := json.Unmarshal([]byte(e.data), &v); err != nil {
-		return v, fmt.Errorf("chatflow: decode %s event: %w", e.name, err)
-	}
-	return v, nil
+	return decodeAs[gen.StreamEventChatMessage](e, gen.EventNameMessage) // not flat: encoding/json
 }
 
 // AgentMessage returns the payload of an "agent_message" event, the answer
@@ -144,7 +134,7 @@ func (e Event) AgentMessage() (gen.StreamEventChatAgentMessage, error) {
 	if decodeFlatMessage(e.data, &m) {
 		return gen.StreamEventChatAgentMessage(m), nil
 	}
-	return decodeMessageSlow[gen.StreamEventChatAgentMessage](e)
+	return decodeAs[gen.StreamEventChatAgentMessage](e, gen.EventNameAgentMessage)
 }
 
 // MessageEnd returns the payload of a "message_end" event: the message id,

@@ -54,15 +54,7 @@ func (s *Server) getConversationsList(c *call) {
 		}
 		list = list[i+1:]
 	}
-	hasMore := len(list) > limit
-	if hasMore {
-		list = list[:limit]
-	}
-	data := make([]any, 0, len(list))
-	for _, cv := range list {
-		data = append(data, cv.json())
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"limit": limit, "has_more": hasMore, "data": data})
+	writeCursorPage(c, list, limit)
 }
 
 func indexConv(list []*conversation, id string) int {
@@ -186,15 +178,7 @@ func (s *Server) getConversationVariables(c *call) {
 			out = append(out, v)
 		}
 	}
-	hasMore := len(out) > limit
-	if hasMore {
-		out = out[:limit]
-	}
-	data := make([]any, 0, len(out))
-	for _, v := range out {
-		data = append(data, v.json())
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"limit": limit, "has_more": hasMore, "data": data})
+	writeCursorPage(c, out, limit)
 }
 
 func (s *Server) updateChatConversationVariable(c *call) {
@@ -276,4 +260,18 @@ func typeMatches(valueType string, v any) bool {
 		return true
 	}
 	return true
+}
+
+// writeCursorPage answers with the first limit items of rest (the items after
+// the cursor) as a {limit, has_more, data} page.
+func writeCursorPage[T interface{ json() map[string]any }](c *call, rest []T, limit int) {
+	hasMore := len(rest) > limit
+	if hasMore {
+		rest = rest[:limit]
+	}
+	data := make([]any, 0, len(rest))
+	for _, item := range rest {
+		data = append(data, item.json())
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"limit": limit, "has_more": hasMore, "data": data})
 }
