@@ -132,10 +132,13 @@ func decodeErrorBody(e *APIError, body []byte, contentType string) {
 		return
 	}
 	var eb errorBody
-	if trimmed[0] == '{' && json.Unmarshal(trimmed, &eb) == nil && (eb.Code != "" || eb.Message != "") {
+	if trimmed[0] == '{' && json.Unmarshal(trimmed, &eb) == nil {
 		// A code is a short identifier; keep Error() on one line whatever
 		// the server sent.
-		e.Code, e.Message = shorten(eb.Code, 80), eb.Message
+		eb.Code = shorten(eb.Code, 80)
+	}
+	if eb.Code != "" || eb.Message != "" {
+		e.Code, e.Message = eb.Code, eb.Message
 		if e.StatusCode == 0 {
 			e.StatusCode = eb.Status
 		}
