@@ -1,11 +1,11 @@
 module github.com/difykit/chatflow
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/oapi-codegen/oapi-codegen/v2 v2.8.2
-	github.com/oapi-codegen/runtime v1.9.0
+	github.com/oapi-codegen/runtime v1.8.0
 	github.com/speakeasy-api/openapi v1.24.0
 	gopkg.in/yaml.v3 v3.0.1
 )
