@@ -91,9 +91,10 @@ func (e Event) String() string {
 // WrongEventError is returned by a typed accessor of Event called on an
 // event of another kind, such as NodeStarted on a "message" event.
 type WrongEventError struct {
-	Have, Want string
+	Have, Want string // the event's name, and the name the accessor decodes
 }
 
+// Error says which event was asked for and which one it is.
 func (e *WrongEventError) Error() string {
 	return fmt.Sprintf("chatflow: event is %q, not %q", e.Have, e.Want)
 }
