@@ -63,11 +63,7 @@ func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string) erro
 	if err := checkID("annotation id", annotationID); err != nil {
 		return err
 	}
-	resp, err := c.raw.DeleteAnnotation(ctx, annotationID)
-	if err != nil {
-		return err
-	}
-	return drainClose(resp)
+	return checkSuccess(c.raw.DeleteAnnotation(ctx, annotationID))
 }
 
 // EnableAnnotationReply starts the job that turns annotation reply on with

@@ -23,11 +23,7 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID, user st
 	if err := checkID("conversation id", conversationID); err != nil {
 		return err
 	}
-	resp, err := c.raw.DeleteConversation(ctx, conversationID, gen.DeleteConversationJSONRequestBody{User: user})
-	if err != nil {
-		return err
-	}
-	return drainClose(resp)
+	return checkSuccess(c.raw.DeleteConversation(ctx, conversationID, gen.DeleteConversationJSONRequestBody{User: user}))
 }
 
 // Conversations yields the conversations of user, one page at a time
@@ -158,6 +154,31 @@ func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
 		return nil, fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
 	}
 	return v, nil
+}
+
+// checkSuccess reads the reply of an operation whose 2xx reply carries no
+// data: no body (204, or an empty 200) or a JSON value such as
+// {"result":"success"}. Anything else, such as a proxy's HTML page with
+// status 200, is an error: the request may not have reached Dify.
+func checkSuccess(resp *http.Response, err error) error {
+	if err != nil {
+		return err
+	}
+	defer func() { _ = drainClose(resp) }()
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	var v json.RawMessage
+	switch err := json.NewDecoder(resp.Body).Decode(&v); err {
+	case nil, io.EOF:
+		return nil
+	default:
+		what := "reply"
+		if r := resp.Request; r != nil && r.URL != nil {
+			what = "reply to " + r.Method + " " + redactURL(r.URL.String())
+		}
+		return fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
+	}
 }
 
 // drainClose discards what is left of a reply body (bounded) and closes it,

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -144,5 +146,18 @@ func TestDeleteConversationReplies(t *testing.T) {
 		if err := c.DeleteConversation(context.Background(), uuidN(1, 1), "u1"); err != nil {
 			t.Errorf("legacy %v: %v", legacy, err)
 		}
+	}
+}
+
+func TestSuccessRepliesMustNotBeHTML(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("DELETE /conversations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<html><title>Sign in to the Wi-Fi</title></html>")
+	})
+	err := c.DeleteConversation(context.Background(), "c1", "u")
+	if err == nil || !strings.Contains(err.Error(), "status 200") {
+		t.Fatalf("err = %v, want an error for a 200 HTML page", err)
 	}
 }

@@ -39,9 +39,5 @@ func (c *Client) SubmitHumanInputForm(ctx context.Context, formToken, user, acti
 		inputs = map[string]any{}
 	}
 	body := gen.SubmitChatflowHumanInputFormJSONRequestBody{Action: action, Inputs: inputs, User: user}
-	resp, err := c.raw.SubmitChatflowHumanInputForm(ctx, formToken, body)
-	if err != nil {
-		return err
-	}
-	return drainClose(resp)
+	return checkSuccess(c.raw.SubmitChatflowHumanInputForm(ctx, formToken, body))
 }

@@ -73,11 +73,7 @@ func (c *Client) SendFeedback(ctx context.Context, messageID, user string, ratin
 	if rating != RatingNone {
 		body.Rating = &rating
 	}
-	resp, err := c.raw.PostChatMessageFeedback(ctx, messageID, body)
-	if err != nil {
-		return err
-	}
-	return drainClose(resp)
+	return checkSuccess(c.raw.PostChatMessageFeedback(ctx, messageID, body))
 }
 
 // RevokeFeedback removes the rating user gave to a message.

@@ -14,9 +14,5 @@ func (c *Client) StopMessage(ctx context.Context, taskID, user string) error {
 	if err := checkID("task id", taskID); err != nil {
 		return err
 	}
-	resp, err := c.raw.StopChatMessageGeneration(ctx, taskID, gen.StopChatMessageGenerationJSONRequestBody{User: user})
-	if err != nil {
-		return err
-	}
-	return drainClose(resp)
+	return checkSuccess(c.raw.StopChatMessageGeneration(ctx, taskID, gen.StopChatMessageGenerationJSONRequestBody{User: user}))
 }

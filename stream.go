@@ -252,9 +252,5 @@ func (s *Stream) Stop(ctx context.Context) error {
 	if err := checkID("task id", id); err != nil {
 		return err
 	}
-	resp, err := s.client.raw.StopChatMessageGeneration(ctx, id, gen.StopChatMessageGenerationJSONRequestBody{User: s.user})
-	if err != nil {
-		return err
-	}
-	return drainClose(resp)
+	return checkSuccess(s.client.raw.StopChatMessageGeneration(ctx, id, gen.StopChatMessageGenerationJSONRequestBody{User: s.user}))
 }
