@@ -71,9 +71,8 @@ func (s *Server) getConversationHistory(c *call) {
 	limit := queryInt(c, "limit", 20)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cv := s.st.conversation(q.Get("conversation_id"), c.user)
+	cv := s.userConversation(c, q.Get("conversation_id"))
 	if cv == nil {
-		writeError(c.w, http.StatusNotFound, "not_found", "Conversation Not Exists.")
 		return
 	}
 	end := len(cv.messages) // messages before end are candidates, newest last
@@ -113,9 +112,8 @@ func (s *Server) renameConversation(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cv := s.st.conversation(c.params["conversation_id"], c.user)
+	cv := s.userConversation(c, c.params["conversation_id"])
 	if cv == nil {
-		writeError(c.w, http.StatusNotFound, "not_found", "Conversation Not Exists.")
 		return
 	}
 	if req.AutoGenerate {
@@ -135,9 +133,8 @@ func (s *Server) renameConversation(c *call) {
 func (s *Server) deleteConversation(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cv := s.st.conversation(c.params["conversation_id"], c.user)
+	cv := s.userConversation(c, c.params["conversation_id"])
 	if cv == nil {
-		writeError(c.w, http.StatusNotFound, "not_found", "Conversation Not Exists.")
 		return
 	}
 	delete(s.st.convs, cv.id)
@@ -152,9 +149,8 @@ func (s *Server) getConversationVariables(c *call) {
 	limit := queryInt(c, "limit", 20)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cv := s.st.conversation(c.params["conversation_id"], c.user)
+	cv := s.userConversation(c, c.params["conversation_id"])
 	if cv == nil {
-		writeError(c.w, http.StatusNotFound, "not_found", "Conversation Not Exists.")
 		return
 	}
 	vars := cv.vars
@@ -185,9 +181,8 @@ func (s *Server) updateChatConversationVariable(c *call) {
 	value := c.json["value"]
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cv := s.st.conversation(c.params["conversation_id"], c.user)
+	cv := s.userConversation(c, c.params["conversation_id"])
 	if cv == nil {
-		writeError(c.w, http.StatusNotFound, "not_found", "Conversation Not Exists.")
 		return
 	}
 	var v *variable
@@ -274,4 +269,15 @@ func writeCursorPage[T interface{ json() map[string]any }](c *call, rest []T, li
 		data = append(data, item.json())
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"limit": limit, "has_more": hasMore, "data": data})
+}
+
+// userConversation returns the conversation id of the calling user, or
+// answers 404 not_found as Dify does (for an unknown id and for another
+// user's conversation alike) and returns nil. s.mu must be held.
+func (s *Server) userConversation(c *call, id string) *conversation {
+	cv := s.st.conversation(id, c.user)
+	if cv == nil {
+		writeError(c.w, http.StatusNotFound, "not_found", "Conversation Not Exists.")
+	}
+	return cv
 }
