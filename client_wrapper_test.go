@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/difykit/chatflow/gen"
 )
 
 func TestNewClientValidation(t *testing.T) {
@@ -165,10 +167,42 @@ func TestGeneratedCallsRejectDotIDs(t *testing.T) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		t.Errorf("request sent for a bad id: %s %s", r.Method, r.URL)
 	})
-	for _, id := range []string{"", "."} {
-		_, err := c.GetEndUserChatWithResponse(context.Background(), id)
-		if !errors.Is(err, ErrInvalidID) {
+	ctx := context.Background()
+	for _, id := range []string{"", ".", ".."} {
+		if _, err := c.GetEndUserChatWithResponse(ctx, id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("GetEndUserChat(%q) = %v, want ErrInvalidID", id, err)
 		}
+		if _, err := c.GetConversationVariablesWithResponse(ctx, id, nil); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("GetConversationVariables(%q) = %v, want ErrInvalidID", id, err)
+		}
+		if _, err := c.UpdateChatConversationVariableWithResponse(ctx, id, "v1", gen.UpdateChatConversationVariableJSONRequestBody{Value: 1}); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("UpdateChatConversationVariable(%q, v1) = %v, want ErrInvalidID", id, err)
+		}
+		if _, err := c.UpdateChatConversationVariableWithResponse(ctx, "c1", id, gen.UpdateChatConversationVariableJSONRequestBody{Value: 1}); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("UpdateChatConversationVariable(c1, %q) = %v, want ErrInvalidID", id, err)
+		}
+		if _, err := c.DeleteAnnotationWithResponse(ctx, id); !errors.Is(err, ErrInvalidID) {
+			t.Errorf("DeleteAnnotation(%q) = %v, want ErrInvalidID", id, err)
+		}
+	}
+}
+
+// Every operation's own path passes the check, with ids of any shape.
+func TestRequestPathCheckAcceptsEveryRoute(t *testing.T) {
+	t.Parallel()
+	for _, r := range apiRoutes {
+		method, path, _ := strings.Cut(r, " ")
+		path = strings.NewReplacer("{", "", "}", "").Replace(path) // the parameter names as ids
+		req, err := http.NewRequest(method, "https://dify.example.com/v1"+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkRequestPath(req, "https://dify.example.com/v1/"); err != nil {
+			t.Errorf("%s: %v", r, err)
+		}
+	}
+	req, _ := http.NewRequest("GET", "https://elsewhere.example.com/x/../y", nil)
+	if err := checkRequestPath(req, "https://dify.example.com/v1/"); err != nil {
+		t.Errorf("a URL outside the base was checked: %v", err)
 	}
 }

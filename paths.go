@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // ErrInvalidID is wrapped by the error returned when an id that goes into a
@@ -24,8 +25,11 @@ func checkID(what, id string) error {
 }
 
 // checkRequestPath is the last check before any request of the client is
-// sent: below the base URL the path must have no empty, "." or ".."
-// segment, which an empty or dot id would have left behind.
+// sent: below the base URL, the method and path must fit one of the API's
+// operations (apiRoutes), each path parameter a non-empty segment other than
+// "." and "..". An empty or dot id passed to a generated method leaves a
+// path that fits none (the request builders resolve dot segments away).
+// Requests outside the base URL (a redirect, a caller's own URL) pass.
 func checkRequestPath(req *http.Request, base string) error {
 	p := req.URL.EscapedPath()
 	i := strings.Index(base, "://")
@@ -33,18 +37,56 @@ func checkRequestPath(req *http.Request, base string) error {
 		if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
 			prefix := base[i+3+j:]
 			if !strings.HasPrefix(p+"/", prefix) {
-				return nil // not one of ours (a redirect target, a custom URL)
+				return nil
 			}
 			p = strings.TrimPrefix(p, prefix)
 		}
 	}
-	if p == "" {
-		return fmt.Errorf("%w: empty path below the base URL", ErrInvalidID)
-	}
-	for _, seg := range strings.Split(p, "/") {
-		if seg == "" || seg == "." || seg == ".." {
-			return fmt.Errorf("%w: request path %q has an empty or dot segment", ErrInvalidID, req.URL.EscapedPath())
+	segs := strings.Split(p, "/")
+	for _, r := range parsedRoutes() {
+		if r.fits(req.Method, segs) {
+			return nil
 		}
 	}
-	return nil
+	return fmt.Errorf("%w: %s %s is not the path of any operation (an empty or dot id?)", ErrInvalidID, req.Method, req.URL.EscapedPath())
+}
+
+// route is an operation's method and path template, split into segments;
+// a parameter segment is "".
+type route struct {
+	method string
+	segs   []string
+}
+
+// parsedRoutes splits apiRoutes once.
+var parsedRoutes = sync.OnceValue(func() []route {
+	out := make([]route, 0, len(apiRoutes))
+	for _, r := range apiRoutes {
+		method, path, _ := strings.Cut(r, " ")
+		segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		for i, s := range segs {
+			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+				segs[i] = ""
+			}
+		}
+		out = append(out, route{method: method, segs: segs})
+	}
+	return out
+})
+
+// fits reports whether a request with method and path segs is this route.
+func (r route) fits(method string, segs []string) bool {
+	if r.method != method || len(r.segs) != len(segs) {
+		return false
+	}
+	for i, want := range r.segs {
+		got := segs[i]
+		switch {
+		case want != "" && got != want:
+			return false
+		case want == "" && (got == "" || got == "." || got == ".."):
+			return false
+		}
+	}
+	return true
 }
