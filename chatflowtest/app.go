@@ -153,8 +153,7 @@ func (s *Server) getAppFeedbacks(c *call) {
 		}
 	}
 	sort.Slice(rated, func(i, j int) bool { return rated[i].feedbackSeq > rated[j].feedbackSeq })
-	from := min((page-1)*limit, len(rated))
-	to := min(from+limit, len(rated))
+	from, to := pageBounds(page, limit, len(rated))
 	data := make([]any, 0, to-from)
 	for _, m := range rated[from:to] {
 		var content any
@@ -358,8 +357,7 @@ func (s *Server) getAnnotationList(c *call) {
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].seq > list[j].seq })
-	from := min((page-1)*limit, len(list))
-	to := min(from+limit, len(list))
+	from, to := pageBounds(page, limit, len(list))
 	data := make([]any, 0, to-from)
 	for _, a := range list[from:to] {
 		data = append(data, a.json())
@@ -456,8 +454,7 @@ func (s *Server) getWorkflowLogs(c *call) {
 		list = append(list, r)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].seq > list[j].seq })
-	from := min((page-1)*limit, len(list))
-	to := min(from+limit, len(list))
+	from, to := pageBounds(page, limit, len(list))
 	data := make([]any, 0, to-from)
 	for _, r := range list[from:to] {
 		u := s.st.user(r.owner, s.cfg.now())
@@ -580,4 +577,11 @@ func (s *Server) streamWorkflowEvents(c *call) {
 	}
 	rs.resume(em)
 	rs.finish(em)
+}
+
+// pageBounds returns the slice bounds of page (from 1) of limit items in a
+// list of n, clamped to the list.
+func pageBounds(page, limit, n int) (from, to int) {
+	from = min(max(page-1, 0)*limit, n)
+	return from, min(from+limit, n)
 }
