@@ -24,14 +24,12 @@ type (
 // WorkflowLogStatus selects the runs of WorkflowLogs by their status.
 type WorkflowLogStatus = gen.GetWorkflowLogsParamsStatus
 
-// Statuses of workflow runs.
+// The statuses the server accepts as a WorkflowLogs filter (runs can have
+// other statuses, but the server rejects any other filter value).
 const (
-	WorkflowLogStatusRunning          WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusRunning
-	WorkflowLogStatusSucceeded        WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusSucceeded
-	WorkflowLogStatusFailed           WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusFailed
-	WorkflowLogStatusStopped          WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusStopped
-	WorkflowLogStatusPartialSucceeded WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusPartialSucceeded
-	WorkflowLogStatusPaused           WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusPaused
+	WorkflowLogStatusSucceeded WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusSucceeded
+	WorkflowLogStatusFailed    WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusFailed
+	WorkflowLogStatusStopped   WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusStopped
 )
 
 // WorkflowRun returns the state, inputs, outputs and figures of a workflow

@@ -326,24 +326,15 @@ func (e GetChatflowHumanInputForm200JSONResponseBodyInputsOptionSourceType) Vali
 
 // Defines values for GetWorkflowLogsParamsStatus.
 const (
-	GetWorkflowLogsParamsStatusFailed           GetWorkflowLogsParamsStatus = "failed"
-	GetWorkflowLogsParamsStatusPartialSucceeded GetWorkflowLogsParamsStatus = "partial-succeeded"
-	GetWorkflowLogsParamsStatusPaused           GetWorkflowLogsParamsStatus = "paused"
-	GetWorkflowLogsParamsStatusRunning          GetWorkflowLogsParamsStatus = "running"
-	GetWorkflowLogsParamsStatusStopped          GetWorkflowLogsParamsStatus = "stopped"
-	GetWorkflowLogsParamsStatusSucceeded        GetWorkflowLogsParamsStatus = "succeeded"
+	GetWorkflowLogsParamsStatusFailed    GetWorkflowLogsParamsStatus = "failed"
+	GetWorkflowLogsParamsStatusStopped   GetWorkflowLogsParamsStatus = "stopped"
+	GetWorkflowLogsParamsStatusSucceeded GetWorkflowLogsParamsStatus = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the GetWorkflowLogsParamsStatus enum.
 func (e GetWorkflowLogsParamsStatus) Valid() bool {
 	switch e {
 	case GetWorkflowLogsParamsStatusFailed:
-		return true
-	case GetWorkflowLogsParamsStatusPartialSucceeded:
-		return true
-	case GetWorkflowLogsParamsStatusPaused:
-		return true
-	case GetWorkflowLogsParamsStatusRunning:
 		return true
 	case GetWorkflowLogsParamsStatusStopped:
 		return true
@@ -659,7 +650,10 @@ type ChatCompletionResponse struct {
 	// CreatedAt Creation time of the message in unix seconds.
 	CreatedAt int64 `json:"created_at,omitempty"`
 
-	// Event Always `message` for a blocking reply.
+	// Data Why and where the run paused (workflow_paused replies only).
+	Data WorkflowPausedEventData `json:"data,omitempty"`
+
+	// Event `message` for a finished answer; `workflow_paused` when the run stopped to wait for human input (then read Data and WorkflowRunID).
 	Event string `json:"event,omitempty"`
 
 	// ID Id of the answer message; the same as message_id.
@@ -676,6 +670,9 @@ type ChatCompletionResponse struct {
 
 	// TaskID Id of the generation task.
 	TaskID string `json:"task_id,omitempty"`
+
+	// WorkflowRunID The run that paused (workflow_paused replies only).
+	WorkflowRunID string `json:"workflow_run_id,omitempty"`
 }
 
 // MessageMetadata Usage, citations and other details of the answer.
@@ -1255,12 +1252,12 @@ type MessageFileItem struct {
 	URL string `json:"url,omitempty"`
 }
 
-// ParallelBranchEventData A parallel branch of the workflow that started or finished.
+// ParallelBranchEventData A parallel branch of the workflow that started or finished. Status and error are set only when the branch finished.
 type ParallelBranchEventData struct {
-	// CreatedAt When the branch started, in unix seconds.
+	// CreatedAt When the branch started or finished, in unix seconds.
 	CreatedAt int64 `json:"created_at,omitempty"`
 
-	// Error Why the branch failed, if it did.
+	// Error Why the branch failed, if it did (finish only).
 	Error string `json:"error,omitempty"`
 
 	// IterationID The iteration node the branch runs in, if any.
@@ -1269,11 +1266,11 @@ type ParallelBranchEventData struct {
 	// LoopID The loop node the branch runs in, if any.
 	LoopID string `json:"loop_id,omitempty"`
 
-	// ParallelID Id of the parallel block.
-	ParallelID string `json:"parallel_id,omitempty"`
+	// ParallelBranchID Id of the branch within its parallel block.
+	ParallelBranchID string `json:"parallel_branch_id,omitempty"`
 
-	// ParallelStartNodeID Graph id of the node the branch starts at.
-	ParallelStartNodeID string `json:"parallel_start_node_id,omitempty"`
+	// ParallelID Id of the parallel block the branch belongs to.
+	ParallelID string `json:"parallel_id,omitempty"`
 
 	// ParentParallelID Id of the enclosing parallel block, for nested parallels.
 	ParentParallelID string `json:"parent_parallel_id,omitempty"`
@@ -1281,8 +1278,29 @@ type ParallelBranchEventData struct {
 	// ParentParallelStartNodeID Start node of the enclosing branch, for nested parallels.
 	ParentParallelStartNodeID string `json:"parent_parallel_start_node_id,omitempty"`
 
-	// Status On finish, succeeded or failed.
+	// Status How the branch ended (finish only), such as succeeded or failed.
 	Status string `json:"status,omitempty"`
+}
+
+// PausedHumanInputForm A Human Input form the paused run waits for.
+type PausedHumanInputForm struct {
+	// ExpirationTime When the form stops accepting answers, in unix seconds.
+	ExpirationTime int64 `json:"expiration_time,omitempty"`
+
+	// FormContent The form's text, with the run's variables filled in.
+	FormContent string `json:"form_content,omitempty"`
+
+	// FormID Id of the form (for logs; the API calls use form_token).
+	FormID string `json:"form_id,omitempty"`
+
+	// FormToken The token to read and submit the form with.
+	FormToken string `json:"form_token,omitempty"`
+
+	// NodeID Graph id of the Human Input node that asks.
+	NodeID string `json:"node_id,omitempty"`
+
+	// NodeTitle Title of that node.
+	NodeTitle string `json:"node_title,omitempty"`
 }
 
 // RetrieverResource A knowledge base passage an answer cites.
@@ -2443,7 +2461,7 @@ type StreamEventParallelBranchFinished struct {
 	// CreatedAt Time of the event in unix seconds.
 	CreatedAt int64 `json:"created_at,omitempty"`
 
-	// Data A parallel branch of the workflow that started or finished.
+	// Data A parallel branch of the workflow that started or finished. Status and error are set only when the branch finished.
 	Data ParallelBranchEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
@@ -2467,7 +2485,7 @@ type StreamEventParallelBranchStarted struct {
 	// CreatedAt Time of the event in unix seconds.
 	CreatedAt int64 `json:"created_at,omitempty"`
 
-	// Data A parallel branch of the workflow that started or finished.
+	// Data A parallel branch of the workflow that started or finished. Status and error are set only when the branch finished.
 	Data ParallelBranchEventData `json:"data,omitempty"`
 
 	// Event The name of a server-sent event (its "event" field).
@@ -2577,6 +2595,9 @@ type WorkflowPausedEventData struct {
 
 	// ElapsedTime Time the run has taken so far, in seconds.
 	ElapsedTime float32 `json:"elapsed_time,omitempty"`
+
+	// HumanInputForms The pending forms with their tokens, when the server lists them.
+	HumanInputForms []PausedHumanInputForm `json:"human_input_forms,omitempty"`
 
 	// Outputs Outputs produced so far.
 	Outputs map[string]interface{} `json:"outputs,omitempty"`
@@ -2926,6 +2947,9 @@ type TooManyRequests = ErrorResponse
 
 // Unauthorized The body of every error reply of the Dify Service API.
 type Unauthorized = ErrorResponse
+
+// UnprocessableEntity The body of every error reply of the Dify Service API.
+type UnprocessableEntity = ErrorResponse
 
 // GetChatAppFeedbacksParams defines parameters for GetChatAppFeedbacks.
 type GetChatAppFeedbacksParams struct {
@@ -8013,6 +8037,8 @@ type GetChatAppFeedbacksResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetChatAppFeedbacksResponse401Headers
 }
@@ -8030,6 +8056,11 @@ func (r GetChatAppFeedbacksResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r GetChatAppFeedbacksResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetChatAppFeedbacksResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -8079,6 +8110,8 @@ type InitialAnnotationReplySettingsResponse2 struct {
 	JSON403 *Forbidden
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *InitialAnnotationReplySettingsResponse2401Headers
 }
@@ -8106,6 +8139,11 @@ func (r InitialAnnotationReplySettingsResponse2) GetJSON403() *Forbidden {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r InitialAnnotationReplySettingsResponse2) GetJSON415() *ErrorResponse {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r InitialAnnotationReplySettingsResponse2) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -8153,6 +8191,10 @@ type GetInitialAnnotationReplySettingsStatusResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetInitialAnnotationReplySettingsStatusResponse401Headers
 }
@@ -8175,6 +8217,16 @@ func (r GetInitialAnnotationReplySettingsStatusResponse) GetJSON401() *Unauthori
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r GetInitialAnnotationReplySettingsStatusResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetInitialAnnotationReplySettingsStatusResponse) GetJSON404() *ErrorResponse {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetInitialAnnotationReplySettingsStatusResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -8220,6 +8272,8 @@ type GetAnnotationListResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetAnnotationListResponse401Headers
 }
@@ -8237,6 +8291,11 @@ func (r GetAnnotationListResponse) GetJSON401() *Unauthorized {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r GetAnnotationListResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetAnnotationListResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -8284,6 +8343,8 @@ type CreateAnnotationResponse struct {
 	JSON403 *Forbidden
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateAnnotationResponse401Headers
 }
@@ -8306,6 +8367,11 @@ func (r CreateAnnotationResponse) GetJSON403() *Forbidden {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r CreateAnnotationResponse) GetJSON415() *ErrorResponse {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r CreateAnnotationResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -8351,6 +8417,8 @@ type DeleteAnnotationResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteAnnotationResponse401Headers
 }
@@ -8368,6 +8436,11 @@ func (r DeleteAnnotationResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAnnotationResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DeleteAnnotationResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -8417,6 +8490,8 @@ type UpdateAnnotationResponse struct {
 	JSON404 *ErrorResponse
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateAnnotationResponse401Headers
 }
@@ -8444,6 +8519,11 @@ func (r UpdateAnnotationResponse) GetJSON404() *ErrorResponse {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r UpdateAnnotationResponse) GetJSON415() *ErrorResponse {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r UpdateAnnotationResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -9599,6 +9679,8 @@ type GetConversationHistoryResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetConversationHistoryResponse401Headers
 }
@@ -9626,6 +9708,11 @@ func (r GetConversationHistoryResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetConversationHistoryResponse) GetJSON404() *ErrorResponse {
 	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r GetConversationHistoryResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -9677,6 +9764,8 @@ type PostChatMessageFeedbackResponse struct {
 	JSON404 *ErrorResponse
 	// JSON415 the response for an HTTP 415 `application/json` response
 	JSON415 *ErrorResponse
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PostChatMessageFeedbackResponse401Headers
 }
@@ -9709,6 +9798,11 @@ func (r PostChatMessageFeedbackResponse) GetJSON404() *ErrorResponse {
 // GetJSON415 returns the response for an HTTP 415 `application/json` response
 func (r PostChatMessageFeedbackResponse) GetJSON415() *ErrorResponse {
 	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostChatMessageFeedbackResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
 }
 
 // GetBody returns the raw response body bytes
@@ -10978,6 +11072,13 @@ func ParseGetChatAppFeedbacksResponse(rsp *http.Response) (*GetChatAppFeedbacksR
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	}
 
 	switch {
@@ -11045,6 +11146,13 @@ func ParseInitialAnnotationReplySettingsResponse2(rsp *http.Response) (*InitialA
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	}
 
 	switch {
@@ -11105,6 +11213,20 @@ func ParseGetInitialAnnotationReplySettingsStatusResponse(rsp *http.Response) (*
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	}
 
 	switch {
@@ -11157,6 +11279,13 @@ func ParseGetAnnotationListResponse(rsp *http.Response) (*GetAnnotationListRespo
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 
@@ -11218,6 +11347,13 @@ func ParseCreateAnnotationResponse(rsp *http.Response) (*CreateAnnotationRespons
 		}
 		response.JSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	}
 
 	switch {
@@ -11273,6 +11409,13 @@ func ParseDeleteAnnotationResponse(rsp *http.Response) (*DeleteAnnotationRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 
@@ -11340,6 +11483,13 @@ func ParseUpdateAnnotationResponse(rsp *http.Response) (*UpdateAnnotationRespons
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 
@@ -12394,6 +12544,13 @@ func ParseGetConversationHistoryResponse(rsp *http.Response) (*GetConversationHi
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
 	}
 
 	switch {
@@ -12467,6 +12624,13 @@ func ParsePostChatMessageFeedbackResponse(rsp *http.Response) (*PostChatMessageF
 			return nil, err
 		}
 		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 

@@ -2,7 +2,9 @@ package openapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -57,6 +59,79 @@ func TestSameOperationsAsUpstream(t *testing.T) {
 		item := doc.Paths.Find(path)
 		if item == nil || item.GetOperation(method) == nil {
 			t.Errorf("missing operation %s", op)
+		}
+	}
+}
+
+// The server facts of issue 10 that the overlay states: each would be lost
+// silently if an overlay action stopped matching its target.
+func TestOverlayServerFacts(t *testing.T) {
+	t.Parallel()
+	doc, err := Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errorBody := func(op, status string) {
+		t.Helper()
+		method, path, _ := strings.Cut(op, " ")
+		item := doc.Paths.Find(path)
+		if item == nil || item.GetOperation(method) == nil {
+			t.Errorf("%s: no such operation", op)
+			return
+		}
+		r := item.GetOperation(method).Responses.Value(status)
+		if r == nil || r.Value == nil {
+			t.Errorf("%s: no %s response", op, status)
+			return
+		}
+		mt := r.Value.Content.Get("application/json")
+		if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/ErrorResponse" {
+			t.Errorf("%s: %s response is not an ErrorResponse", op, status)
+		}
+	}
+	for _, op := range []string{
+		"GET /messages",
+		"POST /messages/{message_id}/feedbacks",
+		"GET /app/feedbacks",
+		"GET /apps/annotations",
+		"POST /apps/annotations",
+		"PUT /apps/annotations/{annotation_id}",
+		"DELETE /apps/annotations/{annotation_id}",
+		"POST /apps/annotation-reply/{action}",
+		"GET /apps/annotation-reply/{action}/status/{job_id}",
+	} {
+		errorBody(op, "422")
+	}
+	errorBody("GET /apps/annotation-reply/{action}/status/{job_id}", "404")
+
+	logs := doc.Paths.Find("/workflows/logs").Get
+	if p := logs.Parameters.GetByInAndName("query", "status"); p == nil {
+		t.Error("workflow logs: no status filter")
+	} else if got := fmt.Sprint(p.Schema.Value.Enum); got != "[succeeded failed stopped]" {
+		t.Errorf("workflow logs status filter enum = %s, want [succeeded failed stopped]", got)
+	}
+
+	branch := doc.Components.Schemas["ParallelBranchEventData"].Value.Properties
+	for _, f := range []string{"parallel_id", "parallel_branch_id", "parent_parallel_id", "parent_parallel_start_node_id", "iteration_id", "loop_id", "created_at", "status", "error"} {
+		if _, ok := branch[f]; !ok {
+			t.Errorf("ParallelBranchEventData lacks %s", f)
+		}
+	}
+	if _, ok := branch["parallel_start_node_id"]; ok {
+		t.Error("ParallelBranchEventData still has parallel_start_node_id, which the server does not send")
+	}
+
+	blocking := doc.Components.Schemas["ChatCompletionResponse"].Value.Properties
+	for _, f := range []string{"event", "task_id", "workflow_run_id", "data"} {
+		if _, ok := blocking[f]; !ok {
+			t.Errorf("ChatCompletionResponse lacks %s (workflow_paused reply)", f)
+		}
+	}
+	if d := blocking["data"]; d != nil {
+		for _, f := range []string{"status", "paused_nodes", "outputs", "reasons", "human_input_forms"} {
+			if _, ok := d.Value.Properties[f]; !ok {
+				t.Errorf("ChatCompletionResponse.data lacks %s", f)
+			}
 		}
 	}
 }
