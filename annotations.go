@@ -7,30 +7,9 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// Annotation is a curated question and answer that the app can reply with
-// instead of running the workflow (annotation reply).
-type Annotation = gen.AnnotationItem
-
-// AnnotationReplySettings configures annotation reply: the embedding model
-// that matches questions, and the similarity score a question needs.
-type AnnotationReplySettings = gen.InitialAnnotationReplySettingsRequest
-
-// AnnotationReplyJob is the background job that turns annotation reply on
-// or off, and its status ("waiting", "processing", "completed", "error").
-type AnnotationReplyJob = gen.InitialAnnotationReplySettingsStatusResponse
-
-// AnnotationReplyAction is what an annotation reply job does.
-type AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsAction
-
-// Actions of an annotation reply job.
-const (
-	AnnotationReplyEnable  AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionEnable
-	AnnotationReplyDisable AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionDisable
-)
-
 // Annotations yields the app's annotations, page by page (page numbers);
 // WithKeyword keeps those matching a keyword, WithPageSize sets the page
-// size. A single page is c.GetAnnotationListWithResponse.
+// size. A single page is c.API().GetAnnotationListWithResponse.
 func (c *Client) Annotations(ctx context.Context, opts ...ListOption) iter.Seq2[Annotation, error] {
 	cfg := newListConfig(opts)
 	fetch := func(ctx context.Context, page int) ([]Annotation, bool, error) {

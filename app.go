@@ -2,21 +2,9 @@ package chatflow
 
 import (
 	"context"
+	"iter"
 
 	"github.com/difykit/chatflow/gen"
-)
-
-// Descriptions of the app behind the API key.
-type (
-	// AppInfo is the app's name, description, tags, mode and author.
-	AppInfo = gen.AppInfoResponse
-	// AppParameters are the app's input form, opening statement, suggested
-	// questions, feature switches and upload limits.
-	AppParameters = gen.AppParametersResponse
-	// AppMeta holds the icons of the tools the app uses.
-	AppMeta = gen.AppMetaResponse
-	// AppSite is the app's web-app settings: title, icon, colours, texts.
-	AppSite = gen.WebAppSettingsResponse
 )
 
 // AppInfo returns the app's basic information (GET /info).
@@ -39,4 +27,30 @@ func (c *Client) AppMeta(ctx context.Context) (*AppMeta, error) {
 // AppSite returns the settings of the app's web app (GET /site).
 func (c *Client) AppSite(ctx context.Context) (*AppSite, error) {
 	return decodeJSON[AppSite](c.raw.GetChatWebAppSettings(ctx))
+}
+
+// AppFeedbacks yields the ratings given to the app's messages, page by
+// page (page numbers). The server does not say whether more pages exist:
+// the sequence ends at the first page with fewer items than the page size.
+// A single page is c.API().GetChatAppFeedbacksWithResponse.
+func (c *Client) AppFeedbacks(ctx context.Context, opts ...ListOption) iter.Seq2[AppFeedback, error] {
+	cfg := newListConfig(opts)
+	fetch := func(ctx context.Context, page int) ([]AppFeedback, bool, error) {
+		params := &gen.GetChatAppFeedbacksParams{Page: &page, Limit: &cfg.pageSize}
+		r, err := decodeJSON[gen.AppFeedbacksResponse](c.raw.GetChatAppFeedbacks(ctx, params))
+		if err != nil {
+			return nil, false, err
+		}
+		return r.Data, len(r.Data) >= cfg.pageSize, nil
+	}
+	return numberedSeq(ctx, 1, fetch, func(f *AppFeedback) string { return f.ID })
+}
+
+// EndUser returns an end user of the app by id (the id the server gave
+// the user, not the user string the client sends).
+func (c *Client) EndUser(ctx context.Context, endUserID string) (*EndUser, error) {
+	if err := checkID("end user id", endUserID); err != nil {
+		return nil, err
+	}
+	return decodeJSON[EndUser](c.raw.GetEndUserChat(ctx, endUserID))
 }

@@ -15,10 +15,6 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// TextToAudioRequest asks for speech: the text to speak, or the id of a
-// message whose answer to speak, with an optional voice and user.
-type TextToAudioRequest = gen.TextToAudioRequest
-
 // ErrNoAudio is returned by TextToAudio when the server answers without
 // audio: a JSON null, which it sends for an unknown message_id.
 var ErrNoAudio = errors.New("chatflow: the server returned no audio")
@@ -104,10 +100,4 @@ func (c *Client) TextToAudio(ctx context.Context, req TextToAudioRequest) (*Down
 		return nil, ErrNoAudio
 	}
 	return newDownload(resp, readCloser{Reader: br, Closer: resp.Body}), nil
-}
-
-// readCloser reads from a buffered view of a body and closes the body.
-type readCloser struct {
-	io.Reader
-	io.Closer
 }

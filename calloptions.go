@@ -12,7 +12,7 @@ type retriesKey struct{}
 // single call chooses:
 //
 //	// The user is waiting: fail fast rather than back off.
-//	meta, err := c.GetChatAppMetaWithResponse(chatflow.WithRetries(ctx, 0))
+//	meta, err := c.API().GetChatAppMetaWithResponse(chatflow.WithRetries(ctx, 0))
 //
 // Retries never exceed the context's own limits: to bound a call as a
 // whole, including its retries and their waits, give it a deadline with

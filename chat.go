@@ -30,18 +30,16 @@ func (c *Client) StreamMessage(ctx context.Context, req ChatRequest) (*Stream, e
 	if req.Inputs == nil {
 		req.Inputs = map[string]any{}
 	}
-	hreq, err := gen.NewSendChatMessageRequest(c.server, req)
-	if err != nil {
-		return nil, fmt.Errorf("chatflow: %w", err)
-	}
-	return c.openStream(ctx, hreq, req.User)
+	return c.openStream(ctx, req.User, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.SendChatMessage(ctx, req, acceptEventStream)
+	})
 }
 
 // SendMessage sends a chat message and returns the whole reply. It streams
 // under the hood and collects the stream (see Stream.Collect), because
 // proxies in front of Dify, Dify Cloud's among them, cut blocking requests
 // off after about 100 seconds, which a long workflow run easily exceeds. The
-// generated blocking call stays available as SendChatMessageWithResponse
+// generated blocking call stays available as c.API().SendChatMessageWithResponse
 // with ResponseMode blocking.
 //
 // On an error during the stream, SendMessage returns what it has gathered
@@ -63,38 +61,34 @@ func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string)
 	if err := checkID("workflow run id", workflowRunID); err != nil {
 		return nil, err
 	}
-	hreq, err := gen.NewStreamWorkflowEventsRequest(c.server, workflowRunID, &gen.StreamWorkflowEventsParams{User: user})
-	if err != nil {
-		return nil, fmt.Errorf("chatflow: %w", err)
-	}
-	return c.openStream(ctx, hreq, user)
+	params := &gen.StreamWorkflowEventsParams{User: user}
+	return c.openStream(ctx, user, func(ctx context.Context) (*http.Response, error) {
+		return c.raw.StreamWorkflowEvents(ctx, workflowRunID, params, acceptEventStream)
+	})
 }
 
-// openStream sends a request whose reply is an event stream.
-func (c *Client) openStream(ctx context.Context, req *http.Request, user string) (*Stream, error) {
+// acceptEventStream asks for an event stream.
+func acceptEventStream(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "text/event-stream")
+	return nil
+}
+
+// openStream sends a request whose reply is an event stream, through the
+// same doer as every other call (auth, editors, route check, retries,
+// *APIError for a non-2xx reply), and wraps the reply in a Stream.
+func (c *Client) openStream(ctx context.Context, user string, send func(context.Context) (*http.Response, error)) (*Stream, error) {
 	if ctx == nil {
 		return nil, errors.New("chatflow: nil context")
 	}
 	sctx, cancel := context.WithCancelCause(ctx)
-	req = req.WithContext(sctx)
-	req.Header.Set("Accept", "text/event-stream")
-	if err := c.applyEditors(sctx, req); err != nil {
-		cancel(nil)
-		return nil, err
-	}
-	if err := checkRequestPath(req, c.server); err != nil {
-		cancel(nil)
-		return nil, err
-	}
-	resp, err := c.streamClient().send(req)
+	resp, err := send(withStreamReply(sctx))
 	if err != nil {
 		cancel(nil)
 		return nil, err
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := c.apiError(req, resp)
-		cancel(nil)
-		return nil, e
+	var method, where string
+	if r := resp.Request; r != nil {
+		method, where = r.Method, redactURL(r.URL.String())
 	}
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
@@ -105,24 +99,10 @@ func (c *Client) openStream(ctx context.Context, req *http.Request, user string)
 		decodeErrorBody(e, body, ct)
 		c.scrubError(e)
 		return nil, fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
-			resp.StatusCode, ct, shorten(e.Message, errMessageShort), req.Method, redactURL(req.URL.String()))
+			resp.StatusCode, ct, shorten(e.Message, errMessageShort), method, where)
 	}
 	s := newStream(sctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
 	s.client, s.user = c, user
-	s.method, s.url = req.Method, redactURL(req.URL.String())
+	s.method, s.url = method, where
 	return s, nil
-}
-
-// streamClient returns c, or when c's http.Client has a Timeout (which
-// would cut every stream after that time), a copy of c whose http.Client
-// is a shallow copy with no Timeout.
-func (c *Client) streamClient() *Client {
-	if c.hc == nil || c.hc.Timeout == 0 {
-		return c
-	}
-	hc := *c.hc
-	hc.Timeout = 0
-	cc := *c
-	cc.hc = &hc
-	return &cc
 }

@@ -33,17 +33,16 @@ const DefaultBaseURL = "https://api.dify.ai/v1"
 // DefaultUserAgent is the User-Agent sent when WithUserAgent is not used.
 const DefaultUserAgent = "chatflow-go/" + Version + " (+https://github.com/difykit/chatflow)"
 
-// Client talks to one Dify chatflow app. It embeds the generated client, so
-// every operation of the API is a method (for example
-// c.GetChatAppMetaWithResponse); through Client, a reply with a non-2xx
-// status comes back as an error of type *APIError, never as a response.
+// Client talks to one Dify chatflow app. Its methods are the hand-written
+// API: streaming chat, iterators over lists, uploads and the other tasks.
+// Every operation of the API description is also reachable, typed as
+// generated, through API.
 //
 // A Client is safe for concurrent use by many goroutines.
 type Client struct {
-	*gen.ClientWithResponses
-
-	raw     *gen.Client // unparsed replies, for streams and binary bodies
-	server  string      // base URL with a trailing slash
+	raw     *gen.Client              // unparsed replies, for the hand-written methods
+	api     *gen.ClientWithResponses // the same, with typed replies (API)
+	server  string                   // base URL with a trailing slash
 	hc      *http.Client
 	cfg     config
 	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
@@ -240,9 +239,17 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chatflow: %w", err)
 	}
-	c.ClientWithResponses = &gen.ClientWithResponses{ClientInterface: c.raw}
+	c.api = &gen.ClientWithResponses{ClientInterface: c.raw}
 	return c, nil
 }
+
+// API returns the generated client, with one method per operation of the
+// API description (for example c.API().GetChatAppMetaWithResponse). It
+// sends through the same auth, retries, size limits and request editors as
+// c, and a reply with a non-2xx status comes back as an error of type
+// *APIError, never as a response. Use it for what the methods of Client do
+// not cover, such as a single page of a list.
+func (c *Client) API() *gen.ClientWithResponses { return c.api }
 
 // BaseURL returns the base URL requests are sent to, with a trailing slash.
 func (c *Client) BaseURL() string { return c.server }
@@ -282,6 +289,9 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, d.c.apiError(req, resp)
 	}
+	if isStreamReply(req.Context()) {
+		return resp, nil // handed over unread: the stream decoder bounds each event
+	}
 	return limitBody(req, resp, d.c.cfg.maxReplyBytes), nil
 }
 
@@ -316,11 +326,4 @@ func normalizeBaseURL(raw string) (string, error) {
 		s += "/"
 	}
 	return s, nil
-}
-
-func checkHeaderValue(name, v string) error {
-	if strings.ContainsAny(v, "\r\n\x00") {
-		return fmt.Errorf("chatflow: %s header value contains a line break or NUL", name)
-	}
-	return nil
 }

@@ -65,7 +65,7 @@ func TestAuthAndUserAgentHeaders(t *testing.T) {
 		}
 		writeJSON(w, 200, `{"tool_icons":{}}`)
 	})
-	if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -81,7 +81,7 @@ func TestCustomUserAgentAndEditor(t *testing.T) {
 		testHeader(t, r, "X-Trace", "t1")
 		writeJSON(w, 200, `{}`)
 	})
-	if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -169,19 +169,19 @@ func TestGeneratedCallsRejectDotIDs(t *testing.T) {
 	})
 	ctx := context.Background()
 	for _, id := range []string{"", ".", ".."} {
-		if _, err := c.GetEndUserChatWithResponse(ctx, id); !errors.Is(err, ErrInvalidID) {
+		if _, err := c.API().GetEndUserChatWithResponse(ctx, id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("GetEndUserChat(%q) = %v, want ErrInvalidID", id, err)
 		}
-		if _, err := c.GetConversationVariablesWithResponse(ctx, id, nil); !errors.Is(err, ErrInvalidID) {
+		if _, err := c.API().GetConversationVariablesWithResponse(ctx, id, nil); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("GetConversationVariables(%q) = %v, want ErrInvalidID", id, err)
 		}
-		if _, err := c.UpdateChatConversationVariableWithResponse(ctx, id, "v1", gen.UpdateChatConversationVariableJSONRequestBody{Value: 1}); !errors.Is(err, ErrInvalidID) {
+		if _, err := c.API().UpdateChatConversationVariableWithResponse(ctx, id, "v1", gen.UpdateChatConversationVariableJSONRequestBody{Value: 1}); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("UpdateChatConversationVariable(%q, v1) = %v, want ErrInvalidID", id, err)
 		}
-		if _, err := c.UpdateChatConversationVariableWithResponse(ctx, "c1", id, gen.UpdateChatConversationVariableJSONRequestBody{Value: 1}); !errors.Is(err, ErrInvalidID) {
+		if _, err := c.API().UpdateChatConversationVariableWithResponse(ctx, "c1", id, gen.UpdateChatConversationVariableJSONRequestBody{Value: 1}); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("UpdateChatConversationVariable(c1, %q) = %v, want ErrInvalidID", id, err)
 		}
-		if _, err := c.DeleteAnnotationWithResponse(ctx, id); !errors.Is(err, ErrInvalidID) {
+		if _, err := c.API().DeleteAnnotationWithResponse(ctx, id); !errors.Is(err, ErrInvalidID) {
 			t.Errorf("DeleteAnnotation(%q) = %v, want ErrInvalidID", id, err)
 		}
 	}

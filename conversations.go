@@ -2,18 +2,11 @@ package chatflow
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"iter"
-	"net/http"
 
 	"github.com/difykit/chatflow/gen"
 )
-
-// ConversationVariable is a variable of a conversation, with its current
-// value (any JSON value; older servers send objects as strings).
-type ConversationVariable = gen.ConversationVariableItem
 
 // DeleteConversation deletes a conversation of user. The server answers 204
 // (very old servers 200 with {"result":"success"}); both are success. A
@@ -38,7 +31,7 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID, user st
 //		fmt.Println(conv.ID, conv.Name)
 //	}
 //
-// A single page is c.GetConversationsListWithResponse.
+// A single page is c.API().GetConversationsListWithResponse.
 func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOption) iter.Seq2[Conversation, error] {
 	cfg := newListConfig(opts)
 	fetch := func(ctx context.Context, cursor string) ([]Conversation, bool, error) {
@@ -83,7 +76,7 @@ func (c *Client) renameConversation(ctx context.Context, conversationID string, 
 // ConversationVariables yields the variables of a conversation of user,
 // following the server's cursor (last_id). WithVariableName keeps one
 // variable; WithPageSize sets the page size. A single page is
-// c.GetConversationVariablesWithResponse.
+// c.API().GetConversationVariablesWithResponse.
 func (c *Client) ConversationVariables(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[ConversationVariable, error] {
 	if err := checkID("conversation id", conversationID); err != nil {
 		return errSeq[ConversationVariable](err)
@@ -118,72 +111,4 @@ func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID,
 	}
 	body := gen.ConversationVariableUpdateRequest{User: user, Value: value}
 	return decodeJSON[ConversationVariable](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
-}
-
-// lastID returns a function naming the cursor after a page: the id of its
-// last item.
-func lastID[T any](id func(*T) string) func([]T) string {
-	return func(items []T) string { return id(&items[len(items)-1]) }
-}
-
-// errSeq is a sequence that yields only err.
-func errSeq[T any](err error) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		var zero T
-		yield(zero, err)
-	}
-}
-
-// decodeJSON decodes the JSON reply of a generated call (whose non-2xx
-// replies the apiDoer already turned into errors) into a T, and closes the
-// body. It streams the body into the decoder rather than reading it whole.
-func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = drainClose(resp) }()
-	v := new(T)
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		what := "reply"
-		if r := resp.Request; r != nil && r.URL != nil {
-			what = "reply to " + r.Method + " " + redactURL(r.URL.String())
-		}
-		return nil, fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
-	}
-	return v, nil
-}
-
-// checkSuccess reads the reply of an operation whose 2xx reply carries no
-// data: no body (204, or an empty 200) or a JSON value such as
-// {"result":"success"}. Anything else, such as a proxy's HTML page with
-// status 200, is an error: the request may not have reached Dify.
-func checkSuccess(resp *http.Response, err error) error {
-	if err != nil {
-		return err
-	}
-	defer func() { _ = drainClose(resp) }()
-	if resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	var v json.RawMessage
-	switch err := json.NewDecoder(resp.Body).Decode(&v); err {
-	case nil, io.EOF:
-		return nil
-	default:
-		what := "reply"
-		if r := resp.Request; r != nil && r.URL != nil {
-			what = "reply to " + r.Method + " " + redactURL(r.URL.String())
-		}
-		return fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
-	}
-}
-
-// drainClose discards what is left of a reply body (bounded) and closes it,
-// so the connection can be reused.
-func drainClose(resp *http.Response) error {
-	_, _ = io.CopyN(io.Discard, resp.Body, errBodyReadLimit)
-	return resp.Body.Close()
 }

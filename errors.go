@@ -2,7 +2,6 @@ package chatflow
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,53 +250,3 @@ func redactURL(raw string) string {
 	u.User = nil
 	return u.String()
 }
-
-// ErrReplyTooLarge is returned while reading a JSON reply body that is larger
-// than the limit set by WithMaxReplyBytes.
-var ErrReplyTooLarge = errors.New("chatflow: reply body exceeds the size limit")
-
-// binaryReply marks the context of a request whose reply is a file the
-// caller copies out (audio, file preview): its size is not limited, even
-// when the file happens to be JSON.
-type binaryReply struct{}
-
-func withBinaryReply(ctx context.Context) context.Context {
-	return context.WithValue(ctx, binaryReply{}, true)
-}
-
-// limitBody makes reading a reply fail once it exceeds max bytes, whatever
-// its Content-Type says. Binary replies (audio, file previews) and event
-// streams are not limited.
-func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response {
-	if max <= 0 || req.Context().Value(binaryReply{}) != nil ||
-		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		return resp
-	}
-	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}
-	return resp
-}
-
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-	max  int64
-}
-
-func (l *limitedBody) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		// Tell a body of exactly max bytes from a longer one.
-		var one [1]byte
-		if n, _ := l.rc.Read(one[:]); n > 0 {
-			return 0, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, l.max)
-		}
-		return l.rc.Read(p[:0])
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.rc.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
-
-func (l *limitedBody) Close() error { return l.rc.Close() }

@@ -66,7 +66,7 @@ func TestAPIErrorClasses(t *testing.T) {
 				w.WriteHeader(tt.status)
 				_, _ = w.Write([]byte(tt.body))
 			})
-			resp, err := c.GetChatAppMetaWithResponse(context.Background())
+			resp, err := c.API().GetChatAppMetaWithResponse(context.Background())
 			if resp != nil {
 				t.Errorf("response = %v, want nil with the error", resp)
 			}
@@ -105,7 +105,7 @@ func TestAPIErrorLargeBodyStaysShort(t *testing.T) {
 	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 500, `{"code":"internal_server_error","message":"`+big+`","status":500}`)
 	})
-	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	_, err := c.API().GetChatAppMetaWithResponse(context.Background())
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		t.Fatalf("error = %v, want *APIError", err)
@@ -198,7 +198,7 @@ func TestReplyTooLarge(t *testing.T) {
 	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, `{"tool_icons":{"a":"`+strings.Repeat("x", 500)+`"}}`)
 	})
-	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	_, err := c.API().GetChatAppMetaWithResponse(context.Background())
 	if !errors.Is(err, ErrReplyTooLarge) {
 		t.Fatalf("error = %v, want ErrReplyTooLarge", err)
 	}
@@ -210,7 +210,7 @@ func TestAPIErrorScrubsEchoedKey(t *testing.T) {
 	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, `{"code":"bad_request","message":"bad header `+r.Header.Get("Authorization")+`","status":400}`)
 	})
-	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	_, err := c.API().GetChatAppMetaWithResponse(context.Background())
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		t.Fatalf("error = %v", err)

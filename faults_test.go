@@ -88,7 +88,7 @@ func TestFaultConnectionResetMidReply(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("AppMeta: err = %v, want io.ErrUnexpectedEOF", err)
 	}
-	_, err = c.GetChatAppMetaWithResponse(context.Background())
+	_, err = c.API().GetChatAppMetaWithResponse(context.Background())
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("GetChatAppMetaWithResponse: err = %v, want io.ErrUnexpectedEOF", err)
 	}
@@ -111,7 +111,7 @@ func TestFaultConnectionDroppedBeforeReply(t *testing.T) {
 		t.Errorf("GET attempts = %d, want 3", got)
 	}
 	n.Store(0)
-	_, err = c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+	_, err = c.API().SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
 	if err == nil {
 		t.Error("POST: no error")
 	}
@@ -169,7 +169,7 @@ func TestFaultReplyTooLarge(t *testing.T) {
 	if _, err := c.AppMeta(context.Background()); !errors.Is(err, ErrReplyTooLarge) {
 		t.Errorf("AppMeta: err = %v, want ErrReplyTooLarge", err)
 	}
-	if _, err := c.GetChatAppMetaWithResponse(context.Background()); !errors.Is(err, ErrReplyTooLarge) {
+	if _, err := c.API().GetChatAppMetaWithResponse(context.Background()); !errors.Is(err, ErrReplyTooLarge) {
 		t.Errorf("GetChatAppMetaWithResponse: err = %v, want ErrReplyTooLarge", err)
 	}
 	// Exactly at the limit is fine.
@@ -262,7 +262,7 @@ func TestFaultCancelDuringBodyRead(t *testing.T) {
 		fn   func(context.Context) error
 	}{
 		{"AppMeta", func(ctx context.Context) error { _, err := c.AppMeta(ctx); return err }},
-		{"GetChatAppMetaWithResponse", func(ctx context.Context) error { _, err := c.GetChatAppMetaWithResponse(ctx); return err }},
+		{"GetChatAppMetaWithResponse", func(ctx context.Context) error { _, err := c.API().GetChatAppMetaWithResponse(ctx); return err }},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(150*time.Millisecond, cancel)
@@ -351,7 +351,7 @@ func TestFaultConcurrentUse(t *testing.T) {
 					errs <- fmt.Errorf("AppMeta: %w", err)
 				}
 				q := fmt.Sprintf("q-%d-%d", i, j)
-				resp, err := c.SendChatMessageWithResponse(ctx, ChatRequest{Query: q, User: "u", Inputs: map[string]any{}})
+				resp, err := c.API().SendChatMessageWithResponse(ctx, ChatRequest{Query: q, User: "u", Inputs: map[string]any{}})
 				if err != nil {
 					errs <- fmt.Errorf("send: %w", err)
 				} else if resp.JSON200 == nil {

@@ -50,7 +50,7 @@ func (fuzzTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // responseMethods returns the ...WithResponse methods of the generated
 // client, by name, so that the fuzz target follows regeneration.
 func responseMethods(c *Client) ([]string, map[string]reflect.Value) {
-	v := reflect.ValueOf(c.ClientWithResponses)
+	v := reflect.ValueOf(c.API())
 	t := v.Type()
 	m := map[string]reflect.Value{}
 	var names []string

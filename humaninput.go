@@ -7,13 +7,6 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// HumanInputForm is a form that a paused run waits for a person to fill
-// in (see the human_input_required event): its text, fields and buttons.
-type HumanInputForm = gen.HumanInputForm
-
-// HumanInputField is one field of a HumanInputForm.
-type HumanInputField = gen.HumanInputFormField
-
 // HumanInputForm returns the form behind formToken (the form_token of a
 // human_input_required event). An expired or already submitted form is a
 // 412 error (code human_input_form_expired or human_input_form_submitted).

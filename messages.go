@@ -7,17 +7,6 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// Rating is the feedback given to an answer.
-type Rating = gen.MessageFeedbackRequestRating
-
-// Ratings of SendFeedback. RatingNone (sent as null) revokes the feedback
-// given before.
-const (
-	RatingLike    Rating = gen.MessageFeedbackRequestRatingLike
-	RatingDislike Rating = gen.MessageFeedbackRequestRatingDislike
-	RatingNone    Rating = ""
-)
-
 // Messages yields the messages of a conversation of user, newest first.
 //
 // The server pages backwards: each page holds the messages just older than
@@ -38,7 +27,7 @@ const (
 //	}
 //	slices.Reverse(msgs)
 //
-// A single page is c.GetConversationHistoryWithResponse.
+// A single page is c.API().GetConversationHistoryWithResponse.
 func (c *Client) Messages(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[Message, error] {
 	if err := checkID("conversation id", conversationID); err != nil {
 		return errSeq[Message](err)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-
-	"github.com/difykit/chatflow/gen"
 )
 
 // ErrPaginationStuck is returned by a list iterator when the server hands
@@ -20,17 +18,6 @@ const (
 	DefaultPageSize = 20
 	// MaxPageSize is the largest page the server accepts.
 	MaxPageSize = 100
-)
-
-// SortBy is the order of Conversations.
-type SortBy = gen.GetConversationsListParamsSortBy
-
-// Orders of Conversations.
-const (
-	SortByCreatedAt     SortBy = gen.GetConversationsListParamsSortByCreatedAt      // oldest first
-	SortByCreatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusCreatedAt // newest first
-	SortByUpdatedAt     SortBy = gen.GetConversationsListParamsSortByUpdatedAt      // least recently updated first
-	SortByUpdatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusUpdatedAt // most recently updated first (the server's default)
 )
 
 // ListOption changes what a list iterator asks the server for.
@@ -192,4 +179,18 @@ func allSeen(cur, prev map[string]bool) bool {
 		}
 	}
 	return true
+}
+
+// lastID returns a function naming the cursor after a page: the id of its
+// last item.
+func lastID[T any](id func(*T) string) func([]T) string {
+	return func(items []T) string { return id(&items[len(items)-1]) }
+}
+
+// errSeq is a sequence that yields only err.
+func errSeq[T any](err error) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		yield(zero, err)
+	}
 }

@@ -20,10 +20,6 @@ import (
 // [0, min(retryWaitBase<<n, retryWaitMax)] ("full jitter").
 const retryWaitBase = 500 * time.Millisecond
 
-// maxRedirects is the redirect limit when the caller's http.Client has no
-// CheckRedirect of its own (the same as net/http's default).
-const maxRedirects = 10
-
 // retryDecision is the whole retry policy: it reports whether an attempt
 // that ended with HTTP status (0 when there was no reply) or with the
 // transport error err may be sent again, and why. It does not count
@@ -122,34 +118,6 @@ func requestRefused(msg string) bool {
 	return false
 }
 
-// checkHeaders refuses a request whose header names or values (the
-// library's, or any a request editor set) could split the header block:
-// line breaks and NUL in values, and anything but a token in names. The
-// error names the header but never repeats its value.
-func checkHeaders(req *http.Request) error {
-	for name, values := range req.Header {
-		if name == "" || strings.ContainsAny(name, "\r\n\x00 :\t") {
-			return fmt.Errorf("chatflow: %s %s: invalid header name %q", req.Method, req.URL.Path, name)
-		}
-		for _, v := range values {
-			if strings.ContainsAny(v, "\r\n\x00") {
-				return fmt.Errorf("chatflow: %s %s: header %s has a line break or NUL in its value", req.Method, req.URL.Path, name)
-			}
-		}
-	}
-	return nil
-}
-
-// errText is the text of a transport error without the request URL that
-// *url.Error adds (its query may hold user ids), for logs.
-func errText(err error) string {
-	var urlErr *url.Error
-	if errors.As(err, &urlErr) && urlErr.Err != nil {
-		return urlErr.Err.Error()
-	}
-	return err.Error()
-}
-
 // retryReplayable reports whether req can be sent again with the same body.
 func retryReplayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -171,6 +139,9 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		retries = n
 	}
 	hc := c.redirectSafeClient()
+	if isStreamReply(ctx) {
+		hc.Timeout = 0 // a Timeout would cut every stream after that time
+	}
 	replayable := retryReplayable(req)
 
 	attemptReq := req
@@ -269,80 +240,6 @@ func (c *Client) backoff(attempt int) time.Duration {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
-}
-
-// logAttempt logs one HTTP attempt at debug level. It logs the method and
-// path only: never headers (the API key) nor the query string.
-func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, d time.Duration, err error, willRetry bool) {
-	l := c.cfg.logger
-	if l == nil || !l.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", req.Method),
-		slog.String("path", req.URL.Path),
-		slog.Int("attempt", attempt+1),
-		slog.Duration("duration", d),
-		slog.Bool("retry", willRetry),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", errText(err)))
-	} else {
-		attrs = append(attrs, slog.Int("status", status))
-	}
-	l.LogAttrs(ctx, slog.LevelDebug, "chatflow: http attempt", attrs...)
-}
-
-// redirectPolicyError marks an error of a CheckRedirect function, so that
-// it is never retried.
-type redirectPolicyError struct{ err error }
-
-func (e *redirectPolicyError) Error() string { return e.err.Error() }
-func (e *redirectPolicyError) Unwrap() error { return e.err }
-
-// redirectSafeClient returns a shallow copy of the caller's http.Client
-// (same transport, jar and timeout) whose redirect policy drops the
-// Authorization header whenever a redirect leaves the scheme, host and port
-// of the first request. (net/http keeps it for another port or scheme of
-// the same host name, and for subdomains.) The caller's own CheckRedirect,
-// if any, still runs first.
-func (c *Client) redirectSafeClient() *http.Client {
-	hc := *c.hc
-	userCheck := c.hc.CheckRedirect
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		var err error
-		if userCheck != nil {
-			err = userCheck(req, via)
-		} else if len(via) >= maxRedirects {
-			err = fmt.Errorf("stopped after %d redirects", maxRedirects)
-		}
-		if len(via) > 0 && !sameOrigin(via[0].URL, req.URL) {
-			req.Header.Del("Authorization")
-		}
-		if err != nil && !errors.Is(err, http.ErrUseLastResponse) {
-			return &redirectPolicyError{err}
-		}
-		return err
-	}
-	return &hc
-}
-
-// sameOrigin reports whether a and b have the same scheme, host and port.
-func sameOrigin(a, b *url.URL) bool {
-	return a.Scheme == b.Scheme && canonicalHostPort(a) == canonicalHostPort(b)
-}
-
-func canonicalHostPort(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		switch u.Scheme {
-		case "http":
-			port = "80"
-		case "https":
-			port = "443"
-		}
-	}
-	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // sleepFunc waits d, or less if ctx is done first; it returns ctx.Err() then.

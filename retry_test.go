@@ -154,7 +154,7 @@ func TestRetryIdempotentStatuses(t *testing.T) {
 				writeJSON(w, 200, metaBody)
 			}))
 			var w waits
-			resp, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+			resp, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
@@ -180,7 +180,7 @@ func TestRetryNotRetriedStatuses(t *testing.T) {
 			var n atomic.Int32
 			mux.HandleFunc("GET /meta", flaky(5, status, nil, &n, nil))
 			var w waits
-			_, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+			_, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.StatusCode != status {
 				t.Fatalf("err = %v, want an APIError %d", err, status)
@@ -203,7 +203,7 @@ func TestRetryExhaustedReturnsLastReply(t *testing.T) {
 		fmt.Fprintf(w, "<html><title>Bad Gateway %d</title></html>", i)
 	})
 	var w waits
-	_, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	_, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.StatusCode != 502 {
 		t.Fatalf("err = %v, want APIError 502", err)
@@ -231,7 +231,7 @@ func TestRetryDefaultCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w waits
-	_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	_, err = c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -250,14 +250,14 @@ func TestRetryDisabledAndPerCall(t *testing.T) {
 	})
 	var w waits
 	ctx := w.ctx(context.Background())
-	if _, err := c.GetChatAppMetaWithResponse(ctx); err == nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(ctx); err == nil {
 		t.Fatal("no error")
 	}
 	if got := n.Load(); got != 1 {
 		t.Errorf("WithMaxRetries(0): attempts = %d, want 1", got)
 	}
 	n.Store(0)
-	if _, err := c.GetChatAppMetaWithResponse(WithRetries(ctx, 4)); err == nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(WithRetries(ctx, 4)); err == nil {
 		t.Fatal("no error")
 	}
 	if got := n.Load(); got != 5 {
@@ -272,7 +272,7 @@ func TestRetryDisabledAndPerCall(t *testing.T) {
 	})
 	for _, k := range []int{0, -1} {
 		n2.Store(0)
-		if _, err := c2.GetChatAppMetaWithResponse(WithRetries(ctx, k)); err == nil {
+		if _, err := c2.API().GetChatAppMetaWithResponse(WithRetries(ctx, k)); err == nil {
 			t.Fatal("no error")
 		}
 		if got := n2.Load(); got != 1 {
@@ -290,7 +290,7 @@ func TestRetryPOSTNeverRepeatedAfterServerError(t *testing.T) {
 			var n atomic.Int32
 			mux.HandleFunc("POST /chat-messages", flaky(5, status, http.Header{"Retry-After": {"1"}}, &n, nil))
 			var w waits
-			_, err := c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "hi", User: "u", Inputs: map[string]any{}})
+			_, err := c.API().SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "hi", User: "u", Inputs: map[string]any{}})
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.StatusCode != status {
 				t.Fatalf("err = %v, want APIError %d", err, status)
@@ -322,7 +322,7 @@ func TestRetryPOSTOn429ResendsSameBody(t *testing.T) {
 		writeJSON(w, 200, chatReply)
 	})
 	var w waits
-	resp, err := c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "héllo", User: "u", Inputs: map[string]any{"a": 1}})
+	resp, err := c.API().SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "héllo", User: "u", Inputs: map[string]any{"a": 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestRetryPUTResendsSameBody(t *testing.T) {
 		writeJSON(w, 200, `{"id":"`+testVarID+`","name":"n","value_type":"string","value":"v","description":"","created_at":1,"updated_at":1}`)
 	})
 	var w waits
-	_, err := c.UpdateChatConversationVariableWithResponse(w.ctx(context.Background()), testConvID, testVarID,
+	_, err := c.API().UpdateChatConversationVariableWithResponse(w.ctx(context.Background()), testConvID, testVarID,
 		gen.ConversationVariableUpdateRequest{User: "u", Value: "v"})
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +413,7 @@ func TestRetryNeverReplaysUnreplayableBody(t *testing.T) {
 	})
 	body := "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
 	var w waits
-	_, err := c.UploadChatFileWithBodyWithResponse(w.ctx(context.Background()), "multipart/form-data; boundary=b", onlyReader{strings.NewReader(body)})
+	_, err := c.API().UploadChatFileWithBodyWithResponse(w.ctx(context.Background()), "multipart/form-data; boundary=b", onlyReader{strings.NewReader(body)})
 	if !errors.Is(err, ErrRateLimited) {
 		t.Fatalf("err = %v, want ErrRateLimited", err)
 	}
@@ -430,7 +430,7 @@ func TestRetryAfterSeconds(t *testing.T) {
 		writeJSON(w, 200, chatReply)
 	}))
 	var w waits
-	if _, err := c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}}); err != nil {
+	if _, err := c.API().SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
 	got := w.get()
@@ -452,7 +452,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 		writeJSON(w, 200, metaBody)
 	})
 	var w waits
-	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	got := w.get()
@@ -469,7 +469,7 @@ func TestRetryAfterCapped(t *testing.T) {
 		writeJSON(w, 200, metaBody)
 	}))
 	var w waits
-	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.get(); len(got) != 1 || got[0] != 5*time.Second {
@@ -485,7 +485,7 @@ func TestRetryAfterInvalidFallsBackToBackoff(t *testing.T) {
 		writeJSON(w, 200, metaBody)
 	}))
 	var w waits
-	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.get(); len(got) != 1 || got[0] > retryWaitBase {
@@ -500,7 +500,7 @@ func TestRetryBackoffJitterAndCap(t *testing.T) {
 		writeJSON(w, 500, `{"code":"internal_server_error","message":"boom","status":500}`)
 	})
 	var w waits
-	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err == nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err == nil {
 		t.Fatal("no error")
 	}
 	got := w.get()
@@ -534,7 +534,7 @@ func TestRetryWaitPastDeadlineGivesUpAtOnce(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := c.GetChatAppMetaWithResponse(ctx)
+	_, err := c.API().GetChatAppMetaWithResponse(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v: the client waited into the deadline instead of giving up", err)
 	}
@@ -564,7 +564,7 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 		cancel()
 		return sleepCtx(ctx, d)
 	}))
-	_, err := c.GetChatAppMetaWithResponse(ctx)
+	_, err := c.API().GetChatAppMetaWithResponse(ctx)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
@@ -646,9 +646,9 @@ func TestRetryDialErrors(t *testing.T) {
 			var w waits
 			ctx := w.ctx(context.Background())
 			if method == "GET" {
-				_, err = c.GetChatAppMetaWithResponse(ctx)
+				_, err = c.API().GetChatAppMetaWithResponse(ctx)
 			} else {
-				_, err = c.SendChatMessageWithResponse(ctx, ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+				_, err = c.API().SendChatMessageWithResponse(ctx, ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
 			}
 			var op *net.OpError
 			if !errors.As(err, &op) || op.Op != "dial" {
@@ -695,7 +695,7 @@ func TestRetryNoReply(t *testing.T) {
 			t.Fatal(err)
 		}
 		var w waits
-		_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+		_, err = c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -711,7 +711,7 @@ func TestRetryNoReply(t *testing.T) {
 			t.Fatal(err)
 		}
 		var w waits
-		_, err = c.SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+		_, err = c.API().SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -739,7 +739,7 @@ func TestRetryClosesAbandonedBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w waits
-	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	if got := tr.n.Load(); got != 4 {
@@ -759,7 +759,7 @@ func TestRetryLogsAttemptsWithoutKey(t *testing.T) {
 		writeJSON(w, 200, metaBody)
 	}))
 	var w waits
-	if _, err := c.GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

@@ -36,7 +36,7 @@ func TestSecretNotInFormattedValues(t *testing.T) {
 	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 401, `{"code":"unauthorized","message":"Access token is invalid","status":401}`)
 	})
-	_, err := c.GetChatAppMetaWithResponse(context.Background())
+	_, err := c.API().GetChatAppMetaWithResponse(context.Background())
 	var ae *APIError
 	if !errors.As(err, &ae) {
 		t.Fatalf("err = %v", err)
@@ -71,11 +71,11 @@ func TestSecretNotInURLOrQuery(t *testing.T) {
 		check(w, r)
 		writeJSON(w, 200, `{"limit":20,"has_more":false,"data":[]}`)
 	})
-	if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	user := "u"
-	if _, err := c.GetConversationsListWithResponse(context.Background(), &gen.GetConversationsListParams{User: &user}); err != nil {
+	if _, err := c.API().GetConversationsListWithResponse(context.Background(), &gen.GetConversationsListParams{User: &user}); err != nil {
 		t.Fatal(err)
 	}
 	if seen.Load() != 2 {
@@ -91,7 +91,7 @@ func TestSecretNotInTransportErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w waits
-	_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	_, err = c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -149,7 +149,7 @@ func TestRedirectToOtherHostDropsKey(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+				if _, err := c.API().GetChatAppMetaWithResponse(context.Background()); err != nil {
 					t.Fatal(err)
 				}
 				if hits.Load() != 1 {
@@ -170,7 +170,7 @@ func TestRedirectPOSTToOtherHostDropsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = c.SendChatMessageWithResponse(context.Background(), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+	_, _ = c.API().SendChatMessageWithResponse(context.Background(), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
 	if hits.Load() != 1 || auth.Load().(string) != "" {
 		t.Errorf("target hits %d, Authorization %q; want 1 and none", hits.Load(), auth.Load())
 	}
@@ -192,7 +192,7 @@ func TestRedirectSameOriginKeepsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GetChatAppMetaWithResponse(context.Background()); err != nil {
+	if _, err := c.API().GetChatAppMetaWithResponse(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := gotAuth.Load().(string); got != "Bearer "+testKey {
@@ -210,7 +210,7 @@ func TestRedirectUserPolicyStillApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w waits
-	_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	_, err = c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 	if !errors.Is(err, stop) {
 		t.Fatalf("err = %v, want the CheckRedirect error", err)
 	}
@@ -236,7 +236,7 @@ func TestRedirectLoopStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.GetChatAppMetaWithResponse(context.Background())
+	_, err = c.API().GetChatAppMetaWithResponse(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "redirects") {
 		t.Fatalf("err = %v, want a redirect limit error", err)
 	}
@@ -302,7 +302,7 @@ func TestHeaderValuesWithLineBreaksRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var w waits
-	_, err = c.GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	_, err = c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
 	if err == nil {
 		t.Fatal("a header value with CR/LF was sent")
 	}
@@ -330,7 +330,7 @@ func TestLoggerRedactsAcrossOutcomes(t *testing.T) {
 	var w waits
 	ctx, cancel := context.WithTimeout(w.ctx(context.Background()), time.Minute)
 	defer cancel()
-	_, err := c.GetChatAppMetaWithResponse(ctx)
+	_, err := c.API().GetChatAppMetaWithResponse(ctx)
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -351,7 +351,7 @@ func TestLoggerOmitsQuery(t *testing.T) {
 	}
 	user := "end-user-in-query"
 	var w waits
-	if _, err := c.GetConversationsListWithResponse(w.ctx(context.Background()), &gen.GetConversationsListParams{User: &user}); err == nil {
+	if _, err := c.API().GetConversationsListWithResponse(w.ctx(context.Background()), &gen.GetConversationsListParams{User: &user}); err == nil {
 		t.Fatal("no error")
 	}
 	out := buf.String()

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/difykit/chatflow/gen"
 )
 
 // ErrIncompleteStream matches the error of a stream that ended without a
@@ -249,8 +247,5 @@ func (s *Stream) Stop(ctx context.Context) error {
 	if s.client == nil {
 		return errors.New("chatflow: Stop: the stream has no client")
 	}
-	if err := checkID("task id", id); err != nil {
-		return err
-	}
-	return checkSuccess(s.client.raw.StopChatMessageGeneration(ctx, id, gen.StopChatMessageGenerationJSONRequestBody{User: s.user}))
+	return s.client.StopMessage(ctx, id, s.user)
 }

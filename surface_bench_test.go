@@ -129,7 +129,7 @@ func listBenchmarks() []namedBench {
 			b.ReportAllocs()
 			user := "u1"
 			for b.Loop() {
-				r, err := c.GetConversationsListWithResponse(ctx, &gen.GetConversationsListParams{User: &user, Limit: &limit})
+				r, err := c.API().GetConversationsListWithResponse(ctx, &gen.GetConversationsListParams{User: &user, Limit: &limit})
 				if err != nil || r.JSON200 == nil {
 					b.Fatal(err)
 				}

@@ -23,3 +23,97 @@ type (
 	// RetrieverResource is a knowledge-base passage cited by an answer.
 	RetrieverResource = gen.RetrieverResource
 )
+
+// Descriptions of the app behind the API key.
+type (
+	// AppInfo is the app's name, description, tags, mode and author.
+	AppInfo = gen.AppInfoResponse
+	// AppParameters are the app's input form, opening statement, suggested
+	// questions, feature switches and upload limits.
+	AppParameters = gen.AppParametersResponse
+	// AppMeta holds the icons of the tools the app uses.
+	AppMeta = gen.AppMetaResponse
+	// AppSite is the app's web-app settings: title, icon, colours, texts.
+	AppSite = gen.WebAppSettingsResponse
+)
+
+// Workflow runs, their log, the app's end users and feedback.
+type (
+	// WorkflowRun is the state and result of one workflow run.
+	WorkflowRun = gen.WorkflowRunDetailResponse
+	// WorkflowLog is one entry of the app's workflow run log.
+	WorkflowLog = gen.WorkflowLogItem
+	// EndUser is an end user of the app, as the server knows them.
+	EndUser = gen.EndUserDetail
+	// AppFeedback is one rating given to a message of the app.
+	AppFeedback = gen.FeedbackItem
+)
+
+// WorkflowLogStatus selects the runs of WorkflowLogs by their status.
+type WorkflowLogStatus = gen.GetWorkflowLogsParamsStatus
+
+// The statuses the server accepts as a WorkflowLogs filter (runs can have
+// other statuses, but the server rejects any other filter value).
+const (
+	WorkflowLogStatusSucceeded WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusSucceeded
+	WorkflowLogStatusFailed    WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusFailed
+	WorkflowLogStatusStopped   WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusStopped
+)
+
+// ConversationVariable is a variable of a conversation, with its current
+// value (any JSON value; older servers send objects as strings).
+type ConversationVariable = gen.ConversationVariableItem
+
+// TextToAudioRequest asks for speech: the text to speak, or the id of a
+// message whose answer to speak, with an optional voice and user.
+type TextToAudioRequest = gen.TextToAudioRequest
+
+// Annotation is a curated question and answer that the app can reply with
+// instead of running the workflow (annotation reply).
+type Annotation = gen.AnnotationItem
+
+// AnnotationReplySettings configures annotation reply: the embedding model
+// that matches questions, and the similarity score a question needs.
+type AnnotationReplySettings = gen.InitialAnnotationReplySettingsRequest
+
+// AnnotationReplyJob is the background job that turns annotation reply on
+// or off, and its status ("waiting", "processing", "completed", "error").
+type AnnotationReplyJob = gen.InitialAnnotationReplySettingsStatusResponse
+
+// AnnotationReplyAction is what an annotation reply job does.
+type AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsAction
+
+// Actions of an annotation reply job.
+const (
+	AnnotationReplyEnable  AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionEnable
+	AnnotationReplyDisable AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionDisable
+)
+
+// HumanInputForm is a form that a paused run waits for a person to fill
+// in (see the human_input_required event): its text, fields and buttons.
+type HumanInputForm = gen.HumanInputForm
+
+// HumanInputField is one field of a HumanInputForm.
+type HumanInputField = gen.HumanInputFormField
+
+// Rating is the feedback given to an answer.
+type Rating = gen.MessageFeedbackRequestRating
+
+// Ratings of SendFeedback. RatingNone (sent as null) revokes the feedback
+// given before.
+const (
+	RatingLike    Rating = gen.MessageFeedbackRequestRatingLike
+	RatingDislike Rating = gen.MessageFeedbackRequestRatingDislike
+	RatingNone    Rating = ""
+)
+
+// SortBy is the order of Conversations.
+type SortBy = gen.GetConversationsListParamsSortBy
+
+// Orders of Conversations.
+const (
+	SortByCreatedAt     SortBy = gen.GetConversationsListParamsSortByCreatedAt      // oldest first
+	SortByCreatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusCreatedAt // newest first
+	SortByUpdatedAt     SortBy = gen.GetConversationsListParamsSortByUpdatedAt      // least recently updated first
+	SortByUpdatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusUpdatedAt // most recently updated first (the server's default)
+)

@@ -1,0 +1,42 @@
+package chatflow
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// logAttempt logs one HTTP attempt at debug level. It logs the method and
+// path only: never headers (the API key) nor the query string.
+func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, d time.Duration, err error, willRetry bool) {
+	l := c.cfg.logger
+	if l == nil || !l.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", req.Method),
+		slog.String("path", req.URL.Path),
+		slog.Int("attempt", attempt+1),
+		slog.Duration("duration", d),
+		slog.Bool("retry", willRetry),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", errText(err)))
+	} else {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "chatflow: http attempt", attrs...)
+}
+
+// errText is the text of a transport error without the request URL that
+// *url.Error adds (its query may hold user ids), for logs.
+func errText(err error) string {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) && urlErr.Err != nil {
+		return urlErr.Err.Error()
+	}
+	return err.Error()
+}
