@@ -2,6 +2,8 @@ package chatflowtest
 
 import (
 	"encoding/json"
+	"fmt"
+	"mime"
 	"net/http"
 	"path"
 	"sort"
@@ -47,8 +49,9 @@ var handlers = map[string]func(*Server, *call){
 // against the description, because the server answers them with its own
 // codes.
 var prechecks = map[string]func(*Server, *call) bool{
-	"uploadChatFile": (*Server).checkUpload,
-	"audioToText":    (*Server).checkAudio,
+	"uploadChatFile":  (*Server).checkUpload,
+	"audioToText":     (*Server).checkAudio,
+	"getWorkflowLogs": (*Server).checkWorkflowLogs,
 }
 
 func (s *Server) checkUpload(c *call) bool {
@@ -60,17 +63,51 @@ func (s *Server) checkUpload(c *call) bool {
 		writeError(c.w, http.StatusBadRequest, "too_many_files", "Only one file is allowed.")
 	case files[0].name == "":
 		writeError(c.w, http.StatusBadRequest, "filename_not_exists_error", "The specified filename does not exist.")
-	case int64(len(files[0].data)) > s.cfg.maxUpload:
-		writeError(c.w, http.StatusRequestEntityTooLarge, "file_too_large", "File size exceeded.")
+	case strings.ContainsAny(files[0].name, badNameChars):
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "The file name must not contain any of "+badNameChars+".")
+	case s.cfg.blockedExts[fileExt(files[0].name)]:
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "Files with the extension ."+fileExt(files[0].name)+" are not accepted.")
 	default:
+		kind, limit := s.uploadLimit(files[0].name)
+		if int64(len(files[0].data)) > limit {
+			writeError(c.w, http.StatusRequestEntityTooLarge, "file_too_large",
+				fmt.Sprintf("File size exceeded. %s files may have at most %d bytes.", kind, limit))
+			return false
+		}
 		return true
 	}
 	return false
 }
 
-var audioTypes = map[string]bool{
-	"mp3": true, "mp4": true, "mpeg": true, "mpga": true, "m4a": true, "wav": true, "webm": true, "amr": true,
+// badNameChars are the characters Dify refuses in an uploaded file's name.
+const badNameChars = `/\:*?"<>|`
+
+func fileExt(name string) string {
+	return strings.TrimPrefix(strings.ToLower(path.Ext(name)), ".")
 }
+
+// uploadLimit is the kind of file a name stands for and its size limit.
+func (s *Server) uploadLimit(name string) (kind string, limit int64) {
+	u := s.cfg.uploads
+	switch fileExt(name) {
+	case "jpg", "jpeg", "png", "webp", "gif", "svg":
+		return "Image", u.Image
+	case "mp4", "mov", "mpeg", "webm":
+		return "Video", u.Video
+	case "mp3", "m4a", "wav", "amr", "mpga":
+		return "Audio", u.Audio
+	}
+	return "Document", u.Document
+}
+
+// audioMIMETypes are the part types /audio-to-text accepts, exactly.
+var audioMIMETypes = map[string]bool{
+	"audio/mp3": true, "audio/mp4": true, "audio/mpeg": true, "audio/mpga": true,
+	"audio/m4a": true, "audio/wav": true, "audio/webm": true, "audio/amr": true,
+}
+
+// maxAudioToText is the largest file /audio-to-text accepts.
+const maxAudioToText = 30 << 20
 
 func (s *Server) checkAudio(c *call) bool {
 	files := c.form.files["file"]
@@ -78,18 +115,31 @@ func (s *Server) checkAudio(c *call) bool {
 		writeError(c.w, http.StatusBadRequest, "bad_request_key_error", "The browser (or proxy) sent a request that this server could not understand.")
 		return false
 	}
+	if !s.cfg.speechToText {
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "Speech to text is not enabled")
+		return false
+	}
 	f := files[0]
-	ext := strings.TrimPrefix(strings.ToLower(path.Ext(f.name)), ".")
-	sub := f.contentType[strings.IndexByte(f.contentType, '/')+1:]
-	if !audioTypes[ext] && !(strings.HasPrefix(f.contentType, "audio/") && audioTypes[sub]) {
+	mt, _, _ := mime.ParseMediaType(f.contentType)
+	if !audioMIMETypes[mt] {
 		writeError(c.w, http.StatusUnsupportedMediaType, "unsupported_audio_type", "Audio type not allowed.")
 		return false
 	}
-	if len(f.data) > 30<<20 {
+	if len(f.data) > maxAudioToText {
 		writeError(c.w, http.StatusRequestEntityTooLarge, "audio_too_large", "Audio size exceeded.")
 		return false
 	}
 	return true
+}
+
+func (s *Server) checkWorkflowLogs(c *call) bool {
+	switch st := c.r.URL.Query().Get("status"); st {
+	case "", "succeeded", "failed", "stopped":
+		return true
+	default:
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "status: "+st+" is not a valid choice (succeeded, failed, stopped).")
+		return false
+	}
 }
 
 // userMessage returns the message id of user session, or nil.
@@ -192,24 +242,25 @@ func (s *Server) uploadChatFile(c *call) {
 	u := s.st.user(c.user, now)
 	up := &upload{
 		id: s.st.newID(), name: name, ext: ext, mime: mt, owner: u.session, createdBy: u.id,
-		data: f.data, created: now.Unix(),
+		data: f.data, size: len(f.data), created: now.Unix(), seq: s.st.next(),
 	}
-	s.st.files[up.id] = up
+	s.st.addUpload(u, up, &s.cfg.limits)
 	body := up.json()
 	s.mu.Unlock()
 	writeJSON(c.w, http.StatusCreated, body)
 }
 
 func (s *Server) previewChatFile(c *call) {
+	// Only a file that a message of the app refers to can be previewed;
+	// user plays no part in it.
 	s.mu.Lock()
 	up := s.st.files[c.params["file_id"]]
+	if up != nil && !up.referenced {
+		up = nil
+	}
 	s.mu.Unlock()
 	if up == nil {
 		writeError(c.w, http.StatusNotFound, "file_not_found", "File not found.")
-		return
-	}
-	if c.user != "" && up.owner != c.user {
-		writeError(c.w, http.StatusForbidden, "file_access_denied", "Access to the requested file is denied.")
 		return
 	}
 	h := c.w.Header()
@@ -295,7 +346,7 @@ func (s *Server) getParameters(c *call) {
 		"opening_statement":                s.cfg.openingMessage,
 		"suggested_questions":              []string{},
 		"suggested_questions_after_answer": on(true),
-		"speech_to_text":                   on(true),
+		"speech_to_text":                   on(s.cfg.speechToText),
 		"text_to_speech":                   map[string]any{"enabled": true, "voice": "alloy", "language": "en-US", "autoPlay": "disabled"},
 		"retriever_resource":               on(false),
 		"annotation_reply":                 on(annotations),
@@ -313,8 +364,9 @@ func (s *Server) getParameters(c *call) {
 			},
 		},
 		"system_parameters": map[string]any{
-			"file_size_limit": 15, "image_file_size_limit": 10, "audio_file_size_limit": 50,
-			"video_file_size_limit": 100, "workflow_file_upload_limit": 10,
+			"file_size_limit": s.cfg.uploads.Document >> 20, "image_file_size_limit": s.cfg.uploads.Image >> 20,
+			"audio_file_size_limit": s.cfg.uploads.Audio >> 20, "video_file_size_limit": s.cfg.uploads.Video >> 20,
+			"workflow_file_upload_limit": 10,
 		},
 	})
 }
@@ -324,6 +376,10 @@ func (s *Server) getMeta(c *call) {
 }
 
 func (s *Server) getSite(c *call) {
+	if !s.cfg.siteEnabled {
+		writeError(c.w, http.StatusForbidden, "forbidden", "The web app of this app is switched off.")
+		return
+	}
 	writeJSON(c.w, http.StatusOK, map[string]any{
 		"title": "Fake chatflow", "chat_color_theme": "#1C64F2", "chat_color_theme_inverted": false,
 		"icon_type": "emoji", "icon": "🤖", "icon_background": "#FFEAD5", "icon_url": nil,
@@ -338,7 +394,7 @@ func (s *Server) createAnnotation(c *call) {
 	a, _ := c.json["answer"].(string)
 	s.mu.Lock()
 	an := &annotation{id: s.st.newID(), question: q, answer: a, created: s.cfg.now().Unix(), seq: s.st.next()}
-	s.st.annotations[an.id] = an
+	s.st.addAnnotation(an, &s.cfg.limits)
 	body := an.json()
 	s.mu.Unlock()
 	writeJSON(c.w, http.StatusCreated, body)
@@ -394,8 +450,8 @@ func (s *Server) deleteAnnotation(c *call) {
 func (s *Server) annotationReply(c *call) {
 	action := c.params["action"]
 	s.mu.Lock()
-	j := &job{id: s.st.newID(), action: action}
-	s.st.jobs[j.id] = j
+	j := &job{id: s.st.newID(), action: action, seq: s.st.next()}
+	s.st.addJob(j)
 	s.st.annotationReply = action == "enable"
 	s.mu.Unlock()
 	writeJSON(c.w, http.StatusOK, map[string]any{"job_id": j.id, "job_status": "waiting"})
@@ -406,7 +462,7 @@ func (s *Server) annotationReplyStatus(c *call) {
 	j := s.st.jobs[c.params["job_id"]]
 	s.mu.Unlock()
 	if j == nil || j.action != c.params["action"] {
-		writeError(c.w, http.StatusBadRequest, "invalid_param", "The job does not exist.")
+		writeError(c.w, http.StatusNotFound, "not_found", "The job does not exist.")
 		return
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"job_id": j.id, "job_status": "completed", "error_msg": ""})
@@ -542,46 +598,121 @@ func (s *Server) submitHumanInputForm(c *call) {
 		return
 	}
 	f.submitted, f.action, f.data = true, action, inputs
+	// The run goes on in the background from here; GET
+	// /workflow/{id}/events follows it.
+	if rn := s.st.runs[f.runID]; rn != nil && rn.state != nil {
+		rn.state.resumeLocked()
+	}
 	writeJSON(c.w, http.StatusOK, map[string]any{})
 }
 
-// streamWorkflowEvents streams the rest of a paused run whose form was
-// submitted, or else replays the events of the run so far.
+// streamWorkflowEvents follows a run the way Dify does: a finished run is
+// one synthesized workflow_finished; a live one is, with
+// include_state_snapshot=true, a snapshot of the run so far and then the
+// live events, or else a ping and the live events only.
 func (s *Server) streamWorkflowEvents(c *call) {
+	q := c.r.URL.Query()
+	snapshot := strings.EqualFold(q.Get("include_state_snapshot"), "true")
+	continueOnPause := strings.EqualFold(q.Get("continue_on_pause"), "true")
 	s.mu.Lock()
-	r := s.st.runs[c.params["workflow_run_id"]]
-	if r == nil || r.owner != sessionOf(c.user) {
+	rn := s.st.runs[c.params["workflow_run_id"]]
+	if rn == nil || rn.owner != sessionOf(c.user) {
 		s.mu.Unlock()
-		writeError(c.w, http.StatusNotFound, "not_found", "Workflow run not found.")
+		writeError(c.w, http.StatusNotFound, "not_found", "Workflow run not found")
 		return
 	}
-	var rs *runState
-	if r.resume != nil && r.resume.form.submitted {
-		rs, r.resume = r.resume, nil
-		rs.task = &task{id: s.st.newID(), owner: r.owner, stop: make(chan struct{})}
-		s.st.tasks[rs.task.id] = rs.task
-		r.status = "running"
-	}
-	events := append([]map[string]any(nil), r.events...)
-	s.mu.Unlock()
-	c.w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-	c.w.Header().Set("Cache-Control", "no-cache")
-	c.w.WriteHeader(http.StatusOK)
-	em := &emitter{ctx: c.r.Context(), cfg: &s.cfg, w: c.w, streaming: true}
-	em.flush()
-	if rs == nil {
-		for _, ev := range events {
-			em.send(ev)
+	if runEnded(rn.status) || rn.log == nil {
+		ev := map[string]any{
+			"event": "workflow_finished", "task_id": rn.id, "workflow_run_id": rn.id, "data": rn.finishedData(),
 		}
+		s.mu.Unlock()
+		startStream(c.w)
+		em := &emitter{ctx: c.r.Context(), w: c.w}
+		em.send(ev)
 		return
 	}
-	rs.resume(em)
-	rs.finish(em)
+	lg := rn.log
+	next := len(lg.events)
+	var first []map[string]any
+	if snapshot {
+		first = s.snapshotLocked(rn)
+	}
+	paused := rn.status == "paused"
+	s.mu.Unlock()
+
+	startStream(c.w)
+	em := &emitter{ctx: c.r.Context(), w: c.w}
+	if !snapshot {
+		em.ping()
+	}
+	for _, ev := range first {
+		em.send(ev)
+	}
+	if paused && snapshot && !continueOnPause {
+		return
+	}
+	s.relay(em, lg, next, continueOnPause, s.cfg.reattachIdle)
+}
+
+// snapshotLocked rebuilds the state of a live run for a reattached stream:
+// workflow_started, message_replace with the stored answer, the node
+// executions so far without their details, and for a paused run its
+// human_input_required and workflow_paused events. The events carry the
+// run id as task_id. s.mu must be held.
+func (s *Server) snapshotLocked(rn *run) []map[string]any {
+	now := s.cfg.now().Unix()
+	m := s.st.msgs[rn.message]
+	answer := ""
+	if m != nil {
+		answer = m.answer
+	}
+	ev := func(name string) map[string]any {
+		return map[string]any{
+			"event": name, "task_id": rn.id, "conversation_id": rn.conv, "message_id": rn.message,
+			"created_at": now,
+		}
+	}
+	started := ev("workflow_started")
+	started["workflow_run_id"] = rn.id
+	started["data"] = map[string]any{
+		"id": rn.id, "workflow_id": rn.workflowID, "inputs": rn.inputs, "created_at": rn.created,
+	}
+	replace := ev("message_replace")
+	replace["answer"] = answer
+	replace["reason"] = ""
+	out := []map[string]any{started, replace}
+	for _, ne := range rn.nodes {
+		ns := ev("node_started")
+		ns["workflow_run_id"] = rn.id
+		ns["data"] = nodeStartedData(ne.n, ne.index, ne.pred, ne.id, nil, ne.created)
+		out = append(out, ns)
+		if ne.finished {
+			nf := ev("node_finished")
+			nf["workflow_run_id"] = rn.id
+			nf["data"] = nodeFinishedData(ne.n, ne.index, ne.pred, ne.id, nil, nil, ne.status, "", ne.created, ne.created)
+			out = append(out, nf)
+		}
+	}
+	for _, pe := range rn.pauseEvents {
+		cp := make(map[string]any, len(pe))
+		for k, v := range pe {
+			cp[k] = v
+		}
+		cp["task_id"] = rn.id
+		out = append(out, cp)
+	}
+	return out
 }
 
 // pageBounds returns the slice bounds of page (from 1) of limit items in a
-// list of n, clamped to the list.
+// list of n, clamped to the list, without overflowing for huge pages.
 func pageBounds(page, limit, n int) (from, to int) {
-	from = min(max(page-1, 0)*limit, n)
+	if limit <= 0 || page <= 1 {
+		return 0, min(max(limit, 0), n)
+	}
+	if page-1 > n/limit {
+		return n, n
+	}
+	from = min((page-1)*limit, n)
 	return from, min(from+limit, n)
 }

@@ -3,6 +3,7 @@ package chatflowtest_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -47,16 +48,8 @@ func TestFiles(t *testing.T) {
 	}
 	id := f["id"].(string)
 
-	r = do(t, s, "GET", "/files/"+id+"/preview?user=alice", nil)
-	wantStatus(t, r, 200)
-	if string(r.body) != "hello file" || r.header.Get("Content-Type") != "text/plain" {
-		t.Errorf("preview = %q %q", r.body, r.header.Get("Content-Type"))
-	}
-	r = do(t, s, "GET", "/files/"+id+"/preview?as_attachment=true", nil)
-	if !strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment") {
-		t.Errorf("Content-Disposition = %q", r.header.Get("Content-Disposition"))
-	}
-	wantError(t, do(t, s, "GET", "/files/"+id+"/preview?user=bob", nil), 403, "file_access_denied")
+	// A file no message refers to cannot be previewed.
+	wantError(t, do(t, s, "GET", "/files/"+id+"/preview?user=alice", nil), 404, "file_not_found")
 	wantError(t, do(t, s, "GET", "/files/00000000-0000-4000-8000-000000000000/preview", nil), 404, "file_not_found")
 
 	// The file can go with a chat message of its owner, not of others.
@@ -71,6 +64,18 @@ func TestFiles(t *testing.T) {
 	msg["user"] = "bob"
 	wantError(t, do(t, s, "POST", "/chat-messages", msg), 400, "invalid_param")
 
+	// Now a message refers to it: anyone with the key can preview it.
+	r = do(t, s, "GET", "/files/"+id+"/preview?user=alice", nil)
+	wantStatus(t, r, 200)
+	if string(r.body) != "hello file" || r.header.Get("Content-Type") != "text/plain" {
+		t.Errorf("preview = %q %q", r.body, r.header.Get("Content-Type"))
+	}
+	r = do(t, s, "GET", "/files/"+id+"/preview?as_attachment=true", nil)
+	if !strings.HasPrefix(r.header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("Content-Disposition = %q", r.header.Get("Content-Disposition"))
+	}
+	wantStatus(t, do(t, s, "GET", "/files/"+id+"/preview?user=bob", nil), 200)
+
 	// Server-specific errors.
 	body, ct := multipartBody(t, "", "", "", nil, map[string]string{"user": "alice"})
 	wantError(t, doWith(t, s, "POST", "/files/upload", body, "Bearer "+s.APIKey, ct), 400, "no_file_uploaded")
@@ -84,7 +89,14 @@ func TestFeedback(t *testing.T) {
 	path := "/messages/" + mid + "/feedbacks"
 	wantError(t, do(t, s, "POST", path, `{"rating":"like"}`), 400, "invalid_param")
 	wantError(t, do(t, s, "POST", path, `{"rating":"like","user":"bob"}`), 404, "not_found")
-	wantError(t, do(t, s, "POST", path, `{"rating":"great","user":"alice"}`), 400, "invalid_param")
+	v := wantError(t, do(t, s, "POST", path, `{"rating":"great","user":"alice"}`), 422, "unprocessable_entity")
+	var fieldErrs []map[string]any
+	if err := json.Unmarshal([]byte(v["message"].(string)), &fieldErrs); err != nil || len(fieldErrs) != 1 {
+		t.Fatalf("422 message %q is not a JSON array of one field error: %v", v["message"], err)
+	}
+	if loc, _ := fieldErrs[0]["loc"].([]any); len(loc) != 2 || loc[1] != "rating" {
+		t.Errorf("field error = %v", fieldErrs[0])
+	}
 	r := do(t, s, "POST", path, `{"rating":"like","user":"alice","content":"nice"}`)
 	wantStatus(t, r, 200)
 	if r.json(t)["result"] != "success" {
@@ -148,10 +160,14 @@ func TestAnnotations(t *testing.T) {
 	if r.json(t)["job_status"] != "completed" {
 		t.Errorf("status = %s", r.body)
 	}
-	wantError(t, do(t, s, "GET", "/apps/annotation-reply/enable/status/00000000-0000-4000-8000-000000000000", nil), 400, "invalid_param")
-	// The description lists no 400 here, but the server sends it.
-	v := wantError(t, doUnchecked(t, s, "POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"openai"}`, "Bearer "+s.APIKey, "application/json"), 400, "invalid_param")
-	if msg := v["message"].(string); !strings.Contains(msg, "request body at /embedding_model_name: property \"embedding_model_name\" is missing") {
+	v := wantError(t, do(t, s, "GET", "/apps/annotation-reply/enable/status/00000000-0000-4000-8000-000000000000", nil), 404, "not_found")
+	if v["message"] != "The job does not exist." {
+		t.Errorf("message = %v", v["message"])
+	}
+	// A job of the other action is not found either.
+	wantError(t, do(t, s, "GET", "/apps/annotation-reply/disable/status/"+job, nil), 404, "not_found")
+	v = wantError(t, do(t, s, "POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"openai"}`), 422, "unprocessable_entity")
+	if msg := v["message"].(string); !strings.Contains(msg, `"loc":["body","embedding_model_name"]`) || !strings.Contains(msg, `"type":"missing"`) {
 		t.Errorf("message = %q", msg)
 	}
 }
@@ -227,13 +243,39 @@ func TestWorkflowRuns(t *testing.T) {
 	if v := r.json(t); v["total"] != float64(1) {
 		t.Errorf("logs = %s", r.body)
 	}
-	// The events of a run can be streamed again.
-	r = do(t, s, "GET", "/workflow/"+runID+"/events?user=erin", nil)
-	again := readEvents(t, r.body)
-	if len(again) != len(evs) || again[len(again)-1].name != "workflow_finished" {
-		t.Errorf("replayed %v", names(again))
+	// Reattaching to a finished run gives one synthesized workflow_finished
+	// without conversation or message ids; the answer is in outputs.
+	for _, q := range []string{"", "&include_state_snapshot=true"} {
+		r = do(t, s, "GET", "/workflow/"+runID+"/events?user=erin"+q, nil)
+		again := readEvents(t, r.body)
+		if len(again) != 1 || again[0].name != "workflow_finished" {
+			t.Fatalf("reattach%s: %v", q, names(again))
+		}
+		checkEvents(t, again)
+		ev := again[0].data
+		if _, ok := ev["conversation_id"]; ok {
+			t.Errorf("synthesized event has conversation_id: %s", again[0].raw)
+		}
+		if _, ok := ev["message_id"]; ok {
+			t.Errorf("synthesized event has message_id: %s", again[0].raw)
+		}
+		if _, ok := ev["answer"]; ok {
+			t.Errorf("synthesized event has answer: %s", again[0].raw)
+		}
+		data := ev["data"].(map[string]any)
+		if data["status"] != "succeeded" || data["outputs"].(map[string]any)["answer"] != "You said: run it" || ev["workflow_run_id"] != runID {
+			t.Errorf("synthesized event = %s", again[0].raw)
+		}
 	}
-	wantError(t, do(t, s, "GET", "/workflow/"+runID+"/events?user=frank", nil), 404, "not_found")
+	for _, path := range []string{
+		"/workflow/" + runID + "/events?user=frank",
+		"/workflow/00000000-0000-4000-8000-000000000000/events?user=erin",
+	} {
+		v := wantError(t, do(t, s, "GET", path, nil), 404, "not_found")
+		if v["message"] != "Workflow run not found" {
+			t.Errorf("message = %v", v["message"])
+		}
+	}
 }
 
 func TestHumanInputFormUnknown(t *testing.T) {
@@ -364,17 +406,23 @@ func TestHumanInputPause(t *testing.T) {
 		t.Errorf("form = %s", r.body)
 	}
 	wantError(t, do(t, s, "POST", "/form/human_input/"+token, `{"inputs":{},"action":"nope","user":"gina"}`), 400, "invalid_param")
+	// A plain reattach to the paused run waits (its ping says it follows
+	// the run); submitting the form resumes the run in the background.
+	follow := openStream(t, s, "GET", "/workflow/"+runID+"/events?user=gina", nil)
+	if ev := follow.must(); !ev.ping {
+		t.Fatalf("first event of a plain reattach = %s, want a ping", ev.name)
+	}
 	wantStatus(t, do(t, s, "POST", "/form/human_input/"+token, `{"inputs":{"note":"fine"},"action":"approve","user":"gina"}`), 200)
 	wantError(t, do(t, s, "POST", "/form/human_input/"+token, `{"inputs":{},"action":"approve","user":"gina"}`), 412, "human_input_form_submitted")
 	wantError(t, do(t, s, "GET", "/form/human_input/"+token, nil), 412, "human_input_form_submitted")
 
-	r = do(t, s, "GET", "/workflow/"+runID+"/events?user=gina", nil)
-	rest := readEvents(t, r.body)
+	rest := follow.rest()
 	checkEvents(t, rest)
 	got := names(rest)
-	if got[0] != "human_input_form_filled" || got[len(got)-2] != "message_end" || got[len(got)-1] != "workflow_finished" {
+	if got[0] != "workflow_started" || got[1] != "human_input_form_filled" || got[len(got)-2] != "message_end" || got[len(got)-1] != "workflow_finished" {
 		t.Fatalf("resumed events = %v", got)
 	}
+	rest = rest[1:]
 	if filled := rest[0].data["data"].(map[string]any); filled["action_id"] != "approve" || filled["submitted_data"].(map[string]any)["note"] != "fine" {
 		t.Errorf("form filled = %s", rest[0].raw)
 	}

@@ -43,6 +43,8 @@ type runState struct {
 	steps      int
 	pause      bool
 	form       *form
+	partial    string    // the answer produced so far
+	deadline   time.Time // when the run must end (zero: no limit)
 }
 
 // tokenize splits an answer into the chunks a model would stream: words,
@@ -72,6 +74,10 @@ func (s *Server) sendChatMessage(c *call) {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "query is required")
 		return
 	}
+	if req.ConversationID != "" && !uuidShape.MatchString(req.ConversationID) {
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "conversation_id: "+req.ConversationID+" is not a valid uuid.")
+		return
+	}
 	now := s.cfg.now()
 	s.mu.Lock()
 	u := s.st.user(req.User, now)
@@ -85,6 +91,7 @@ func (s *Server) sendChatMessage(c *call) {
 		}
 	}
 	var files []map[string]any
+	var used []*upload
 	for _, f := range req.Files {
 		switch f.TransferMethod {
 		case "local_file":
@@ -94,9 +101,10 @@ func (s *Server) sendChatMessage(c *call) {
 				writeError(c.w, http.StatusBadRequest, "invalid_param", "Invalid upload file id.")
 				return
 			}
+			used = append(used, up)
 			files = append(files, map[string]any{
 				"id": s.st.newID(), "filename": up.name, "type": f.Type, "url": "",
-				"mime_type": up.mime, "size": len(up.data), "transfer_method": "local_file",
+				"mime_type": up.mime, "size": up.size, "transfer_method": "local_file",
 				"belongs_to": "user", "upload_file_id": up.id,
 			})
 		default:
@@ -113,7 +121,13 @@ func (s *Server) sendChatMessage(c *call) {
 			})
 		}
 	}
+	for _, up := range used {
+		up.referenced = true
+	}
 	rs := &runState{s: s, created: now.Unix()}
+	if s.cfg.limits.RunTime > 0 {
+		rs.deadline = time.Now().Add(s.cfg.limits.RunTime)
+	}
 	if conv == nil {
 		inputs := req.Inputs
 		if inputs == nil {
@@ -135,8 +149,7 @@ func (s *Server) sendChatMessage(c *call) {
 				description: v.Description, created: now.Unix(), updated: now.Unix(), seq: s.st.next(),
 			})
 		}
-		s.st.convs[conv.id] = conv
-		rs.newConv = true
+		s.st.addConversation(u, conv, &s.cfg.limits)
 	}
 	rs.conv = conv
 	rs.inputs = conv.inputs
@@ -147,6 +160,7 @@ func (s *Server) sendChatMessage(c *call) {
 	}
 	rs.answer = s.cfg.answer(req.Query)
 	rs.tokens = tokenize(rs.answer)
+	// The message is stored at once, with an empty answer, as Dify does.
 	msg := &message{
 		id: s.st.newID(), conv: conv.id, owner: u.session, parent: parent, query: req.Query,
 		inputs: conv.inputs, files: files, created: now.Unix(), seq: s.st.next(), status: "normal",
@@ -158,16 +172,14 @@ func (s *Server) sendChatMessage(c *call) {
 	}
 	rn := &run{
 		id: s.st.newID(), workflowID: workflowID, status: "running", conv: conv.id, message: msg.id,
-		owner: u.session, inputs: conv.inputs, created: now.Unix(), seq: s.st.next(),
+		owner: u.session, inputs: conv.inputs, created: now.Unix(), seq: s.st.next(), log: newRunLog(),
 	}
 	msg.runID = rn.id
 	tk := &task{id: s.st.newID(), owner: u.session, stop: make(chan struct{})}
-	conv.messages = append(conv.messages, msg)
-	rs.dialogues = len(conv.messages)
 	conv.updated = now.Unix()
 	conv.useq = s.st.next()
-	s.st.msgs[msg.id] = msg
-	s.st.runs[rn.id] = rn
+	s.st.addMessage(conv, msg, rn, &s.cfg.limits)
+	rs.dialogues = len(conv.messages)
 	s.st.tasks[tk.id] = tk
 	rs.msg, rs.run, rs.task = msg, rn, tk
 	rs.failWith = s.fault.runFail
@@ -181,14 +193,21 @@ func (s *Server) sendChatMessage(c *call) {
 		rs.pause = s.fault.pause
 		s.fault.pause = false
 	}
+	lg := rn.log
 	s.mu.Unlock()
 
+	rs.start(rs.execute)
+	em := &emitter{ctx: c.r.Context(), w: c.w, cut: cut}
+
 	if !streaming {
-		em := &emitter{ctx: c.r.Context(), cfg: &s.cfg}
-		rs.execute(em)
-		rs.finish(em)
-		if rs.failWith != nil {
-			writeError(c.w, http.StatusBadRequest, "invalid_param", "Run failed: "+*rs.failWith)
+		if !s.awaitEnd(em, lg) {
+			return // the client left (the run goes on) or the server closes
+		}
+		s.mu.Lock()
+		answer, status := msg.answer, rn.status
+		s.mu.Unlock()
+		if rs.failWith != nil || status == "failed" {
+			writeError(c.w, http.StatusBadRequest, "invalid_param", "Run failed: "+rs.failMessage())
 			return
 		}
 		writeJSON(c.w, http.StatusOK, map[string]any{
@@ -198,35 +217,42 @@ func (s *Server) sendChatMessage(c *call) {
 			"message_id":      msg.id,
 			"conversation_id": conv.id,
 			"mode":            "advanced-chat",
-			"answer":          em.answer,
-			"metadata":        rs.metadata(em),
+			"answer":          answer,
+			"metadata":        rs.metadata(answer),
 			"created_at":      rs.created,
 		})
 		return
 	}
 
 	h := c.w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	c.w.WriteHeader(http.StatusOK)
-	em := &emitter{ctx: c.r.Context(), cfg: &s.cfg, w: c.w, cut: cut, streaming: true}
-	em.flush()
+	h.Set("X-Workflow-Run-ID", rn.id)
+	h.Set("Access-Control-Expose-Headers", "X-Workflow-Run-ID")
+	startStream(c.w)
 	if s.cfg.earlyPing {
 		em.ping()
 	}
-	rs.execute(em)
-	rs.finish(em)
+	s.relay(em, lg, 0, false, 0)
 	if em.aborted {
 		// Drop the connection without ending the chunked body.
 		panic(http.ErrAbortHandler)
 	}
 }
 
+// failMessage is the error of a run that FailNextRun made fail.
+func (rs *runState) failMessage() string {
+	if rs.failWith != nil {
+		return *rs.failWith
+	}
+	s := rs.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.TrimPrefix(rs.run.err, "Run failed: ")
+}
+
 // metadata is the metadata of message_end and of a blocking reply.
-func (rs *runState) metadata(em *emitter) map[string]any {
+func (rs *runState) metadata(answer string) map[string]any {
 	prompt := rs.msg.promptTokens
-	completion := len(tokenize(em.answer))
+	completion := len(tokenize(answer))
 	return map[string]any{
 		"usage": map[string]any{
 			"prompt_tokens":         prompt,
@@ -273,19 +299,19 @@ var (
 	humanNode  = node{"human_input", "human-input", "Human Input"}
 )
 
-func (rs *runState) nodeStarted(n node, index int, pred string, execID string, inputs map[string]any) map[string]any {
+func nodeStartedData(n node, index int, pred, execID string, inputs map[string]any, created int64) map[string]any {
 	var p any
 	if pred != "" {
 		p = pred
 	}
-	return rs.workflowEvent("node_started", map[string]any{
+	return map[string]any{
 		"id": execID, "node_id": n.id, "node_type": n.typ, "title": n.title, "index": index,
-		"predecessor_node_id": p, "inputs": inputs, "created_at": rs.s.cfg.now().Unix(),
+		"predecessor_node_id": p, "inputs": inputs, "created_at": created,
 		"extras": map[string]any{}, "iteration_id": nil, "loop_id": nil,
-	})
+	}
 }
 
-func (rs *runState) nodeFinished(n node, index int, pred string, execID string, inputs, outputs map[string]any, status, errMsg string) map[string]any {
+func nodeFinishedData(n node, index int, pred, execID string, inputs, outputs map[string]any, status, errMsg string, created, finished int64) map[string]any {
 	var p, e any
 	if pred != "" {
 		p = pred
@@ -293,23 +319,32 @@ func (rs *runState) nodeFinished(n node, index int, pred string, execID string, 
 	if errMsg != "" {
 		e = errMsg
 	}
-	now := rs.s.cfg.now().Unix()
-	return rs.workflowEvent("node_finished", map[string]any{
+	return map[string]any{
 		"id": execID, "node_id": n.id, "node_type": n.typ, "title": n.title, "index": index,
 		"predecessor_node_id": p, "inputs": inputs, "process_data": nil, "outputs": outputs,
 		"status": status, "error": e, "elapsed_time": 0.01, "execution_metadata": map[string]any{},
-		"created_at": now, "finished_at": now, "files": []any{}, "iteration_id": nil, "loop_id": nil,
-	})
+		"created_at": created, "finished_at": finished, "files": []any{}, "iteration_id": nil, "loop_id": nil,
+	}
 }
 
-// execute produces the run's events: start node, LLM node streaming the
-// answer, answer node, then the terminal events. A run that pauses stops
-// after the start node at a human input node.
-func (rs *runState) execute(em *emitter) {
+func (rs *runState) nodeStarted(n node, index int, pred string, execID string, inputs map[string]any) map[string]any {
+	return rs.workflowEvent("node_started", nodeStartedData(n, index, pred, execID, inputs, rs.s.cfg.now().Unix()))
+}
+
+func (rs *runState) nodeFinished(n node, index int, pred string, execID string, inputs, outputs map[string]any, status, errMsg string) map[string]any {
+	now := rs.s.cfg.now().Unix()
+	return rs.workflowEvent("node_finished", nodeFinishedData(n, index, pred, execID, inputs, outputs, status, errMsg, now, now))
+}
+
+// execute is the body of a run's goroutine: start node, LLM node streaming
+// the answer, answer node, then the terminal events. A run that pauses
+// stops after the start node at a human input node.
+func (rs *runState) execute() {
 	s := rs.s
 	st := &rs.s.st
 	s.mu.Lock()
 	startID := st.newID()
+	appID := st.appID
 	s.mu.Unlock()
 	sysInputs := map[string]any{}
 	for k, v := range rs.inputs {
@@ -320,77 +355,121 @@ func (rs *runState) execute(em *emitter) {
 	sysInputs["sys.conversation_id"] = rs.conv.id
 	sysInputs["sys.user_id"] = rs.msg.owner
 	sysInputs["sys.dialogue_count"] = rs.dialogues
-	sysInputs["sys.app_id"] = st.appID
+	sysInputs["sys.app_id"] = appID
 	sysInputs["sys.workflow_id"] = rs.run.workflowID
 	sysInputs["sys.workflow_run_id"] = rs.run.id
 
-	em.send(rs.workflowEvent("workflow_started", map[string]any{
+	rs.emit(rs.workflowEvent("workflow_started", map[string]any{
 		"id": rs.run.id, "workflow_id": rs.run.workflowID, "inputs": sysInputs, "created_at": rs.created,
+		"reason": "initial",
 	}))
-	em.send(rs.nodeStarted(startNode, 1, "", startID, sysInputs))
-	em.send(rs.nodeFinished(startNode, 1, "", startID, sysInputs, sysInputs, "succeeded", ""))
+	rs.emit(rs.nodeStarted(startNode, 1, "", startID, sysInputs))
+	rs.emit(rs.nodeFinished(startNode, 1, "", startID, sysInputs, sysInputs, "succeeded", ""))
 	if rs.pause {
-		rs.pauseAtForm(em)
+		rs.pauseAtForm()
 		return
 	}
-	rs.answerPhase(em, 2, startNode.id)
+	rs.answerPhase(2, startNode.id)
 }
 
 // answerPhase runs the LLM node (streaming the answer) and the answer node,
 // then sends the terminal events.
-func (rs *runState) answerPhase(em *emitter, index int, pred string) {
+func (rs *runState) answerPhase(index int, pred string) {
 	s := rs.s
 	s.mu.Lock()
 	ids := [2]string{s.st.newID(), s.st.newID()}
 	s.mu.Unlock()
 	rs.steps = index
-	em.send(rs.nodeStarted(llmNode, index, pred, ids[0], map[string]any{}))
+	rs.emit(rs.nodeStarted(llmNode, index, pred, ids[0], map[string]any{}))
 	if rs.failWith != nil {
 		msg := *rs.failWith
-		em.send(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, nil, "failed", msg))
-		em.terminal = true
-		em.send(rs.workflowFinished("failed", msg, nil))
-		ev := map[string]any{
-			"event": "error", "conversation_id": rs.conv.id, "message_id": rs.msg.id,
-			"created_at": s.cfg.now().Unix(), "code": "invalid_param", "message": "Run failed: " + msg, "status": 400,
-		}
-		em.send(ev)
+		rs.emit(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, nil, "failed", msg))
+		rs.fail(msg)
 		return
 	}
-	stopped := false
 	for i, tok := range rs.tokens {
-		if i > 0 && !em.wait(rs.eventDelay, rs.task.stop) {
-			stopped = em.stopped
-			break
+		if i > 0 || rs.eventDelay > 0 {
+			d := rs.eventDelay
+			if i == 0 {
+				d = 0 // only a stop that came already
+			}
+			switch rs.wait(d) {
+			case waitStopped:
+				rs.stop()
+				return
+			case waitTimeout:
+				rs.fail("The run took longer than the server allows.")
+				return
+			case waitQuit:
+				rs.fail("The server shut down.")
+				return
+			}
 		}
 		ev := rs.event("message")
 		ev["answer"] = tok
-		em.answer += tok
-		em.send(ev)
+		rs.partial += tok
+		rs.emit(ev)
 	}
-	if em.gone() {
-		// The client went away; the run completes on the server.
-		em.answer = rs.answer
-	}
-	if stopped {
-		em.terminal = true
-		em.send(rs.workflowFinished("stopped", "", map[string]any{"answer": em.answer}))
-		em.send(rs.messageEnd(em))
-		return
-	}
-	llmOut := map[string]any{"text": em.answer, "finish_reason": "stop"}
-	em.send(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, llmOut, "succeeded", ""))
-	em.send(rs.nodeStarted(answerNode, index+1, llmNode.id, ids[1], map[string]any{}))
-	em.send(rs.nodeFinished(answerNode, index+1, llmNode.id, ids[1], map[string]any{}, map[string]any{"answer": em.answer}, "succeeded", ""))
+	llmOut := map[string]any{"text": rs.partial, "finish_reason": "stop"}
+	rs.emit(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, llmOut, "succeeded", ""))
+	rs.emit(rs.nodeStarted(answerNode, index+1, llmNode.id, ids[1], map[string]any{}))
+	rs.emit(rs.nodeFinished(answerNode, index+1, llmNode.id, ids[1], map[string]any{}, map[string]any{"answer": rs.partial}, "succeeded", ""))
 	rs.steps = index + 1
-	em.terminal = true
+	outputs := map[string]any{"answer": rs.partial}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs.store("normal", "")
+	wf := rs.workflowFinished("succeeded", "", outputs)
 	if s.cfg.workflowFirst {
-		em.send(rs.workflowFinished("succeeded", "", map[string]any{"answer": em.answer}))
-		em.send(rs.messageEnd(em))
+		rs.emitLocked(wf, rs.messageEnd())
 	} else {
-		em.send(rs.messageEnd(em))
-		em.send(rs.workflowFinished("succeeded", "", map[string]any{"answer": em.answer}))
+		rs.emitLocked(rs.messageEnd(), wf)
 	}
+	rs.finishLocked()
+}
+
+// stop ends a run that a stop request reached: message_end, then
+// workflow_finished with status stopped; the partial answer is kept.
+func (rs *runState) stop() {
+	s := rs.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs.store("normal", "")
+	rs.emitLocked(rs.messageEnd(), rs.workflowFinished("stopped", "Stopped by user.", map[string]any{"answer": rs.partial}))
+	rs.finishLocked()
+}
+
+// fail ends the run as a failing workflow does: workflow_finished (failed),
+// then an error event, no message_end.
+func (rs *runState) fail(msg string) {
+	s := rs.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs.store("error", "Run failed: "+msg)
+	wf := rs.workflowFinished("failed", msg, nil)
+	ev := map[string]any{
+		"event": "error", "conversation_id": rs.conv.id, "message_id": rs.msg.id,
+		"created_at": s.cfg.now().Unix(), "code": "invalid_param", "message": "Run failed: " + msg, "status": 400,
+	}
+	rs.emitLocked(wf, ev)
+	rs.finishLocked()
+}
+
+// store saves the answer so far in the message; s.mu must be held.
+func (rs *runState) store(status, errMsg string) {
+	m := rs.msg
+	m.answer = rs.partial
+	m.answerTokens = len(tokenize(rs.partial))
+	m.status, m.err = status, errMsg
+}
+
+// finishLocked ends the run's log and forgets what only a live run needs;
+// s.mu must be held.
+func (rs *runState) finishLocked() {
+	delete(rs.s.st.tasks, rs.task.id)
+	rn := rs.run
+	rn.log.end()
+	rn.log, rn.nodes, rn.pauseEvents, rn.state = nil, nil, nil, nil
 }
 
 // formActions are the buttons of the fake's human input form.
@@ -400,8 +479,8 @@ var formActions = []any{
 }
 
 // pauseAtForm reaches a human input node: human_input_required, then
-// workflow_paused, and the stream ends.
-func (rs *runState) pauseAtForm(em *emitter) {
+// workflow_paused, and the run waits for its form.
+func (rs *runState) pauseAtForm() {
 	s := rs.s
 	now := s.cfg.now()
 	s.mu.Lock()
@@ -411,21 +490,29 @@ func (rs *runState) pauseAtForm(em *emitter) {
 		expires: now.Add(time.Hour).Unix(), execID: execID,
 	}
 	s.st.forms[f.token] = f
+	rs.run.form = f.token
 	rs.form = f
-	rs.run.status = "paused"
 	s.mu.Unlock()
-	em.send(rs.nodeStarted(humanNode, 2, startNode.id, execID, map[string]any{}))
-	em.send(rs.workflowEvent("human_input_required", map[string]any{
+	rs.emit(rs.nodeStarted(humanNode, 2, startNode.id, execID, map[string]any{}))
+	required := rs.workflowEvent("human_input_required", map[string]any{
 		"form_id": f.id, "form_token": f.token, "node_id": humanNode.id, "node_title": humanNode.title,
 		"form_content": formContent, "inputs": formInputs, "actions": formActions,
 		"display_in_ui": true, "resolved_default_values": map[string]any{}, "expiration_time": f.expires,
-	}))
-	em.terminal = true
-	em.send(rs.workflowEvent("workflow_paused", map[string]any{
+	})
+	paused := rs.workflowEvent("workflow_paused", map[string]any{
 		"workflow_run_id": rs.run.id, "paused_nodes": []string{humanNode.id}, "outputs": map[string]any{},
 		"reasons": []any{map[string]any{"type": "human_input_required", "form_id": f.id, "node_id": humanNode.id}},
 		"status":  "paused", "created_at": rs.created, "elapsed_time": 0.02, "total_tokens": 0, "total_steps": 2,
-	}))
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs.store("paused", "")
+	rs.run.status = "paused"
+	rs.emitLocked(required, paused)
+	rs.run.pauseEvents = []map[string]any{required, paused}
+	rs.run.state = rs
+	delete(s.st.tasks, rs.task.id)
+	rs.run.log.end()
 }
 
 const formContent = "Please review the request and add a note.\n\n{{#$output.note#}}"
@@ -434,9 +521,31 @@ var formInputs = []any{
 	map[string]any{"type": "paragraph", "output_variable_name": "note", "default": map[string]any{"type": "constant", "value": "", "selector": []string{}}},
 }
 
-// resume continues a paused run after its form was submitted: the events
-// that GET /workflow/{id}/events streams.
-func (rs *runState) resume(em *emitter) {
+// resumeLocked continues a paused run whose form was submitted, in a new
+// goroutine with a new task; s.mu must be held.
+func (rs *runState) resumeLocked() {
+	s := rs.s
+	rn := rs.run
+	rs.task = &task{id: s.st.newID(), owner: rn.owner, stop: make(chan struct{})}
+	s.st.tasks[rs.task.id] = rs.task
+	rn.status = "running"
+	rn.state, rn.pauseEvents = nil, nil
+	rs.msg.status = "normal"
+	rn.log.ended = false
+	rn.log.notify()
+	if s.closed {
+		return
+	}
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		rs.resume()
+	}()
+}
+
+// resume is the body of a resumed run: a new workflow_started, the filled
+// form, the rest of the run.
+func (rs *runState) resume() {
 	s := rs.s
 	s.mu.Lock()
 	f := rs.form
@@ -449,77 +558,60 @@ func (rs *runState) resume(em *emitter) {
 		}
 	}
 	note, _ := data["note"].(string)
-	em.send(rs.workflowEvent("human_input_form_filled", map[string]any{
+	rs.emit(rs.workflowEvent("workflow_started", map[string]any{
+		"id": rs.run.id, "workflow_id": rs.run.workflowID, "inputs": rs.run.inputs, "created_at": rs.created,
+		"reason": "resumption",
+	}))
+	rs.emit(rs.workflowEvent("human_input_form_filled", map[string]any{
 		"node_id": humanNode.id, "node_title": humanNode.title, "rendered_content": "Please review the request and add a note.\n\n" + note,
 		"action_id": action, "action_text": actionText, "submitted_data": data,
 	}))
-	em.send(rs.nodeFinished(humanNode, 2, startNode.id, f.execID, map[string]any{}, map[string]any{"note": note, "__action_id": action}, "succeeded", ""))
-	rs.answerPhase(em, 3, humanNode.id)
+	rs.emit(rs.nodeFinished(humanNode, 2, startNode.id, f.execID, map[string]any{}, map[string]any{"note": note, "__action_id": action}, "succeeded", ""))
+	rs.answerPhase(3, humanNode.id)
 }
 
-func (rs *runState) messageEnd(em *emitter) map[string]any {
+func (rs *runState) messageEnd() map[string]any {
 	ev := rs.event("message_end")
 	ev["id"] = rs.msg.id
-	ev["metadata"] = rs.metadata(em)
+	ev["metadata"] = rs.metadata(rs.partial)
 	ev["files"] = []any{}
 	return ev
 }
 
+// workflowFinished records the end of the run and returns its
+// workflow_finished event; s.mu must be held.
 func (rs *runState) workflowFinished(status, errMsg string, outputs map[string]any) map[string]any {
-	var e any
-	if errMsg != "" {
-		e = errMsg
-	}
-	steps := rs.steps
 	now := rs.s.cfg.now().Unix()
-	tokens := rs.msg.promptTokens + len(tokenize(rs.answer))
-	rs.s.mu.Lock()
 	r := rs.run
 	r.status, r.err, r.outputs = status, errMsg, outputs
-	r.finished, r.elapsed, r.tokens, r.steps = now, 0.05, tokens, steps
-	data := map[string]any{
-		"id": r.id, "workflow_id": r.workflowID, "status": status, "outputs": outputs,
-		"error": e, "elapsed_time": r.elapsed, "total_tokens": tokens,
-		"total_steps": steps, "created_by": map[string]any{"id": rs.userID, "user": rs.msg.owner},
-		"created_at": rs.created, "finished_at": now, "exceptions_count": 0, "files": []any{},
-	}
-	rs.s.mu.Unlock()
-	return rs.workflowEvent("workflow_finished", data)
+	r.finished, r.elapsed, r.steps = now, 0.05, rs.steps
+	r.tokens = rs.msg.promptTokens + len(tokenize(rs.partial))
+	r.createdBy = map[string]any{"id": rs.userID, "user": rs.msg.owner}
+	return rs.workflowEvent("workflow_finished", r.finishedData())
 }
 
-// finish stores the outcome of the run.
-func (rs *runState) finish(em *emitter) {
-	s := rs.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.st.tasks, rs.task.id)
-	rs.run.events = append(rs.run.events, em.events...)
-	m := rs.msg
-	if rs.failWith != nil {
-		m.status = "error"
-		m.err = "Run failed: " + *rs.failWith
-		rs.run.status = "failed"
-		return
+// finishedData is the data of a workflow_finished event for the run.
+func (r *run) finishedData() map[string]any {
+	var e any
+	if r.err != "" {
+		e = r.err
 	}
-	if rs.run.status == "paused" {
-		// From now on GET /workflow/{id}/events can resume the run.
-		rs.run.resume = rs
-		return
+	var finished any
+	if r.finished != 0 {
+		finished = r.finished
 	}
-	m.answer = em.answer
-	m.answerTokens = len(tokenize(em.answer))
-	if rs.run.status == "running" {
-		// The run ended without workflow_finished: it still completes.
-		rs.run.status = "succeeded"
-		rs.run.outputs = map[string]any{"answer": em.answer}
-		rs.run.finished = s.cfg.now().Unix()
-		rs.run.steps = rs.steps
-		rs.run.tokens = m.promptTokens + m.answerTokens
+	return map[string]any{
+		"id": r.id, "workflow_id": r.workflowID, "status": r.status, "outputs": r.outputs,
+		"error": e, "elapsed_time": r.elapsed, "total_tokens": r.tokens,
+		"total_steps": r.steps, "created_by": r.createdBy,
+		"created_at": r.created, "finished_at": finished, "exceptions_count": 0, "files": []any{},
 	}
 }
 
 func (s *Server) stopChatMessageGeneration(c *call) {
 	s.mu.Lock()
+	// Any task id is answered with success; only a running task of the
+	// same user is stopped.
 	if t := s.st.tasks[c.params["task_id"]]; t != nil && t.owner == sessionOf(c.user) && !t.stopped {
 		t.stopped = true
 		close(t.stop)

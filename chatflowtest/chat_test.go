@@ -64,6 +64,7 @@ var streamEventSchemas = map[string]string{
 	"human_input_required":    "StreamEventHumanInputRequired",
 	"workflow_paused":         "StreamEventWorkflowPaused",
 	"human_input_form_filled": "StreamEventHumanInputFormFilled",
+	"message_replace":         "StreamEventChatMessageReplace",
 }
 
 // checkEvents validates each event's payload against its schema.
@@ -316,11 +317,27 @@ func TestStopRunningStream(t *testing.T) {
 	evs := readEvents(t, append(buf, rest...))
 	checkEvents(t, evs)
 	n := len(evs)
-	if evs[n-2].name != "workflow_finished" || evs[n-1].name != "message_end" {
+	if evs[n-2].name != "message_end" || evs[n-1].name != "workflow_finished" {
 		t.Fatalf("events = %v", names(evs))
 	}
-	if st := evs[n-2].data["data"].(map[string]any)["status"]; st != "stopped" {
-		t.Errorf("status = %v", st)
+	wf := evs[n-1].data["data"].(map[string]any)
+	if wf["status"] != "stopped" || wf["error"] != "Stopped by user." {
+		t.Errorf("workflow_finished data = %v", wf)
+	}
+	for _, ev := range evs {
+		if ev.name == "error" {
+			t.Errorf("a stopped run sent an error event: %s", ev.raw)
+		}
+	}
+	// The partial answer is stored, status normal.
+	cid := evs[0].data["conversation_id"].(string)
+	m := do(t, s, "GET", "/messages?user=u&conversation_id="+cid, nil).json(t)["data"].([]any)[0].(map[string]any)
+	if m["answer"] != "You" || m["status"] != "normal" || m["error"] != nil {
+		t.Errorf("stored message = %v", m)
+	}
+	run := do(t, s, "GET", "/workflows/run/"+evs[0].data["workflow_run_id"].(string), nil).json(t)
+	if run["status"] != "stopped" {
+		t.Errorf("run status = %v", run["status"])
 	}
 }
 

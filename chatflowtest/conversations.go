@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // queryInt reads an integer query parameter (already validated against the
@@ -137,10 +138,7 @@ func (s *Server) deleteConversation(c *call) {
 	if cv == nil {
 		return
 	}
-	delete(s.st.convs, cv.id)
-	for _, m := range cv.messages {
-		delete(s.st.msgs, m.id)
-	}
+	s.st.dropConversation(cv)
 	c.w.WriteHeader(http.StatusNoContent)
 }
 
@@ -153,24 +151,35 @@ func (s *Server) getConversationVariables(c *call) {
 	if cv == nil {
 		return
 	}
-	vars := cv.vars
+	// Like Dify: ordered by creation time, and a page goes on after the
+	// creation time of last_id, so variables created in the same second
+	// as last_id are skipped; the name filter is a case-insensitive
+	// substring match.
+	vars := append([]*variable(nil), cv.vars...)
+	sort.SliceStable(vars, func(i, j int) bool { return vars[i].created < vars[j].created })
 	if last := q.Get("last_id"); last != "" {
-		i := -1
-		for j, v := range vars {
+		var lv *variable
+		for _, v := range vars {
 			if v.id == last {
-				i = j
+				lv = v
 			}
 		}
-		if i < 0 {
+		if lv == nil {
 			writeError(c.w, http.StatusNotFound, "not_found", "Conversation Variable Not Exists.")
 			return
 		}
-		vars = vars[i+1:]
+		var after []*variable
+		for _, v := range vars {
+			if v.created > lv.created {
+				after = append(after, v)
+			}
+		}
+		vars = after
 	}
 	var out []*variable
-	name, byName := q["variable_name"]
+	name := strings.ToLower(q.Get("variable_name"))
 	for _, v := range vars {
-		if !byName || v.name == name[0] {
+		if name == "" || strings.Contains(strings.ToLower(v.name), name) {
 			out = append(out, v)
 		}
 	}

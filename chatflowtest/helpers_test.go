@@ -250,3 +250,90 @@ func multipartBody(t *testing.T, field, filename, contentType string, data []byt
 	}
 	return buf.Bytes(), mw.FormDataContentType()
 }
+
+// sse reads a stream event by event, as the events arrive.
+type sse struct {
+	t    *testing.T
+	resp *http.Response
+	br   *bufio.Reader
+}
+
+// openStream sends a request whose reply is an event stream and returns a
+// reader for it (closed at the end of the test).
+func openStream(t *testing.T, s *chatflowtest.Server, method, path string, body any) *sse {
+	t.Helper()
+	req := newRequest(t, s, method, path, body, "Bearer "+s.APIKey, "application/json")
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("%s %s: %d %q %s", method, path, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	return &sse{t: t, resp: resp, br: bufio.NewReader(resp.Body)}
+}
+
+// next returns the next event; ok is false at the end of the stream (err
+// says how it ended: nil for a clean end).
+func (r *sse) next() (ev event, ok bool, err error) {
+	r.t.Helper()
+	var raw []byte
+	for {
+		line, err := r.br.ReadString('\n')
+		if err != nil {
+			if err == io.EOF && len(raw) == 0 && line == "" {
+				return event{}, false, nil
+			}
+			return event{}, false, err
+		}
+		if line == "\n" {
+			if len(raw) == 0 {
+				continue
+			}
+			evs := readEvents(r.t, append(raw, '\n'))
+			return evs[0], true, nil
+		}
+		raw = append(raw, line...)
+	}
+}
+
+// must returns the next event and fails the test at the end of the stream.
+func (r *sse) must() event {
+	r.t.Helper()
+	ev, ok, err := r.next()
+	if !ok {
+		r.t.Fatalf("stream ended (%v), want another event", err)
+	}
+	return ev
+}
+
+// until reads events up to and including the first one named name.
+func (r *sse) until(name string) []event {
+	r.t.Helper()
+	var out []event
+	for {
+		ev := r.must()
+		out = append(out, ev)
+		if ev.name == name {
+			return out
+		}
+	}
+}
+
+// rest reads the events up to the end of the stream, which must be clean.
+func (r *sse) rest() []event {
+	r.t.Helper()
+	var out []event
+	for {
+		ev, ok, err := r.next()
+		if !ok {
+			if err != nil {
+				r.t.Fatalf("stream ended with %v after %v", err, names(out))
+			}
+			return out
+		}
+		out = append(out, ev)
+	}
+}

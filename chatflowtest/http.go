@@ -3,6 +3,7 @@ package chatflowtest
 import (
 	"bufio"
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,7 @@ var userRequired = map[string]bool{
 	"stopChatMessageGeneration": true,
 	"postChatMessageFeedback":   true,
 	"getSuggestedQuestions":     true,
+	"streamWorkflowEvents":      true,
 }
 
 const notFoundMessage = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
@@ -179,7 +181,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 		msg = "Authorization header must be provided and start with 'Bearer'"
 	case !strings.EqualFold(scheme, "bearer"):
 		msg = "Authorization scheme must be 'Bearer'"
-	case strings.TrimSpace(token) != s.APIKey:
+	case subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.APIKey)) != 1:
 		msg = "Access token is invalid"
 	default:
 		return true
@@ -189,30 +191,68 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// validation422 lists the operations whose parameters newer Dify servers
+// validate with a decorator: a bad query or body is 422
+// unprocessable_entity there, with a JSON array of field errors.
+var validation422 = map[string]bool{
+	"getConversationHistory":                  true,
+	"postChatMessageFeedback":                 true,
+	"getChatAppFeedbacks":                     true,
+	"createAnnotation":                        true,
+	"getAnnotationList":                       true,
+	"updateAnnotation":                        true,
+	"deleteAnnotation":                        true,
+	"initialAnnotationReplySettings":          true,
+	"getInitialAnnotationReplySettingsStatus": true,
+}
+
+// lenientQuery lists query parameters that the server reads leniently (a
+// flag is true only for the literal "true", in any case; anything else is
+// false, never an error), so they are left out of validation.
+var lenientQuery = map[string][]string{
+	"streamWorkflowEvents": {"include_state_snapshot", "continue_on_pause"},
+}
+
 // readRequest reads the body, finds the user, applies the server's own
 // checks and validates the request against the API description.
 func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 	r := c.r
-	limit := s.cfg.maxUpload + 1<<20
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		writeError(c.w, http.StatusBadRequest, "bad_request", "The browser (or proxy) sent a request that this server could not understand.")
-		return false
-	}
-	if int64(len(body)) > limit {
-		writeError(c.w, http.StatusRequestEntityTooLarge, "file_too_large", "")
-		return false
-	}
-	c.body = body
-	c.user = r.URL.Query().Get("user")
-
 	var rb *openapi3.RequestBody
 	if rt.Operation.RequestBody != nil {
 		rb = rt.Operation.RequestBody.Value
 	}
+	isJSON := rb != nil && rb.Content.Get("application/json") != nil
+	isForm := rb != nil && rb.Content.Get("multipart/form-data") != nil
+	limit := s.cfg.maxJSONBody
+	if isForm {
+		limit = s.maxUploadBody()
+	}
+	// The body must arrive in time; the reply may take as long as it needs.
+	rc := http.NewResponseController(c.w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.timeouts.ReadBody))
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, r.Body, limit))
+	_ = rc.SetReadDeadline(time.Time{})
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge) && isForm:
+			writeError(c.w, http.StatusRequestEntityTooLarge, "file_too_large", "File size exceeded.")
+		case errors.As(err, &tooLarge):
+			writeError(c.w, http.StatusRequestEntityTooLarge, "request_entity_too_large", "The request body is larger than the server accepts.")
+		default:
+			writeError(c.w, http.StatusBadRequest, "bad_request", "The browser (or proxy) sent a request that this server could not understand.")
+		}
+		return false
+	}
+	c.body = body
+	// Endpoints with a JSON or form body read user there only.
+	if !isJSON && !isForm {
+		c.user = r.URL.Query().Get("user")
+	}
+
 	mt, mparams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
-	case rb != nil && rb.Content.Get("application/json") != nil:
+	case isJSON:
 		if mt != "application/json" {
 			writeError(c.w, http.StatusUnsupportedMediaType, "unsupported_media_type",
 				"Did not attempt to load JSON data because the request Content-Type was not 'application/json'.")
@@ -225,7 +265,7 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		if u, ok := c.json["user"].(string); ok {
 			c.user = u
 		}
-	case rb != nil && rb.Content.Get("multipart/form-data") != nil:
+	case isForm:
 		if mt != "multipart/form-data" || mparams["boundary"] == "" {
 			c.form = &formData{values: map[string]string{}, files: map[string][]formFile{}}
 			break
@@ -235,9 +275,7 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 			writeError(c.w, http.StatusBadRequest, "bad_request", "The browser (or proxy) sent a request that this server could not understand.")
 			return false
 		}
-		if u := c.form.values["user"]; u != "" {
-			c.user = u
-		}
+		c.user = c.form.values["user"]
 	}
 
 	if userRequired[c.op] && c.user == "" {
@@ -259,13 +297,86 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		}
 	}
 	vr := r.Clone(r.Context())
+	if names := lenientQuery[c.op]; len(names) > 0 {
+		q := vr.URL.Query()
+		for _, n := range names {
+			q.Del(n)
+		}
+		u := *vr.URL
+		u.RawQuery = q.Encode()
+		vr.URL = &u
+	}
 	vr.Body = io.NopCloser(bytes.NewReader(vbody))
 	vr.ContentLength = int64(len(vbody))
 	if err := spectest.ValidateRequest(vr, Prefix); err != nil {
-		writeError(c.w, http.StatusBadRequest, "invalid_param", validationMessage(err))
+		if validation422[c.op] {
+			writeError(c.w, http.StatusUnprocessableEntity, "unprocessable_entity", fieldErrors(err))
+		} else {
+			writeError(c.w, http.StatusBadRequest, "invalid_param", validationMessage(err))
+		}
 		return false
 	}
 	return true
+}
+
+// maxUploadBody is the largest multipart body read: the largest file any
+// limit allows, and room for the other parts.
+func (s *Server) maxUploadBody() int64 {
+	u := s.cfg.uploads
+	return max(u.Image, u.Video, u.Audio, u.Document, maxAudioToText) + 64<<10
+}
+
+// fieldErrors renders a validation error as the JSON array of field errors
+// that a 422 reply carries as its message: one object per problem, with the
+// location of the field (["query","limit"], ["body","rating"]), a message
+// and a type.
+func fieldErrors(err error) string {
+	type fieldError struct {
+		Loc  []string `json:"loc"`
+		Msg  string   `json:"msg"`
+		Type string   `json:"type"`
+	}
+	var out []fieldError
+	var walk func(err error, loc []string)
+	walk = func(err error, loc []string) {
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, x := range e {
+				walk(x, loc)
+			}
+			return
+		case *openapi3filter.RequestError:
+			l := []string{"body"}
+			if e.Parameter != nil {
+				l = []string{e.Parameter.In, e.Parameter.Name}
+			}
+			if e.Err == nil {
+				out = append(out, fieldError{Loc: l, Msg: e.Reason, Type: "value_error"})
+				return
+			}
+			walk(e.Err, l)
+			return
+		case *openapi3.SchemaError:
+			l := append(append([]string(nil), loc...), e.JSONPointer()...)
+			typ := "value_error"
+			if e.SchemaField == "required" {
+				typ = "missing"
+			}
+			out = append(out, fieldError{Loc: l, Msg: e.Reason, Type: typ})
+			return
+		}
+		if u := errors.Unwrap(err); u != nil {
+			walk(u, loc)
+			return
+		}
+		out = append(out, fieldError{Loc: loc, Msg: err.Error(), Type: "value_error"})
+	}
+	walk(err, nil)
+	if len(out) == 0 {
+		out = append(out, fieldError{Loc: []string{}, Msg: err.Error(), Type: "value_error"})
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }
 
 // stripNulls drops the null members of obj that the schema neither
@@ -360,9 +471,10 @@ func parseForm(body []byte, boundary string) (*formData, error) {
 			return nil, err
 		}
 		if _, params, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition")); params != nil {
-			if _, isFile := params["filename"]; isFile {
+			if name, isFile := params["filename"]; isFile {
+				// The name as sent: Part.FileName would drop a directory part.
 				fd.files[p.FormName()] = append(fd.files[p.FormName()], formFile{
-					name: p.FileName(), contentType: partType(p.Header), data: data,
+					name: name, contentType: partType(p.Header), data: data,
 				})
 				continue
 			}

@@ -29,7 +29,9 @@ func ListenAndServe(ctx context.Context, addr, key string, stdout io.Writer, opt
 	}
 	s := NewUnstartedServer(opts...)
 	s.URL = "http://" + displayAddr(ln.Addr()) + Prefix
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.Handler()}
+	s.configure(hs)
+	defer s.Close()
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "Fake Dify chatflow API at %s\nAPI key: %s\n", s.URL, s.APIKey)
@@ -38,6 +40,7 @@ func ListenAndServe(ctx context.Context, addr, key string, stdout io.Writer, opt
 		return err
 	case <-ctx.Done():
 	}
+	s.shutdown() // streams end, so Shutdown need not wait for them
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {

@@ -46,6 +46,11 @@ type Server struct {
 	st    state
 	fault faults
 	log   []*Request
+
+	quit      chan struct{}  // closed by Close: runs and streams end
+	closed    bool           // guarded by mu
+	running   sync.WaitGroup // run goroutines
+	closeOnce sync.Once
 }
 
 // maxLog is how many requests Requests remembers.
@@ -83,7 +88,14 @@ type config struct {
 	now            func() time.Time
 	answer         func(query string) string
 	workflowFirst  bool
-	maxUpload      int64
+	uploads        UploadLimits
+	blockedExts    map[string]bool
+	speechToText   bool
+	siteEnabled    bool
+	maxJSONBody    int64
+	timeouts       Timeouts
+	reattachIdle   time.Duration
+	limits         Limits
 	variables      []Variable
 	suggestions    []string
 	openingMessage string
@@ -123,8 +135,77 @@ func WithAnswer(answer func(query string) string) Option {
 // message_end, as some Dify versions do (the default is message_end first).
 func WithWorkflowFinishedFirst() Option { return func(c *config) { c.workflowFirst = true } }
 
-// WithMaxUploadSize sets the largest file /files/upload accepts (default 15 MiB).
-func WithMaxUploadSize(n int64) Option { return func(c *config) { c.maxUpload = n } }
+// WithMaxUploadSize sets the largest file /files/upload accepts, for
+// every type of file alike (see WithUploadLimits for one limit per type).
+func WithMaxUploadSize(n int64) Option {
+	return func(c *config) { c.uploads = UploadLimits{Image: n, Video: n, Audio: n, Document: n} }
+}
+
+// UploadLimits are the largest files /files/upload accepts, per type of
+// file as Dify configures them; the type follows from the file name's
+// extension. A larger file is answered with 413 file_too_large "File size
+// exceeded. ...". A zero field takes its default.
+type UploadLimits struct {
+	Image    int64 // jpg, jpeg, png, webp, gif, svg (default 10 MiB)
+	Video    int64 // mp4, mov, mpeg, webm (default 100 MiB)
+	Audio    int64 // mp3, m4a, wav, amr, mpga (default 50 MiB)
+	Document int64 // everything else (default 15 MiB)
+}
+
+// defaultUploadLimits are Dify's default upload limits.
+var defaultUploadLimits = UploadLimits{Image: 10 << 20, Video: 100 << 20, Audio: 50 << 20, Document: 15 << 20}
+
+// WithUploadLimits sets the largest upload per type of file; zero fields
+// keep their defaults.
+func WithUploadLimits(l UploadLimits) Option { return func(c *config) { c.uploads = l } }
+
+// WithBlockedExtensions makes /files/upload refuse files whose extension
+// (without the dot, any case, such as "exe") is listed, with 400
+// invalid_param, like a Dify server whose operator configured a blacklist.
+// By default no extension is blocked.
+func WithBlockedExtensions(exts ...string) Option {
+	return func(c *config) {
+		c.blockedExts = map[string]bool{}
+		for _, e := range exts {
+			c.blockedExts[strings.ToLower(strings.TrimPrefix(e, "."))] = true
+		}
+	}
+}
+
+// WithSpeechToText switches the app's speech-to-text feature on (the
+// default) or off. When off, /audio-to-text answers 400 "Speech to text is
+// not enabled" and /parameters reports speech_to_text disabled.
+func WithSpeechToText(on bool) Option { return func(c *config) { c.speechToText = on } }
+
+// WithSiteEnabled switches the app's web app on (the default) or off. When
+// off, /site answers 403 forbidden, as Dify does.
+func WithSiteEnabled(on bool) Option { return func(c *config) { c.siteEnabled = on } }
+
+// WithMaxJSONBody sets the largest JSON request body the server reads
+// (default 1 MiB); a larger one is answered with 413
+// request_entity_too_large. Multipart uploads are bounded by the upload
+// limits instead.
+func WithMaxJSONBody(n int64) Option { return func(c *config) { c.maxJSONBody = n } }
+
+// Timeouts bound how long a connection may take to send a request and how
+// long an idle keep-alive connection stays open. None of them limits how
+// long a reply (a stream) may last. A zero field takes its default.
+type Timeouts struct {
+	ReadHeader time.Duration // to receive a request's headers (default 10s)
+	ReadBody   time.Duration // to receive a request's body (default 2 minutes)
+	Idle       time.Duration // an idle keep-alive connection stays open (default 60s)
+}
+
+// WithTimeouts sets the connection timeouts (see Timeouts) of the server
+// that NewServer, Start and ListenAndServe run.
+func WithTimeouts(t Timeouts) Option { return func(c *config) { c.timeouts = t } }
+
+// WithReattachIdleTimeout sets how long GET /workflow/{id}/events waits
+// without any event of the run before it ends the stream silently (default
+// 300s, like Dify).
+func WithReattachIdleTimeout(d time.Duration) Option {
+	return func(c *config) { c.reattachIdle = d }
+}
 
 // WithVariables replaces the conversation variables every new conversation
 // starts with.
@@ -151,7 +232,8 @@ func NewUnstartedServer(opts ...Option) *Server {
 		pingInterval: 10 * time.Second,
 		now:          time.Now,
 		answer:       func(q string) string { return "You said: " + q },
-		maxUpload:    15 << 20,
+		speechToText: true,
+		siteEnabled:  true,
 		variables: []Variable{
 			{Name: "topic", ValueType: "string", Value: "", Description: "What the conversation is about."},
 			{Name: "turns", ValueType: "number", Value: 0, Description: "How many questions were asked."},
@@ -167,8 +249,29 @@ func NewUnstartedServer(opts ...Option) *Server {
 	if cfg.pingInterval <= 0 {
 		cfg.pingInterval = 10 * time.Second
 	}
-	s := &Server{APIKey: cfg.apiKey, cfg: cfg}
+	pick := func(v *int64, def int64) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&cfg.uploads.Image, defaultUploadLimits.Image)
+	pick(&cfg.uploads.Video, defaultUploadLimits.Video)
+	pick(&cfg.uploads.Audio, defaultUploadLimits.Audio)
+	pick(&cfg.uploads.Document, defaultUploadLimits.Document)
+	pick(&cfg.maxJSONBody, 1<<20)
+	pickD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pickD(&cfg.timeouts.ReadHeader, 10*time.Second)
+	pickD(&cfg.timeouts.ReadBody, 2*time.Minute)
+	pickD(&cfg.timeouts.Idle, 60*time.Second)
+	pickD(&cfg.reattachIdle, 300*time.Second)
+	cfg.limits = cfg.limits.withDefaults()
+	s := &Server{APIKey: cfg.apiKey, cfg: cfg, quit: make(chan struct{})}
 	s.st.init()
+	s.st.limits = &s.cfg.limits
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	return s
 }
@@ -178,16 +281,41 @@ func (s *Server) Start() {
 	if s.ts != nil {
 		panic("chatflowtest: Server already started")
 	}
-	s.ts = httptest.NewServer(s.handler)
+	s.ts = httptest.NewUnstartedServer(s.handler)
+	s.configure(s.ts.Config)
+	s.ts.Start()
 	s.URL = s.ts.URL + Prefix
 }
 
-// Close shuts the server down, ending running streams.
+// configure sets the connection timeouts of hs. There is no write timeout:
+// it would cut long streams.
+func (s *Server) configure(hs *http.Server) {
+	hs.ReadHeaderTimeout = s.cfg.timeouts.ReadHeader
+	hs.IdleTimeout = s.cfg.timeouts.Idle
+	hs.MaxHeaderBytes = 64 << 10
+}
+
+// Close shuts the server down: running streams end, and so do runs still
+// going (they fail). It returns when every run has ended. Close may be
+// called more than once. A server whose Handler is mounted elsewhere should
+// be closed too; its runs otherwise end on their own.
 func (s *Server) Close() {
+	s.shutdown()
 	if s.ts != nil {
 		s.ts.CloseClientConnections()
 		s.ts.Close()
 	}
+	s.running.Wait()
+}
+
+// shutdown ends the runs and the streams that follow them.
+func (s *Server) shutdown() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.quit)
+	})
 }
 
 // Handler returns the server's HTTP handler, which serves the API below
@@ -228,18 +356,23 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// SetEventDelay makes streams (and blocking runs) wait d between answer
-// tokens, so that pings and stop requests can happen during a run.
+// SetEventDelay makes the runs that start from now on wait d between answer
+// tokens (and, when d > 0, check for a stop before the first one), so that
+// pings, stop requests and reattaching can happen during a run. A run
+// whose client went away keeps going at that pace.
 func (s *Server) SetEventDelay(d time.Duration) {
 	s.mu.Lock()
 	s.fault.eventDelay = d
 	s.mu.Unlock()
 }
 
-// CutStreamAfter makes the next stream break off after k events (pings not
-// counted): the server drops the connection without a terminal event and
-// without ending the HTTP response properly. The run itself completes, as
-// on a real server.
+// CutStreamAfter makes the next streaming chat reply break off after k
+// events (pings not counted): the server drops the connection without a
+// terminal event and without ending the HTTP response properly. The run
+// itself goes on and completes, as on a real server: a client can reattach
+// with GET /workflow/{id}/events (the run id is in the X-Workflow-Run-ID
+// header and in every workflow event) and find the stored answer with GET
+// /messages.
 func (s *Server) CutStreamAfter(k int) {
 	s.mu.Lock()
 	s.fault.cut = &streamCut{after: k, abort: true}
@@ -279,7 +412,8 @@ func (s *Server) PauseNextRun() {
 
 // Requests returns the requests received so far (at most the last 10000),
 // oldest first. A request is listed from its arrival; its Operation, User
-// and Status are filled in when its reply is complete.
+// and Status are filled in when its reply is complete. Path holds the ids
+// of the path, so a stop request reads /chat-messages/{task_id}/stop.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -27,12 +27,18 @@ type state struct {
 	tasks           map[string]*task
 	forms           map[string]*form
 	annotationReply bool
+	limits          *Limits // nil: no limits
+	messages        int     // number of stored messages
+	fileBytes       int64   // bytes of stored files
 }
 
 type endUser struct {
 	id, session string
 	anonymous   bool
 	created     time.Time
+	seq         uint64
+	convs       []*conversation // oldest first
+	files       []*upload       // oldest first
 }
 
 type conversation struct {
@@ -80,7 +86,10 @@ type upload struct {
 	owner               string // session id
 	createdBy           string // end user id
 	data                []byte
+	size                int
 	created             int64
+	seq                 uint64
+	referenced          bool // a chat message of the app refers to it
 }
 
 type annotation struct {
@@ -92,6 +101,7 @@ type annotation struct {
 
 type job struct {
 	id, action string
+	seq        uint64
 }
 
 type run struct {
@@ -103,8 +113,14 @@ type run struct {
 	elapsed                float64
 	tokens, steps          int
 	seq                    uint64
-	events                 []map[string]any // the events of the run, for /workflow/{id}/events
-	resume                 *runState        // a paused run waiting for its form
+	createdBy              map[string]any
+	form                   string // token of the run's human input form, if any
+
+	// Only while the run is live (running or paused):
+	log         *runLog          // its events
+	nodes       []*nodeExec      // its node executions so far
+	pauseEvents []map[string]any // human_input_required and workflow_paused of a paused run
+	state       *runState        // a paused run waiting for its form
 }
 
 type task struct {
@@ -158,8 +174,12 @@ func (st *state) user(session string, now time.Time) *endUser {
 	u := st.users[session]
 	if u == nil {
 		u = &endUser{id: st.newID(), session: session, anonymous: session == anonymousUser, created: now}
+		u.seq = st.next()
 		st.users[session] = u
 		st.usersByID[u.id] = u
+		if st.limits != nil && len(st.users) > st.limits.Users {
+			st.evictUser(u)
+		}
 	}
 	return u
 }
@@ -277,7 +297,7 @@ func (f *upload) json() map[string]any {
 	return map[string]any{
 		"id":          f.id,
 		"name":        f.name,
-		"size":        len(f.data),
+		"size":        f.size,
 		"extension":   f.ext,
 		"mime_type":   f.mime,
 		"created_by":  f.createdBy,

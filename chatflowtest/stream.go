@@ -4,25 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"time"
 )
 
-// emitter writes the events of a run as server-sent events (or, for a
-// blocking request, only collects the answer).
+// emitter writes events to one HTTP reply as server-sent events.
 type emitter struct {
-	ctx       context.Context
-	cfg       *config
-	w         http.ResponseWriter
-	streaming bool
-	cut       *streamCut
+	ctx context.Context
+	w   http.ResponseWriter
+	cut *streamCut
 
-	answer   string           // the answer so far
-	events   []map[string]any // every event of the run
-	sent     int              // data events written
-	ended    bool             // the stream was cut short (EndStreamAfter / CutStreamAfter)
-	aborted  bool             // ... and the connection must be dropped
-	stopped  bool             // the task was stopped
-	terminal bool             // terminal events are being sent
+	sent    int  // data events written
+	ended   bool // nothing more can be written (cut, or a write failed)
+	aborted bool // the stream was cut and the connection must be dropped
 }
 
 // gone reports whether nothing more can be written: the stream was cut or
@@ -32,8 +24,7 @@ func (e *emitter) gone() bool {
 }
 
 func (e *emitter) send(ev map[string]any) {
-	e.events = append(e.events, ev)
-	if !e.streaming || e.gone() {
+	if e.gone() {
 		return
 	}
 	if e.cut != nil && e.sent >= e.cut.after {
@@ -58,7 +49,7 @@ func (e *emitter) send(ev map[string]any) {
 }
 
 func (e *emitter) ping() {
-	if !e.streaming || e.gone() {
+	if e.gone() {
 		return
 	}
 	if _, err := e.w.Write([]byte("event: ping\n\n")); err != nil {
@@ -74,41 +65,14 @@ func (e *emitter) flush() {
 	}
 }
 
-// wait pauses for d between events, sending pings at the configured
-// interval meanwhile. It returns false when the run must not go on: the task
-// was stopped (e.stopped is set), the stream was cut or the client left.
-func (e *emitter) wait(d time.Duration, stop <-chan struct{}) bool {
-	select {
-	case <-stop:
-		e.stopped = true
-		return false
-	default:
-	}
-	if e.gone() {
-		return false
-	}
-	if d <= 0 {
-		return true
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	var tick <-chan time.Time
-	if e.streaming {
-		t := time.NewTicker(e.cfg.pingInterval)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-timer.C:
-			return true
-		case <-tick:
-			e.ping()
-		case <-stop:
-			e.stopped = true
-			return false
-		case <-e.ctx.Done():
-			return false
-		}
+// startStream sends the headers of an event stream.
+func startStream(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
 	}
 }
