@@ -9,9 +9,11 @@ import (
 )
 
 // DeleteConversation deletes a conversation of user. The server answers 204
-// (very old servers 200 with {"result":"success"}); both are success. A
-// conversation that does not exist, or belongs to another user, gives an
-// error matching ErrNotFound.
+// (very old servers 200 with {"result":"success"}); both are success.
+// Servers that check the owner answer a conversation that does not exist,
+// or belongs to another user, with an error matching ErrNotFound; some
+// newer servers delete by id without that check and answer 204 even for an
+// unknown id, so a nil error does not prove that the id existed.
 func (c *Client) DeleteConversation(ctx context.Context, conversationID, user string) error {
 	if err := checkID("conversation id", conversationID); err != nil {
 		return err
@@ -74,14 +76,24 @@ func (c *Client) renameConversation(ctx context.Context, conversationID string, 
 }
 
 // ConversationVariables yields the variables of a conversation of user,
-// following the server's cursor (last_id). WithVariableName keeps one
-// variable; WithPageSize sets the page size. A single page is
+// following the server's cursor (last_id). WithVariableName yields only the
+// variable with exactly that name. A single page is
 // c.API().GetConversationVariablesWithResponse.
+//
+// The server pages variables by creation time (the next page holds those
+// created after the last one of the page before), so variables created in
+// the same second as the last one of a page can be skipped at the page
+// boundary, silently. The iterator therefore asks for the largest page
+// (MaxPageSize) unless WithPageSize chooses otherwise: a conversation with
+// at most that many variables is read whole, in one request.
 func (c *Client) ConversationVariables(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[ConversationVariable, error] {
 	if err := checkID("conversation id", conversationID); err != nil {
 		return errSeq[ConversationVariable](err)
 	}
 	cfg := newListConfig(opts)
+	if !cfg.pageSizeSet {
+		cfg.pageSize = MaxPageSize
+	}
 	fetch := func(ctx context.Context, cursor string) ([]ConversationVariable, bool, error) {
 		params := &gen.GetConversationVariablesParams{
 			User:         ptr(user),
@@ -96,7 +108,23 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 		return page.Data, page.HasMore, nil
 	}
 	id := func(v *ConversationVariable) string { return v.ID }
-	return cursorSeq(ctx, fetch, id, lastID(id), false)
+	all := cursorSeq(ctx, fetch, id, lastID(id), false)
+	name := cfg.variableName
+	if name == "" {
+		return all
+	}
+	return func(yield func(ConversationVariable, error) bool) {
+		for v, err := range all {
+			if err != nil {
+				yield(v, err)
+				return
+			}
+			if v.Name == name {
+				yield(v, nil) // names are unique in a conversation
+				return
+			}
+		}
+	}
 }
 
 // UpdateConversationVariable sets the value of a conversation variable and

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -96,17 +97,52 @@ func TestConversationVariables(t *testing.T) {
 	}
 }
 
+// The server's variable_name filter is a case-insensitive substring match;
+// WithVariableName keeps its promise of the exact name by filtering.
 func TestConversationVariablesByName(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t)
 	mux.HandleFunc("GET /conversations/{id}/variables", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("variable_name") != "my.var-1" {
+		if q := r.URL.Query(); q.Get("variable_name") != "name" || q.Get("limit") != "100" {
 			t.Errorf("query = %s", r.URL.RawQuery)
 		}
-		writeJSON(w, 200, `{"limit":20,"has_more":false,"data":[]}`)
+		writeJSON(w, 200, `{"limit":100,"has_more":false,"data":[
+			{"id":"v1","name":"user_name","value_type":"string","value":"a"},
+			{"id":"v2","name":"Name","value_type":"string","value":"b"},
+			{"id":"v3","name":"name","value_type":"string","value":"c"},
+			{"id":"v4","name":"names","value_type":"string","value":"d"}]}`)
 	})
-	if err := firstErr(c.ConversationVariables(context.Background(), uuidN(1, 1), "u1", WithVariableName("my.var-1"))); err != nil {
-		t.Fatal(err)
+	var got []string
+	for v, err := range c.ConversationVariables(context.Background(), uuidN(1, 1), "u1", WithVariableName("name")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v.ID)
+	}
+	if len(got) != 1 || got[0] != "v3" {
+		t.Errorf("WithVariableName(\"name\") yielded %v, want [v3]", got)
+	}
+}
+
+// Without WithPageSize, the variables iterator asks for the largest page,
+// so that variables created in the same second are not split across pages.
+func TestConversationVariablesLargestPage(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	var mu sync.Mutex
+	var limits []string
+	mux.HandleFunc("GET /conversations/{id}/variables", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		limits = append(limits, r.URL.Query().Get("limit"))
+		writeJSON(w, 200, `{"limit":100,"has_more":false,"data":[]}`)
+	})
+	_ = firstErr(c.ConversationVariables(context.Background(), uuidN(1, 1), "u1"))
+	_ = firstErr(c.ConversationVariables(context.Background(), uuidN(1, 1), "u1", WithPageSize(7)))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(limits) != 2 || limits[0] != "100" || limits[1] != "7" {
+		t.Errorf("limits sent = %v, want [100 7]", limits)
 	}
 }
 

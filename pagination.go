@@ -25,6 +25,7 @@ type ListOption func(*listConfig)
 
 type listConfig struct {
 	pageSize     int
+	pageSizeSet  bool // WithPageSize was used
 	sortBy       SortBy
 	keyword      string
 	variableName string
@@ -34,7 +35,7 @@ type listConfig struct {
 // MaxPageSize (values outside are clamped; default DefaultPageSize). It
 // changes the number of requests, never the items yielded.
 func WithPageSize(n int) ListOption {
-	return func(c *listConfig) { c.pageSize = min(max(n, 1), MaxPageSize) }
+	return func(c *listConfig) { c.pageSize, c.pageSizeSet = min(max(n, 1), MaxPageSize), true }
 }
 
 // WithSortBy sets the order of Conversations (default SortByUpdatedAtDesc).
@@ -48,7 +49,11 @@ func WithKeyword(keyword string) ListOption {
 	return func(c *listConfig) { c.keyword = keyword }
 }
 
-// WithVariableName keeps only the variable named name (ConversationVariables).
+// WithVariableName keeps only the variable named exactly name
+// (ConversationVariables). The server's own filter matches any name that
+// contains name, in any case ("name" also finds "user_name" and "Name"),
+// and older servers ignore it: the iterator sends the filter and then keeps
+// only the exact match.
 func WithVariableName(name string) ListOption {
 	return func(c *listConfig) { c.variableName = name }
 }
