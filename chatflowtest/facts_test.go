@@ -1,0 +1,183 @@
+package chatflowtest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/difykit/chatflow/chatflowtest"
+)
+
+// Facts of ../shared/upstream/SERVER_FACTS.md, one test each.
+
+func TestVariablesFilterAndPaging(t *testing.T) {
+	t.Parallel()
+	clock := time.Unix(1_800_000_000, 0)
+	s := newServer(t, chatflowtest.WithClock(func() time.Time { return clock }), chatflowtest.WithVariables(
+		chatflowtest.Variable{Name: "name", ValueType: "string", Value: "a"},
+		chatflowtest.Variable{Name: "user_name", ValueType: "string", Value: "b"},
+		chatflowtest.Variable{Name: "Name", ValueType: "string", Value: "c"},
+		chatflowtest.Variable{Name: "topic", ValueType: "string", Value: "d"},
+	))
+	cid := chat(t, s, "vic", "", "hi")["conversation_id"].(string)
+	base := "/conversations/" + cid + "/variables?user=vic"
+	var got []string
+	for _, v := range do(t, s, "GET", base+"&variable_name=NAME", nil).json(t)["data"].([]any) {
+		got = append(got, v.(map[string]any)["name"].(string))
+	}
+	if strings.Join(got, ",") != "name,user_name,Name" {
+		t.Errorf("variable_name=NAME gives %v, want the three names containing it", got)
+	}
+	// All four were created in the same second: the page after the first
+	// skips them all, although has_more was true.
+	p1 := do(t, s, "GET", base+"&limit=1", nil).json(t)
+	if p1["has_more"] != true || len(p1["data"].([]any)) != 1 {
+		t.Fatalf("first page = %v", p1)
+	}
+	last := p1["data"].([]any)[0].(map[string]any)["id"].(string)
+	p2 := do(t, s, "GET", base+"&limit=1&last_id="+last, nil).json(t)
+	if len(p2["data"].([]any)) != 0 || p2["has_more"] != false {
+		t.Errorf("second page = %v, want empty (same created_at)", p2)
+	}
+}
+
+func TestValidationErrors422(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	cid := chat(t, s, "wes", "", "hi")["conversation_id"].(string)
+	for _, path := range []string{
+		"/messages?user=wes&conversation_id=" + cid + "&limit=0",
+		"/messages?user=wes",
+		"/app/feedbacks?limit=1000",
+		"/apps/annotations?limit=abc",
+	} {
+		v := wantError(t, do(t, s, "GET", path, nil), 422, "unprocessable_entity")
+		var fe []map[string]any
+		if err := json.Unmarshal([]byte(v["message"].(string)), &fe); err != nil || len(fe) == 0 {
+			t.Errorf("%s: message %q is not a JSON array of field errors", path, v["message"])
+		}
+	}
+	wantError(t, do(t, s, "POST", "/apps/annotations", `{"question":"q"}`), 422, "unprocessable_entity")
+	wantError(t, do(t, s, "PUT", "/apps/annotations/00000000-0000-4000-8000-000000000001", `{"question":1,"answer":"a"}`), 422, "unprocessable_entity")
+	// Elsewhere it stays 400 invalid_param.
+	wantError(t, do(t, s, "GET", "/conversations?user=wes&limit=0", nil), 400, "invalid_param")
+	for _, st := range []string{"running", "paused", "partial-succeeded", "nope"} {
+		wantError(t, doUnchecked(t, s, "GET", "/workflows/logs?status="+st, nil, "Bearer "+s.APIKey, ""), 400, "invalid_param")
+	}
+	for _, st := range []string{"succeeded", "failed", "stopped"} {
+		wantStatus(t, do(t, s, "GET", "/workflows/logs?status="+st, nil), 200)
+	}
+}
+
+func TestHugePageNumbers(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	do(t, s, "POST", "/apps/annotations", `{"question":"q","answer":"a"}`)
+	for _, path := range []string{
+		"/apps/annotations?page=4611686018427387904&limit=100",
+		"/app/feedbacks?page=4611686018427387904&limit=100",
+		"/workflows/logs?page=4611686018427387904&limit=100",
+		"/apps/annotations?page=9223372036854775807&limit=100",
+	} {
+		r := doUnchecked(t, s, "GET", path, nil, "Bearer "+s.APIKey, "")
+		if r.status == 200 {
+			if data := r.json(t)["data"].([]any); len(data) != 0 {
+				t.Errorf("%s: %d items", path, len(data))
+			}
+		} else if r.status != 422 && r.status != 400 {
+			t.Errorf("%s: %d %s", path, r.status, r.body)
+		}
+	}
+	wantStatus(t, do(t, s, "GET", "/apps/annotations?page=1&limit=100", nil), 200)
+}
+
+func TestChatBodyRules(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	v := wantError(t, do(t, s, "POST", "/chat-messages", `{"inputs":{},"query":"q","user":"u","conversation_id":"not-a-uuid"}`), 400, "invalid_param")
+	if !strings.Contains(v["message"].(string), "not-a-uuid") {
+		t.Errorf("message = %v", v["message"])
+	}
+	// user comes from the JSON body only.
+	wantError(t, do(t, s, "POST", "/chat-messages?user=alice", `{"inputs":{},"query":"q"}`), 400, "invalid_param")
+	cid := chat(t, s, "alice", "", "hi")["conversation_id"].(string)
+	wantError(t, do(t, s, "DELETE", "/conversations/"+cid+"?user=alice", `{}`), 404, "not_found")
+	wantError(t, do(t, s, "POST", "/conversations/"+cid+"/name?user=alice", `{"name":"x"}`), 404, "not_found")
+	wantStatus(t, do(t, s, "DELETE", "/conversations/"+cid, `{"user":"alice"}`), 204)
+	// Deleting an unknown conversation stays a strict 404.
+	wantError(t, do(t, s, "DELETE", "/conversations/"+cid, `{"user":"alice"}`), 404, "not_found")
+}
+
+func TestUploadRules(t *testing.T) {
+	t.Parallel()
+	s := newServer(t,
+		chatflowtest.WithUploadLimits(chatflowtest.UploadLimits{Image: 100, Document: 1000, Audio: 10, Video: 10}),
+		chatflowtest.WithBlockedExtensions(".EXE", "sh"))
+	v := wantError(t, upload(t, s, "u", "big.png", "image/png", make([]byte, 101)), 413, "file_too_large")
+	if !strings.HasPrefix(v["message"].(string), "File size exceeded.") {
+		t.Errorf("message = %v", v["message"])
+	}
+	wantStatus(t, upload(t, s, "u", "ok.png", "image/png", make([]byte, 100)), 201)
+	wantStatus(t, upload(t, s, "u", "doc.txt", "text/plain", make([]byte, 101)), 201)
+	wantError(t, upload(t, s, "u", "clip.mp4", "video/mp4", make([]byte, 11)), 413, "file_too_large")
+	for _, name := range []string{"tool.exe", "run.SH"} {
+		wantError(t, upload(t, s, "u", name, "application/octet-stream", []byte("x")), 400, "invalid_param")
+	}
+	for _, c := range []string{"/", `\`, ":", "*", "?", `"`, "<", ">", "|"} {
+		body := multipartRawName(t, "a"+c+"b.txt")
+		r := doWith(t, s, "POST", "/files/upload", body.data, "Bearer "+s.APIKey, body.contentType)
+		wantError(t, r, 400, "invalid_param")
+	}
+	// Without options nothing is blocked.
+	d := newServer(t)
+	wantStatus(t, upload(t, d, "u", "tool.exe", "application/octet-stream", []byte("x")), 201)
+}
+
+type rawBody struct {
+	data        []byte
+	contentType string
+}
+
+// multipartRawName builds an upload whose file name is sent as is.
+func multipartRawName(t *testing.T, name string) rawBody {
+	t.Helper()
+	var b bytes.Buffer
+	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
+	b.WriteString("--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nu\r\n")
+	b.WriteString("--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + esc + "\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n")
+	return rawBody{b.Bytes(), "multipart/form-data; boundary=XX"}
+}
+
+func TestAudioRules(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	for ct, want := range map[string]int{
+		"audio/wav": 200, "audio/mpeg": 200, "audio/webm": 200, "audio/amr": 200,
+		"audio/x-wav": 415, "audio/ogg": 415, "video/mp4": 415, "application/octet-stream": 415,
+	} {
+		body, typ := multipartBody(t, "file", "voice.wav", ct, []byte("RIFF"), map[string]string{"user": "u"})
+		r := doWith(t, s, "POST", "/audio-to-text", body, "Bearer "+s.APIKey, typ)
+		if r.status != want {
+			t.Errorf("%s: %d %s, want %d", ct, r.status, r.body, want)
+		}
+	}
+	off := newServer(t, chatflowtest.WithSpeechToText(false))
+	body, typ := multipartBody(t, "file", "voice.wav", "audio/wav", []byte("RIFF"), map[string]string{"user": "u"})
+	v := wantError(t, doWith(t, off, "POST", "/audio-to-text", body, "Bearer "+off.APIKey, typ), 400, "invalid_param")
+	if v["message"] != "Speech to text is not enabled" {
+		t.Errorf("message = %v", v["message"])
+	}
+	p := do(t, off, "GET", "/parameters", nil).json(t)
+	if p["speech_to_text"].(map[string]any)["enabled"] != false {
+		t.Errorf("parameters speech_to_text = %v", p["speech_to_text"])
+	}
+}
+
+func TestSiteSwitchedOff(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, chatflowtest.WithSiteEnabled(false))
+	wantError(t, do(t, s, "GET", "/site", nil), 403, "forbidden")
+	wantStatus(t, do(t, s, "GET", "/info", nil), 200)
+}
