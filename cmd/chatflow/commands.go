@@ -3,37 +3,25 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/difykit/chatflow"
-	"github.com/difykit/chatflow/gen"
 )
 
 // signalContext is cancelled by Ctrl-C or SIGTERM.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-}
-
-// kvList collects repeated -i key=value flags.
-type kvList map[string]any
-
-func (kv kvList) String() string { return fmt.Sprint(map[string]any(kv)) }
-
-func (kv kvList) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("want key=value, got %q", s)
-	}
-	kv[k] = v
-	return nil
 }
 
 // listFlag collects a repeated string flag.
@@ -59,32 +47,79 @@ type progress struct {
 	} `json:"data"`
 }
 
+// stopTimeout bounds the stop request sent after Ctrl-C; it has a context
+// of its own because the command's context is already cancelled.
+const stopTimeout = 5 * time.Second
+
+// screen writes the answer to stdout and progress lines to stderr. When both
+// are one terminal, a progress line that follows answer text starts on a
+// line of its own; otherwise stdout gets the answer untouched.
+type screen struct {
+	e       env
+	midLine bool // the answer text left the cursor inside a line
+}
+
+func (s *screen) answer(text string) {
+	if text == "" {
+		return
+	}
+	fmt.Fprint(s.e.stdout, text)
+	s.midLine = !strings.HasSuffix(text, "\n")
+}
+
+func (s *screen) progressf(format string, args ...any) {
+	if s.midLine && s.e.tty {
+		fmt.Fprintln(s.e.stdout)
+		s.midLine = false
+	}
+	fmt.Fprintf(s.e.stderr, format, args...)
+}
+
+// endAnswer ends the answer's last line.
+func (s *screen) endAnswer() {
+	if s.midLine {
+		fmt.Fprintln(s.e.stdout)
+		s.midLine = false
+	}
+}
+
 func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env) error {
-	conv := fs.String("c", "", "conversation id to continue")
-	inputs := kvList{}
-	fs.Var(inputs, "i", "an input variable key=value (repeatable)")
+	conv := fs.String("c", "", `conversation id to continue ("last": the most recent one)`)
+	var inputs listFlag
+	fs.Var(&inputs, "i", "an input variable: name=text, name=@file or name:=JSON (repeatable)")
 	var files listFlag
 	fs.Var(&files, "f", "a file to upload and attach (repeatable)")
 	return func(ctx context.Context, g *globals, args []string, e env) error {
 		if len(args) == 0 {
 			return usageError("a query is required")
 		}
+		parsed, err := parseInputs(inputs)
+		if err != nil {
+			return usageError(err.Error())
+		}
+		convID, err := resolveConversation(ctx, g, *conv)
+		if err != nil {
+			return err
+		}
+		values, err := parsed.resolve(ctx, g, e)
+		if err != nil {
+			return err
+		}
 		req := chatflow.ChatRequest{
 			Query:          strings.Join(args, " "),
-			Inputs:         inputs,
+			Inputs:         values,
 			User:           g.user,
-			ConversationID: *conv,
+			ConversationID: convID,
 		}
 		for _, path := range files {
 			up, err := uploadPath(ctx, g, path)
 			if err != nil {
 				return err
 			}
-			req.Files = append(req.Files, chatflow.InputFile{
-				Type:           fileType(path),
-				TransferMethod: gen.ChatRequestFilesTransferMethodLocalFile,
-				UploadFileID:   up.ID,
-			})
+			f := chatflow.InputFile{UploadFileID: up.ID}
+			setString(&f.Type, fileType(path))
+			setString(&f.TransferMethod, "local_file")
+			req.Files = append(req.Files, f)
 			fmt.Fprintf(e.stderr, "uploaded %s as %s\n", filepath.Base(path), up.ID)
 		}
 		s, err := g.c.StreamMessage(ctx, req)
@@ -92,12 +127,16 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 			return err
 		}
 		defer s.Close()
+		scr := &screen{e: e}
 		var last progress
 		var answer strings.Builder
 		for ev, err := range s.Events() {
 			if err != nil {
-				if answer.Len() > 0 && !g.json {
-					fmt.Fprintln(e.stdout)
+				if !g.json {
+					scr.endAnswer()
+				}
+				if ctx.Err() != nil {
+					stopAbandoned(ctx, s, e)
 				}
 				return err
 			}
@@ -111,32 +150,40 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 			if p.MessageID != "" {
 				last.MessageID = p.MessageID
 			}
-			if p.TaskID != "" {
+			if p.TaskID != "" && last.TaskID == "" {
 				last.TaskID = p.TaskID
 			}
 			switch ev.Name() {
 			case "message", "agent_message":
 				answer.WriteString(p.Answer)
 				if !g.json {
-					fmt.Fprint(e.stdout, p.Answer)
+					scr.answer(p.Answer)
 				}
 			case "message_replace":
 				answer.Reset()
 				answer.WriteString(p.Answer)
 				if !g.json {
-					fmt.Fprintf(e.stdout, "\n[answer replaced] %s", p.Answer)
+					scr.endAnswer()
+					scr.progressf("[answer replaced]\n")
+					scr.answer(p.Answer)
 				}
 			case "workflow_started":
-				fmt.Fprintf(e.stderr, "▶ workflow started (task %s)\n", p.TaskID)
+				scr.progressf("▶ workflow started (task %s)\n", p.TaskID)
 			case "node_started":
-				fmt.Fprintf(e.stderr, "  ▷ %s (%s)\n", p.Data.Title, p.Data.NodeType)
+				scr.progressf("  ▷ %s (%s)\n", p.Data.Title, p.Data.NodeType)
 			case "node_finished":
-				fmt.Fprintf(e.stderr, "  ✓ %s %s in %.2fs\n", p.Data.Title, p.Data.Status, p.Data.ElapsedTime)
+				scr.progressf("  ✓ %s %s in %.2fs\n", p.Data.Title, p.Data.Status, p.Data.ElapsedTime)
 			case "workflow_finished":
-				fmt.Fprintf(e.stderr, "■ workflow %s in %.2fs\n", p.Data.Status, p.Data.ElapsedTime)
+				scr.progressf("■ workflow %s in %.2fs\n", p.Data.Status, p.Data.ElapsedTime)
 			case "human_input_required":
-				fmt.Fprintf(e.stderr, "⏸ waiting for human input (form token %s)\n", p.Data.FormToken)
+				scr.progressf("⏸ waiting for human input (form token %s)\n", p.Data.FormToken)
 			}
+		}
+		if resumed(s) {
+			scr.progressf("connection dropped; resumed\n")
+		}
+		if taskID := s.TaskID(); taskID != "" {
+			last.TaskID = taskID
 		}
 		if g.json {
 			return printJSON(e.stdout, map[string]string{
@@ -146,7 +193,7 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 				"task_id":         last.TaskID,
 			})
 		}
-		fmt.Fprintln(e.stdout)
+		scr.endAnswer()
 		if last.ConversationID != "" {
 			fmt.Fprintf(e.stderr, "conversation: %s  (continue with: chatflow chat -c %s \"...\")\n", last.ConversationID, last.ConversationID)
 		}
@@ -154,19 +201,49 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 	}
 }
 
-// fileType guesses Dify's file type from a file name.
-func fileType(path string) gen.ChatRequestFilesType {
+// resumed reports whether the stream recovered from a dropped connection,
+// for streams that can tell (a Resumed method); false for those that
+// cannot.
+func resumed(s *chatflow.Stream) bool {
+	r, ok := any(s).(interface{ Resumed() bool })
+	return ok && r.Resumed()
+}
+
+// stopAbandoned stops the run of a stream the user interrupted. The
+// library stops abandoned runs by itself as well; the stop request is
+// idempotent on the server, so sending it here too makes sure it happens
+// before the process exits.
+func stopAbandoned(ctx context.Context, s *chatflow.Stream, e env) {
+	if !errors.Is(context.Cause(ctx), context.Canceled) || s.TaskID() == "" {
+		return
+	}
+	fmt.Fprintln(e.stderr, "stopping the run on the server...")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	if err := s.Stop(sctx); err != nil {
+		fmt.Fprintf(e.stderr, "chatflow: could not stop task %s: %v\n", s.TaskID(), err)
+		return
+	}
+	fmt.Fprintf(e.stderr, "stopped task %s\n", s.TaskID())
+}
+
+// setString sets a field of a string-based enum type from a string.
+func setString[T ~string](dst *T, v string) { *dst = T(v) }
+
+// fileType guesses Dify's file type (document, image, audio, video or
+// custom) from a file name.
+func fileType(path string) string {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg":
-		return gen.ChatRequestFilesTypeImage
+		return "image"
 	case ".mp3", ".m4a", ".wav", ".webm", ".amr", ".mpga":
-		return gen.ChatRequestFilesTypeAudio
+		return "audio"
 	case ".mp4", ".mov", ".mpeg":
-		return gen.ChatRequestFilesTypeVideo
+		return "video"
 	case ".txt", ".md", ".markdown", ".pdf", ".html", ".xlsx", ".xls", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub":
-		return gen.ChatRequestFilesTypeDocument
+		return "document"
 	}
-	return gen.ChatRequestFilesTypeCustom
+	return "custom"
 }
 
 func uploadPath(ctx context.Context, g *globals, path string) (*chatflow.FileUpload, error) {
@@ -178,11 +255,47 @@ func uploadPath(ctx context.Context, g *globals, path string) (*chatflow.FileUpl
 	return g.c.UploadFile(ctx, g.user, filepath.Base(path), f)
 }
 
+// lastConversation is the CONVERSATION argument that names the user's most
+// recently updated conversation.
+const lastConversation = "last"
+
+// resolveConversation turns "last" into the id of the user's most recently
+// updated conversation; any other id is returned as it is.
+func resolveConversation(ctx context.Context, g *globals, id string) (string, error) {
+	if id != lastConversation {
+		return id, nil
+	}
+	for conv, err := range g.c.Conversations(ctx, g.user, chatflow.WithSortBy(chatflow.SortByUpdatedAtDesc), chatflow.WithPageSize(1)) {
+		if err != nil {
+			return "", err
+		}
+		return conv.ID, nil
+	}
+	return "", fmt.Errorf("chatflow: user %q has no conversations yet (start one with: chatflow chat \"Hello\")", g.user)
+}
+
+// sortOrders are the values of conversations -sort.
+var sortOrders = map[string]chatflow.SortBy{
+	"created_at":  chatflow.SortByCreatedAt,
+	"-created_at": chatflow.SortByCreatedAtDesc,
+	"updated_at":  chatflow.SortByUpdatedAt,
+	"-updated_at": chatflow.SortByUpdatedAtDesc,
+}
+
 func conversationsCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env) error {
 	limit := fs.Int("limit", 20, "how many conversations to show (0: all)")
+	sortBy := fs.String("sort", "-updated_at", "order: -updated_at, updated_at, -created_at or created_at")
+	quiet := fs.Bool("q", false, "print only the ids, one a line")
 	return func(ctx context.Context, g *globals, args []string, e env) error {
-		var all []chatflow.Conversation
-		for conv, err := range g.c.Conversations(ctx, g.user) {
+		if len(args) != 0 {
+			return usageError("no arguments expected")
+		}
+		order, ok := sortOrders[*sortBy]
+		if !ok {
+			return usageError(fmt.Sprintf("-sort %q: want -updated_at, updated_at, -created_at or created_at", *sortBy))
+		}
+		all := []chatflow.Conversation{}
+		for conv, err := range g.c.Conversations(ctx, g.user, chatflow.WithSortBy(order)) {
 			if err != nil {
 				return err
 			}
@@ -191,8 +304,18 @@ func conversationsCommand(fs *flag.FlagSet) func(context.Context, *globals, []st
 				break
 			}
 		}
-		if g.json {
+		switch {
+		case g.json:
 			return printJSON(e.stdout, all)
+		case *quiet:
+			for _, c := range all {
+				fmt.Fprintln(e.stdout, c.ID)
+			}
+			return nil
+		}
+		if len(all) == 0 {
+			fmt.Fprintf(e.stderr, "no conversations yet for user %q\n", g.user)
+			return nil
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tUPDATED")
@@ -204,16 +327,24 @@ func conversationsCommand(fs *flag.FlagSet) func(context.Context, *globals, []st
 }
 
 func messagesCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env) error {
+	newest := fs.Bool("newest", false, "newest message first (default: oldest first, like a transcript)")
 	return func(ctx context.Context, g *globals, args []string, e env) error {
 		if len(args) != 1 {
 			return usageError("a conversation id is required")
 		}
-		var all []chatflow.Message
-		for m, err := range g.c.Messages(ctx, args[0], g.user) {
+		convID, err := resolveConversation(ctx, g, args[0])
+		if err != nil {
+			return err
+		}
+		all := []chatflow.Message{}
+		for m, err := range g.c.Messages(ctx, convID, g.user) { // newest first
 			if err != nil {
 				return err
 			}
 			all = append(all, m)
+		}
+		if !*newest {
+			slices.Reverse(all)
 		}
 		if g.json {
 			return printJSON(e.stdout, all)
@@ -228,24 +359,26 @@ func messagesCommand(fs *flag.FlagSet) func(context.Context, *globals, []string,
 func renameCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env) error {
 	auto := fs.Bool("auto", false, "let the app generate the name")
 	return func(ctx context.Context, g *globals, args []string, e env) error {
-		if len(args) < 1 || (len(args) < 2 && !*auto) {
-			return usageError("a conversation id and a new name (or -auto) are required")
+		if len(args) < 1 || (len(args) < 2) == !*auto {
+			return usageError("a conversation id and a new name, or -auto and a conversation id, are required")
 		}
-		body := gen.ConversationRenameRequest{User: g.user, AutoGenerate: *auto}
-		if len(args) > 1 {
-			body.Name = strings.Join(args[1:], " ")
-		}
-		resp, err := g.c.RenameConversationWithResponse(ctx, args[0], body)
+		convID, err := resolveConversation(ctx, g, args[0])
 		if err != nil {
 			return err
 		}
-		if resp.JSON200 == nil {
-			return fmt.Errorf("chatflow: rename: unexpected reply %s", resp.Status())
+		var conv *chatflow.Conversation
+		if *auto {
+			conv, err = g.c.AutoRenameConversation(ctx, convID, g.user)
+		} else {
+			conv, err = g.c.RenameConversation(ctx, convID, g.user, strings.Join(args[1:], " "))
+		}
+		if err != nil {
+			return err
 		}
 		if g.json {
-			return printJSON(e.stdout, resp.JSON200)
+			return printJSON(e.stdout, conv)
 		}
-		fmt.Fprintf(e.stdout, "renamed %s to %q\n", resp.JSON200.ID, resp.JSON200.Name)
+		fmt.Fprintf(e.stdout, "renamed %s to %q\n", conv.ID, conv.Name)
 		return nil
 	}
 }
@@ -255,13 +388,17 @@ func deleteCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, e
 		if len(args) != 1 {
 			return usageError("a conversation id is required")
 		}
-		if err := g.c.DeleteConversation(ctx, args[0], g.user); err != nil {
+		convID, err := resolveConversation(ctx, g, args[0])
+		if err != nil {
+			return err
+		}
+		if err := g.c.DeleteConversation(ctx, convID, g.user); err != nil {
 			return err
 		}
 		if g.json {
-			return printJSON(e.stdout, map[string]string{"result": "deleted", "conversation_id": args[0]})
+			return printJSON(e.stdout, map[string]string{"result": "deleted", "conversation_id": convID})
 		}
-		fmt.Fprintf(e.stdout, "deleted %s\n", args[0])
+		fmt.Fprintf(e.stdout, "deleted %s\n", convID)
 		return nil
 	}
 }
@@ -276,11 +413,43 @@ func uploadCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, e
 			return err
 		}
 		if g.json {
-			return printJSON(e.stdout, up)
+			return printJSON(e.stdout, withoutEmpty(up))
 		}
 		fmt.Fprintf(e.stdout, "%s\t%s\t%d bytes\n", up.ID, up.Name, up.Size)
 		return nil
 	}
+}
+
+// withoutEmpty returns v as a JSON object without its null, empty-string
+// and empty-container members (v itself when it is not an object).
+func withoutEmpty(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || m == nil {
+		return v
+	}
+	for k, x := range m {
+		switch x := x.(type) {
+		case nil:
+			delete(m, k)
+		case string:
+			if x == "" {
+				delete(m, k)
+			}
+		case map[string]any:
+			if len(x) == 0 {
+				delete(m, k)
+			}
+		case []any:
+			if len(x) == 0 {
+				delete(m, k)
+			}
+		}
+	}
+	return m
 }
 
 func stopCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env) error {
@@ -288,8 +457,7 @@ func stopCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		if len(args) != 1 {
 			return usageError("a task id is required")
 		}
-		_, err := g.c.StopChatMessageGenerationWithResponse(ctx, args[0], gen.StopChatMessageGenerationJSONRequestBody{User: g.user})
-		if err != nil {
+		if err := g.c.StopMessage(ctx, args[0], g.user); err != nil {
 			return err
 		}
 		if g.json {
@@ -298,6 +466,12 @@ func stopCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		fmt.Fprintf(e.stdout, "stopped %s\n", args[0])
 		return nil
 	}
+}
+
+// printVersion writes the CLI's version: the library version, and the
+// module version and VCS revision when the build recorded them.
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "chatflow %s%s\n", chatflow.Version, buildDetails())
 }
 
 func unixTime(sec int64) string {
