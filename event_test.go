@@ -4,130 +4,66 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/openapi"
 )
 
-// checkMessageFastPath fails t when the fast decoder of "message" events
-// accepts s but decodes it differently from encoding/json.
-func checkMessageFastPath(t *testing.T, s string) {
+// eventAccessor finds the method of Event that returns payload type t, by
+// its signature: nothing in the tests lists the accessors by hand.
+func eventAccessor(t *testing.T, payload reflect.Type) reflect.Method {
 	t.Helper()
-	var fast gen.StreamEventChatMessage
-	ok := decodeFlatMessage(s, &fast)
-	var std gen.StreamEventChatMessage
-	err := json.Unmarshal([]byte(s), &std)
-	if ok && err != nil {
-		t.Fatalf("fast path accepts %q, encoding/json fails: %v", s, err)
+	errType := reflect.TypeFor[error]()
+	var found []reflect.Method
+	et := reflect.TypeFor[Event]()
+	for i := range et.NumMethod() {
+		m := et.Method(i)
+		if m.Type.NumIn() == 1 && m.Type.NumOut() == 2 && m.Type.Out(0) == payload && m.Type.Out(1) == errType {
+			found = append(found, m)
+		}
 	}
-	if ok && fast != std {
-		t.Fatalf("fast path decodes %q as\n%+v\nencoding/json as\n%+v", s, fast, std)
+	if len(found) != 1 {
+		t.Fatalf("%d accessors of Event return %v", len(found), payload)
 	}
+	return found[0]
 }
 
-func TestMessageFastPath(t *testing.T) {
+// TestEventKindsFromSpec checks that the event plumbing is the API
+// description's: the names are its EventName enum in its order, and each
+// name's payload type is the Go type of the schema that the ChunkChatEvent
+// discriminator maps it to.
+func TestEventKindsFromSpec(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in   string
-		fast bool // the fast path handles it
-	}{
-		{`{"event":"message","conversation_id":"c","message_id":"m","created_at":1775993023,"task_id":"t","id":"m","answer":"Hi"}`, true},
-		{`{"event": "message", "answer": "a", "from_variable_selector": ["1775", "text"], "metadata": {"x": [1, 2.5e3, true, null, {"y": "z"}]}}`, true},
-		{` { "answer" : "x" } `, true},
-		{`{}`, true},
-		{`{"answer":null,"created_at":null,"event":null}`, true},
-		{`{"answer":"a","answer":"b"}`, true},
-		{`{"answer":"a","answer":null}`, true},
-		{`{"answer":"line\nbreak \"quoted\" back\\slash \/ \b\f\r\t"}`, true},
-		{`{"answer":"\u00e9\u4e2d\uD83D\uDE00 \ud83d\ude00"}`, true},
-		{`{"answer":"lone \ud83d high, lone \ude00 low, \ud83d\u0041 pair-less"}`, true},
-		{`{"answer":"\ud83d\ud83d\ude00"}`, true},
-		{`{"answer":"你好👋"}`, true},
-		{`{"answer":"\u0000"}`, true},
-		{`{"created_at":-12}`, true},
-		{`{"created_at":0}`, true},
-		// Left to encoding/json:
-		{`{"Answer":"case"}`, false},
-		{`{"ANSWER":"case"}`, false},
-		{`{"anſwer":"unicode fold"}`, false},
-		{`{"answer":"bad utf8 \xff"}`, false},
-		{`{"answer":"esc bad utf8 \n \xff"}`, false},
-		{`{"answer":1}`, false},
-		{`{"created_at":1.5}`, false},
-		{`{"created_at":1e3}`, false},
-		{`{"created_at":"1"}`, false},
-		{`{"created_at":99999999999999999999}`, false},
-		{`{"answer":"a",}`, false},
-		{`{"answer":"a"} x`, false},
-		{`{"answer":"a\x01"}`, false},
-		{`{"answer":"\x"}`, false},
-		{`{"answer":"\u12"}`, false},
-		{`{"a\u006e":"escaped key"}`, false},
-		{`{"x":01}`, false},
-		{`{"x":[1,]}`, false},
-		{`{"x":tru}`, false},
-		{`[]`, false},
-		{``, false},
+	doc, err := openapi.Spec()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		var m gen.StreamEventChatMessage
-		if got := decodeFlatMessage(tt.in, &m); got != tt.fast {
-			t.Errorf("decodeFlatMessage(%q) = %v, want %v", tt.in, got, tt.fast)
-		}
-		checkMessageFastPath(t, tt.in)
-
-		// Through the accessor: the same result as encoding/json.
-		ev := Event{name: EventMessage, data: tt.in}
-		got, err := ev.Message()
-		var want gen.StreamEventChatMessage
-		wantErr := json.Unmarshal([]byte(tt.in), &want)
-		if (err != nil) != (wantErr != nil) || err == nil && got != want {
-			t.Errorf("Message() of %q = %+v, %v; encoding/json %+v, %v", tt.in, got, err, want, wantErr)
-		}
+	var enum []string
+	for _, v := range doc.Components.Schemas["EventName"].Value.Enum {
+		enum = append(enum, v.(string))
 	}
-}
-
-func FuzzMessageJSON(f *testing.F) {
-	f.Add(`{"event":"message","conversation_id":"c","message_id":"m","created_at":1,"task_id":"t","answer":"Hi \ud83d\ude00"}`)
-	f.Add(`{"answer":"\ud83d\u0041","Task_ID":"x","created_at":-0}`)
-	f.Add(`{"x":[{"y":[]},"z",1.5e-3,false],"answer":null}`)
-	f.Fuzz(func(t *testing.T, s string) {
-		checkMessageFastPath(t, s)
-		// The scanners must not panic on any input.
-		_ = topLevelString(s, "task_id")
-		if strings.HasPrefix(s, "{") {
-			_ = eventName(s)
-		}
-	})
-}
-
-func TestEventName(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		`{"event":"message","answer":"x"}`:           "message",
-		`{"event": "node_started"}`:                  "node_started",
-		`{ "event" : "new_kind" }`:                   "new_kind",
-		`{"task_id":"t","event":"message_end"}`:      "message_end",
-		`{"data":{"event":"inner"},"event":"outer"}`: "outer",
-		`{"event":"mess\u0061ge"}`:                   "message",
-		`{"answer":"x"}`:                             "",
-		`{"event":1}`:                                "",
-	} {
-		if got := eventName(in); got != want {
-			t.Errorf("eventName(%s) = %q, want %q", in, got, want)
-		}
+	if !slices.Equal(allEventNames, enum) {
+		t.Fatalf("allEventNames = %v\nthe description's EventName enum = %v", allEventNames, enum)
 	}
-	for in, want := range map[string]string{
-		`{"event":"message","task_id":"abc"}`:            "abc",
-		`{"data":{"task_id":"inner"},"task_id":"outer"}`: "outer",
-		`{"task_id":null}`:                               "",
-		`{"task_id":"a\"b"}`:                             `a"b`,
-		`{"x":[1,2}`:                                     "",
-	} {
-		if got := topLevelString(in, "task_id"); got != want {
-			t.Errorf("topLevelString(%s) = %q, want %q", in, got, want)
+	mapping := doc.Components.Schemas["ChunkChatEvent"].Value.Discriminator.Mapping
+	for _, name := range enum {
+		p, err := Event{name: name, data: `{"event":"` + name + `"}`}.Payload()
+		if err != nil {
+			t.Errorf("%s: Payload: %v", name, err)
+			continue
 		}
+		pt := reflect.TypeOf(p)
+		if pt.Kind() != reflect.Pointer {
+			t.Errorf("%s: Payload returns %v, not a pointer", name, pt)
+			continue
+		}
+		schema := strings.TrimPrefix(mapping[name].Ref, "#/components/schemas/")
+		if pt.Elem().Name() != schema || pt.Elem().PkgPath() != "github.com/difykit/chatflow/gen" {
+			t.Errorf("%s: payload type %v, the description maps it to schema %q", name, pt.Elem(), schema)
+		}
+		eventAccessor(t, pt.Elem())
 	}
 }
 
@@ -135,54 +71,26 @@ func TestEventName(t *testing.T) {
 // and through Payload, and checks that an accessor of another kind fails.
 func TestEventAccessors(t *testing.T) {
 	t.Parallel()
-	accessors := map[string]func(Event) (any, error){
-		EventMessage:                func(e Event) (any, error) { return e.Message() },
-		EventAgentMessage:           func(e Event) (any, error) { return e.AgentMessage() },
-		EventMessageEnd:             func(e Event) (any, error) { return e.MessageEnd() },
-		EventMessageReplace:         func(e Event) (any, error) { return e.MessageReplace() },
-		EventMessageFile:            func(e Event) (any, error) { return e.MessageFile() },
-		EventAgentThought:           func(e Event) (any, error) { return e.AgentThought() },
-		EventAgentLog:               func(e Event) (any, error) { return e.AgentLog() },
-		EventTTSMessage:             func(e Event) (any, error) { return e.TTSMessage() },
-		EventTTSMessageEnd:          func(e Event) (any, error) { return e.TTSMessageEnd() },
-		EventWorkflowStarted:        func(e Event) (any, error) { return e.WorkflowStarted() },
-		EventWorkflowFinished:       func(e Event) (any, error) { return e.WorkflowFinished() },
-		EventWorkflowPaused:         func(e Event) (any, error) { return e.WorkflowPaused() },
-		EventNodeStarted:            func(e Event) (any, error) { return e.NodeStarted() },
-		EventNodeFinished:           func(e Event) (any, error) { return e.NodeFinished() },
-		EventNodeRetry:              func(e Event) (any, error) { return e.NodeRetry() },
-		EventIterationStarted:       func(e Event) (any, error) { return e.IterationStarted() },
-		EventIterationNext:          func(e Event) (any, error) { return e.IterationNext() },
-		EventIterationCompleted:     func(e Event) (any, error) { return e.IterationCompleted() },
-		EventLoopStarted:            func(e Event) (any, error) { return e.LoopStarted() },
-		EventLoopNext:               func(e Event) (any, error) { return e.LoopNext() },
-		EventLoopCompleted:          func(e Event) (any, error) { return e.LoopCompleted() },
-		EventParallelBranchStarted:  func(e Event) (any, error) { return e.ParallelBranchStarted() },
-		EventParallelBranchFinished: func(e Event) (any, error) { return e.ParallelBranchFinished() },
-		EventHumanInputRequired:     func(e Event) (any, error) { return e.HumanInputRequired() },
-		EventHumanInputFormFilled:   func(e Event) (any, error) { return e.HumanInputFormFilled() },
-		EventHumanInputFormTimeout:  func(e Event) (any, error) { return e.HumanInputFormTimeout() },
-		EventReasoningChunk:         func(e Event) (any, error) { return e.ReasoningChunk() },
-		EventTextChunk:              func(e Event) (any, error) { return e.TextChunk() },
-		EventPing:                   func(e Event) (any, error) { return e.Ping() },
-		EventError:                  func(e Event) (any, error) { return e.ErrorEvent() },
+	call := func(m reflect.Method, e Event) (any, error) {
+		out := m.Func.Call([]reflect.Value{reflect.ValueOf(e)})
+		err, _ := out[1].Interface().(error)
+		return out[0].Interface(), err
 	}
-	if len(accessors) != len(allEventNames) {
-		t.Fatalf("%d accessors for %d event names", len(accessors), len(allEventNames))
-	}
-	for _, n := range allEventNames {
-		name := string(n)
-		acc, ok := accessors[name]
-		if !ok {
-			t.Errorf("no accessor for %q", name)
-			continue
+	accessorOf := func(name string) reflect.Method {
+		p, err := Event{name: name, data: `{}`}.Payload()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
+		return eventAccessor(t, reflect.TypeOf(p).Elem())
+	}
+	for _, name := range allEventNames {
+		acc := accessorOf(name)
 		data := `{"event":"` + name + `","task_id":"t1","conversation_id":"c1","message_id":"m1","created_at":1700000000,"workflow_run_id":"w1","data":{"id":"x","title":"T","status":"succeeded","node_id":"1775","form_token":"ft"}}`
 		if name == EventTTSMessage {
 			data = `{"event":"tts_message","task_id":"t1","audio":"SUQz"}`
 		}
 		ev := Event{name: name, data: data}
-		v, err := acc(ev)
+		v, err := call(acc, ev)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -205,7 +113,7 @@ func TestEventAccessors(t *testing.T) {
 			other = EventMessage
 		}
 		var wrong *WrongEventError
-		if _, err := accessors[other](ev); !errors.As(err, &wrong) || wrong.Have != name || wrong.Want != other {
+		if _, err := call(accessorOf(other), ev); !errors.As(err, &wrong) || wrong.Have != name || wrong.Want != other {
 			t.Errorf("%s: accessor of %s: err = %v, want *WrongEventError", name, other, err)
 		}
 	}
@@ -225,5 +133,81 @@ func TestEventAccessors(t *testing.T) {
 	raw[2] = 'X'
 	if string(ev.Raw()) != `{"event":"message"}` {
 		t.Error("changing the result of Raw changed the event")
+	}
+}
+
+// TestAccessorPointersNeverNil: every accessor's pointer fields to objects
+// (Data, Metadata) are set, for an event that lacks them, for data: null,
+// and even for an event of another kind, so that code written like the
+// README's (n, _ := ev.NodeStarted(); n.Data.Title) cannot panic.
+func TestAccessorPointersNeverNil(t *testing.T) {
+	t.Parallel()
+	checked := 0
+	for _, name := range allEventNames {
+		p, _ := Event{name: name, data: `{}`}.Payload()
+		acc := eventAccessor(t, reflect.TypeOf(p).Elem())
+		for _, data := range []string{`{"event":"` + name + `"}`, `{"event":"` + name + `","data":null,"metadata":null}`} {
+			for _, ev := range []Event{{name: name, data: data}, {name: "some_other_event", data: data}} {
+				v := acc.Func.Call([]reflect.Value{reflect.ValueOf(ev)})[0]
+				for i := range v.NumField() {
+					f := v.Field(i)
+					if f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct {
+						checked++
+						if f.IsNil() {
+							t.Errorf("%s of %s (event %q, %s) is nil", v.Type().Field(i).Name, name, ev.name, data)
+						}
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no payload has a pointer field: the test checks nothing")
+	}
+	n, err := Event{name: EventNodeStarted, data: `{"event":"node_started"}`}.NodeStarted()
+	if err != nil || n.Data.Title != "" {
+		t.Errorf("NodeStarted without data = %+v, %v", n, err)
+	}
+}
+
+func TestEventText(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		ev   Event
+		want string
+	}{
+		{Event{name: EventMessage, data: `{"event":"message","answer":"Hel"}`}, "Hel"},
+		{Event{name: EventMessage, data: `{"event":"message","answer":"l\u00f6 \"x\""}`}, `lö "x"`},
+		{Event{name: EventMessage, data: `{"event":"message","Answer":"case"}`}, "case"}, // encoding/json's slow path
+		{Event{name: EventAgentMessage, data: `{"event":"agent_message","answer":"agent"}`}, "agent"},
+		{Event{name: EventMessage, data: `{"event":"message"}`}, ""},
+		{Event{name: EventMessage, data: `{"event":"message","answer":5}`}, ""},
+		{Event{name: EventMessageReplace, data: `{"event":"message_replace","answer":"whole"}`}, ""},
+		{Event{name: EventTextChunk, data: `{"event":"text_chunk","data":{"text":"t"}}`}, ""},
+		{Event{name: EventPing, data: pingJSON}, ""},
+	} {
+		if got := tt.ev.Text(); got != tt.want {
+			t.Errorf("Text() of %s = %q, want %q", tt.ev.data, got, tt.want)
+		}
+	}
+}
+
+// The accessors of "message" events take the fast path: a flat event
+// without escapes decodes without allocating.
+func TestMessageAccessorFastPath(t *testing.T) {
+	ev := Event{name: EventMessage, data: `{"event":"message","conversation_id":"c","message_id":"m","created_at":1775993023,"task_id":"t","id":"m","answer":"Hi"}`}
+	agent := Event{name: EventAgentMessage, data: strings.Replace(ev.data, `"message"`, `"agent_message"`, 1)}
+	if n := testing.AllocsPerRun(100, func() {
+		if m, err := ev.Message(); err != nil || m.Answer != "Hi" {
+			t.Fatalf("Message() = %+v, %v", m, err)
+		}
+		if m, err := agent.AgentMessage(); err != nil || m.Answer != "Hi" {
+			t.Fatalf("AgentMessage() = %+v, %v", m, err)
+		}
+		if ev.Text() != "Hi" {
+			t.Fatal("Text() lost the answer")
+		}
+	}); n != 0 {
+		t.Errorf("message accessors allocate %v times per call; the fast path is not taken", n)
 	}
 }

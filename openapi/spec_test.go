@@ -135,3 +135,53 @@ func TestOverlayServerFacts(t *testing.T) {
 		}
 	}
 }
+
+// The overlay replaces the description's event-name enum with EventName,
+// from which the root package's event plumbing is generated: an event that
+// the description (ours or a newer upstream file) names must not be lost
+// there. When this fails, add the name to EventName in overlay.yaml and run
+// go generate.
+func TestEventNameCoversDescription(t *testing.T) {
+	t.Parallel()
+	var raw struct {
+		Components struct {
+			Schemas struct {
+				ChunkChatEvent struct {
+					Properties struct {
+						Event struct {
+							Enum []string `json:"enum"`
+						} `json:"event"`
+					} `json:"properties"`
+					Discriminator struct {
+						Mapping map[string]string `json:"mapping"`
+					} `json:"discriminator"`
+				} `json:"ChunkChatEvent"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(Raw(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := map[string]bool{}
+	for _, v := range doc.Components.Schemas["EventName"].Value.Enum {
+		ours[v.(string)] = true
+	}
+	base := raw.Components.Schemas.ChunkChatEvent
+	if len(base.Properties.Event.Enum) == 0 {
+		t.Fatal("the description lists no event names (ChunkChatEvent.event.enum)")
+	}
+	for _, n := range base.Properties.Event.Enum {
+		if !ours[n] {
+			t.Errorf("event %q of the description is missing from the overlay's EventName", n)
+		}
+	}
+	for n := range base.Discriminator.Mapping {
+		if !ours[n] {
+			t.Errorf("event %q has a payload schema but is missing from the overlay's EventName", n)
+		}
+	}
+}

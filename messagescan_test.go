@@ -1,0 +1,212 @@
+package chatflow
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/difykit/chatflow/gen"
+)
+
+// checkMessageFastPath fails t when the fast decoder of "message" events
+// accepts s but decodes it differently from encoding/json.
+func checkMessageFastPath(t *testing.T, s string) {
+	t.Helper()
+	var fast gen.StreamEventChatMessage
+	ok := decodeFlatMessage(s, &fast)
+	var std gen.StreamEventChatMessage
+	err := json.Unmarshal([]byte(s), &std)
+	if ok && err != nil {
+		t.Fatalf("fast path accepts %q, encoding/json fails: %v", s, err)
+	}
+	if ok && fast != std {
+		t.Fatalf("fast path decodes %q as\n%+v\nencoding/json as\n%+v", s, fast, std)
+	}
+}
+
+func TestMessageFastPath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		fast bool // the fast path handles it
+	}{
+		{`{"event":"message","conversation_id":"c","message_id":"m","created_at":1775993023,"task_id":"t","id":"m","answer":"Hi"}`, true},
+		{`{"event": "message", "answer": "a", "from_variable_selector": ["1775", "text"], "metadata": {"x": [1, 2.5e3, true, null, {"y": "z"}]}}`, true},
+		{` { "answer" : "x" } `, true},
+		{`{}`, true},
+		{`{"answer":null,"created_at":null,"event":null}`, true},
+		{`{"answer":"a","answer":"b"}`, true},
+		{`{"answer":"a","answer":null}`, true},
+		{`{"answer":"line\nbreak \"quoted\" back\\slash \/ \b\f\r\t"}`, true},
+		{`{"answer":"\u00e9\u4e2d\uD83D\uDE00 \ud83d\ude00"}`, true},
+		{`{"answer":"lone \ud83d high, lone \ude00 low, \ud83d\u0041 pair-less"}`, true},
+		{`{"answer":"\ud83d\ud83d\ude00"}`, true},
+		{`{"answer":"你好👋"}`, true},
+		{`{"answer":"\u0000"}`, true},
+		{`{"created_at":-12}`, true},
+		{`{"created_at":0}`, true},
+		// Left to encoding/json:
+		{`{"Answer":"case"}`, false},
+		{`{"ANSWER":"case"}`, false},
+		{`{"anſwer":"unicode fold"}`, false},
+		{`{"answer":"bad utf8 \xff"}`, false},
+		{`{"answer":"esc bad utf8 \n \xff"}`, false},
+		{`{"answer":1}`, false},
+		{`{"created_at":1.5}`, false},
+		{`{"created_at":1e3}`, false},
+		{`{"created_at":"1"}`, false},
+		{`{"created_at":99999999999999999999}`, false},
+		{`{"answer":"a",}`, false},
+		{`{"answer":"a"} x`, false},
+		{`{"answer":"a\x01"}`, false},
+		{`{"answer":"\x"}`, false},
+		{`{"answer":"\u12"}`, false},
+		{`{"a\u006e":"escaped key"}`, false},
+		{`{"x":01}`, false},
+		{`{"x":[1,]}`, false},
+		{`{"x":tru}`, false},
+		{`[]`, false},
+		{``, false},
+	}
+	for _, tt := range tests {
+		var m gen.StreamEventChatMessage
+		if got := decodeFlatMessage(tt.in, &m); got != tt.fast {
+			t.Errorf("decodeFlatMessage(%q) = %v, want %v", tt.in, got, tt.fast)
+		}
+		checkMessageFastPath(t, tt.in)
+
+		// Through the accessor: the same result as encoding/json.
+		ev := Event{name: EventMessage, data: tt.in}
+		got, err := ev.Message()
+		var want gen.StreamEventChatMessage
+		wantErr := json.Unmarshal([]byte(tt.in), &want)
+		if (err != nil) != (wantErr != nil) || err == nil && got != want {
+			t.Errorf("Message() of %q = %+v, %v; encoding/json %+v, %v", tt.in, got, err, want, wantErr)
+		}
+	}
+}
+
+func FuzzMessageJSON(f *testing.F) {
+	f.Add(`{"event":"message","conversation_id":"c","message_id":"m","created_at":1,"task_id":"t","answer":"Hi \ud83d\ude00"}`)
+	f.Add(`{"answer":"\ud83d\u0041","Task_ID":"x","created_at":-0}`)
+	f.Add(`{"x":[{"y":[]},"z",1.5e-3,false],"answer":null}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		checkMessageFastPath(t, s)
+		// The scanners must not panic on any input, and must read the
+		// fields as encoding/json does whenever it decodes them.
+		checkTopLevel(t, s)
+	})
+}
+
+func TestEventName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{"event":"message","answer":"x"}`:           "message",
+		`{"event": "node_started"}`:                  "node_started",
+		`{ "event" : "new_kind" }`:                   "new_kind",
+		`{"task_id":"t","event":"message_end"}`:      "message_end",
+		`{"data":{"event":"inner"},"event":"outer"}`: "outer",
+		`{"event":"mess\u0061ge"}`:                   "message",
+		`{"answer":"x"}`:                             "",
+		`{"event":1}`:                                "",
+	} {
+		if got := eventName(in); got != want {
+			t.Errorf("eventName(%s) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		`{"event":"message","task_id":"abc"}`:            "abc",
+		`{"data":{"task_id":"inner"},"task_id":"outer"}`: "outer",
+		`{"task_id":null}`:                               "",
+		`{"task_id":"a\"b"}`:                             `a"b`,
+		`{"x":[1,2}`:                                     "",
+	} {
+		if got := topLevelString(in, "task_id"); got != want {
+			t.Errorf("topLevelString(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// checkTopLevel fails t when eventName or topLevelString reads s otherwise
+// than encoding/json, for input that encoding/json decodes without error
+// into valid UTF-8.
+func checkTopLevel(t *testing.T, s string) {
+	t.Helper()
+	task := topLevelString(s, "task_id")
+	name := ""
+	if strings.HasPrefix(s, "{") {
+		name = eventName(s)
+	}
+	var v struct {
+		Event  string `json:"event"`
+		TaskID string `json:"task_id"`
+	}
+	if json.Unmarshal([]byte(s), &v) != nil || !strings.HasPrefix(s, "{") {
+		return
+	}
+	if !strings.ContainsRune(v.Event, utf8.RuneError) && name != v.Event {
+		t.Fatalf("eventName(%q) = %q, encoding/json reads %q", s, name, v.Event)
+	}
+	if !strings.ContainsRune(v.TaskID, utf8.RuneError) && task != v.TaskID {
+		t.Fatalf("topLevelString(%q, task_id) = %q, encoding/json reads %q", s, task, v.TaskID)
+	}
+}
+
+// A repeated or differently spelled "event" key: Name and the decoders
+// agree, the way encoding/json resolves it (the last match counts, keys
+// match without regard to case, null changes nothing).
+func TestEventNameLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{"event":"message_end","event":"message"}`:            "message",
+		`{"event":"message","event":"message_end"}`:            "message_end",
+		`{"event":"message","EVENT":"message_end"}`:            "message_end",
+		`{"event":"message","Event":null}`:                     "message",
+		`{"event":"message","ev\u0065nt":"ping"}`:              "ping",
+		`{"event":"message","answer":"an event\" here"}`:       "message",
+		`{"event":"message","answer":"vent\"","x":1}`:          "message",
+		`{"event":"message","data":{"event":"node_started"}}`:  "message",
+		`{"event":"message","conversation_id":"c","ok":true}`:  "message",
+		`{"task_id":"t","event":"ping","eVeNt":"message_end"}`: "message_end",
+	} {
+		if got := eventName(in); got != want {
+			t.Errorf("eventName(%s) = %q, want %q", in, got, want)
+		}
+		checkTopLevel(t, in)
+		// Name and the accessors see the same event.
+		ev := Event{name: eventName(in), data: in}
+		p, err := ev.Payload()
+		if err != nil {
+			t.Errorf("%s: Payload: %v", in, err)
+			continue
+		}
+		var base gen.ChunkChatEvent
+		b, _ := json.Marshal(p)
+		if err := json.Unmarshal(b, &base); err != nil || string(base.Event) != want {
+			t.Errorf("%s: payload's event = %q (%v), want %q", in, base.Event, err, want)
+		}
+	}
+	if got := topLevelString(`{"task_id":"a","task_id":"b","TASK_ID":null}`, "task_id"); got != "b" {
+		t.Errorf("topLevelString with repeated keys = %q, want b", got)
+	}
+}
+
+// The fast path fills every field of the "message" payload: a field that
+// the description adds must be added to flatKeys and decodeFlatMessage, or
+// the fast path would drop it silently.
+func TestFlatKeysCoverMessagePayload(t *testing.T) {
+	t.Parallel()
+	rt := reflect.TypeFor[gen.StreamEventChatMessage]()
+	for i := range rt.NumField() {
+		key, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		if !slices.Contains(flatKeys[:], key) {
+			t.Errorf("field %s (%q) of the message payload is not one of flatKeys", rt.Field(i).Name, key)
+		}
+	}
+	if rt.NumField() != len(flatKeys) {
+		t.Errorf("the message payload has %d fields, flatKeys %d", rt.NumField(), len(flatKeys))
+	}
+}
