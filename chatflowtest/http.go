@@ -231,8 +231,10 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 	rc := http.NewResponseController(c.w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.timeouts.ReadBody))
 	body, err := io.ReadAll(http.MaxBytesReader(c.w, r.Body, limit))
-	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
+		// The rest of the body is not read: the connection must not be
+		// reused (and the read deadline stays, so nothing waits for it).
+		c.w.Header().Set("Connection", "close")
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge) && isForm:
@@ -244,6 +246,7 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		}
 		return false
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	c.body = body
 	// Endpoints with a JSON or form body read user there only.
 	if !isJSON && !isForm {
