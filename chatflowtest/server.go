@@ -1,19 +1,58 @@
 // Package chatflowtest is an in-memory fake of Dify's chatflow Service API,
 // for tests (of this module and of programs in any language) and for demos.
 //
-// The fake keeps state per end user the way a Dify server does:
-// conversations are created by the first chat message and visible only to
-// their user, messages page backwards, files, feedback, annotations and
-// conversation variables are stored. Every request is checked against the
-// API description in package openapi; what the description rejects is
-// answered with 400 invalid_param, except for the shapes the real server
-// accepts (such as "files": null). Answers are deterministic: the answer to
-// a query echoes it, streamed one token per message event inside a
-// realistic chatflow run.
+// The fake follows the newest Dify server behaviour described in the
+// project's server facts, not only the published spec. It keeps state per
+// end user the way a Dify server does: conversations are created by the
+// first chat message and visible only to their user, messages page
+// backwards, files, feedback, annotations and conversation variables are
+// stored. Every request is checked against the API description in package
+// openapi; what the description rejects is answered with 400 invalid_param,
+// or with 422 unprocessable_entity (a JSON array of field errors as the
+// message) on the endpoints newer servers validate that way: GET /messages,
+// message feedbacks, app feedbacks and the annotation endpoints. Answers are
+// deterministic: the answer to a query echoes it, streamed one token per
+// message event inside a realistic chatflow run.
 //
-// Tests can inject faults: FailNext, SetDelay, SetEventDelay,
-// CutStreamAfter, EndStreamAfter and FailNextRun; PauseNextRun makes a run
-// stop at a human input form. Requests lists what the server received.
+// # Runs
+//
+// A chat run executes in a goroutine of its own, as on Dify: a client that
+// disconnects does not end it; it completes and its message is stored with
+// the full answer. The message is stored with an empty answer (status
+// normal) as soon as the run starts. POST /chat-messages/{task_id}/stop with
+// the same user and the task id of a live event ends a running run with
+// message_end and workflow_finished (status stopped, error "Stopped by
+// user."), keeping the partial answer; stop answers 200 for any task. GET
+// /workflow/{run_id}/events follows a run: a finished run is one
+// synthesized workflow_finished (no conversation or message id, the answer
+// in data.outputs.answer); a live run is, with include_state_snapshot=true,
+// a rebuilt workflow_started, message_replace with the stored answer (empty
+// while running), the node executions so far with null details, then the
+// live events; without it, a ping and the live events only. Snapshot events
+// carry the run id as task_id. Submitting a human input form resumes its
+// paused run in the background. Close ends the runs still going.
+//
+// # Faults
+//
+// Tests can inject faults: FailNext, SetDelay, SetEventDelay (slow runs
+// that can be stopped and reattached to), CutStreamAfter (drop the
+// connection; the run goes on), EndStreamAfter and FailNextRun;
+// PauseNextRun makes a run stop at a human input form. Requests lists what
+// the server received, stop requests with their task id in Path.
+//
+// # Limits
+//
+// The fake bounds what it keeps (see Limits; WithLimits changes them): by
+// default at most 10000 end users, 100 conversations per user and 10000 in
+// all, 500 messages per conversation and 50000 in all, 100 files per user,
+// 1000 files and 256 MiB of file data in all, 10000 annotations and 1000
+// annotation reply jobs. Past a limit the oldest items are evicted first,
+// with what belongs to them. JSON request bodies are limited to 1 MiB
+// (WithMaxJSONBody; 413 request_entity_too_large), uploads by the per-type
+// limits of WithUploadLimits (413 file_too_large). The HTTP server of Start
+// and ListenAndServe has read-header, body-read and idle timeouts
+// (WithTimeouts) but no write timeout, so streams are never cut. A run
+// takes at most Limits.RunTime.
 package chatflowtest
 
 import (
@@ -401,9 +440,12 @@ func (s *Server) FailNextRun(message string) {
 // PauseNextRun makes the next streaming chat run stop at a human input
 // node: the stream sends human_input_required (with a form_token) and
 // workflow_paused, and ends. The form is read and submitted with
-// /form/human_input/{form_token}; after that, GET
-// /workflow/{workflow_run_id}/events streams the rest of the run
-// (human_input_form_filled, the answer, message_end, workflow_finished).
+// /form/human_input/{form_token}; submitting it resumes the run in the
+// background (workflow_started, human_input_form_filled, the answer,
+// message_end, workflow_finished), which GET
+// /workflow/{workflow_run_id}/events follows: open it before submitting
+// (its first event, a ping, says it follows), or use
+// include_state_snapshot=true and continue_on_pause=true.
 func (s *Server) PauseNextRun() {
 	s.mu.Lock()
 	s.fault.pause = true
