@@ -70,7 +70,9 @@ var scenarios = []scenario{{
 		{name: "variables", method: "GET", path: "/conversations/{conv}/variables?user=sam&variable_name=TOP", status: 200},
 		{name: "rename", method: "POST", path: "/conversations/{conv}/name", body: `{"name":"renamed","user":"sam"}`, status: 200},
 		{name: "upload", method: "POST", path: "/files/upload", upload: &fileUpload{"notes.txt", "text/plain", 10}, status: 201,
-			save: func(v map[string]any, _ []event, _ http.Header, vars map[string]string) { vars["file"] = v["id"].(string) }},
+			save: func(v map[string]any, _ []event, _ http.Header, vars map[string]string) {
+				vars["file"] = v["id"].(string)
+			}},
 		{name: "preview of a file no message uses", method: "GET", path: "/files/{file}/preview", status: 404, code: "file_not_found"},
 		{name: "chat with the file", method: "POST", path: "/chat-messages", body: `{"inputs":{},"query":"see","user":"sam","files":[{"type":"document","transfer_method":"local_file","upload_file_id":"{file}"}]}`, status: 200},
 		{name: "preview", method: "GET", path: "/files/{file}/preview", status: 200},
@@ -83,7 +85,9 @@ var scenarios = []scenario{{
 		{name: "create annotation, no answer", method: "POST", path: "/apps/annotations", body: `{"question":"q"}`, status: 422, code: "unprocessable_entity", invalid: true},
 		{name: "annotations, huge page", method: "GET", path: "/apps/annotations?page=99999&limit=100", status: 200},
 		{name: "annotation reply", method: "POST", path: "/apps/annotation-reply/enable", body: `{"embedding_provider_name":"p","embedding_model_name":"m","score_threshold":0.8}`, status: 200,
-			save: func(v map[string]any, _ []event, _ http.Header, vars map[string]string) { vars["job"] = v["job_id"].(string) }},
+			save: func(v map[string]any, _ []event, _ http.Header, vars map[string]string) {
+				vars["job"] = v["job_id"].(string)
+			}},
 		{name: "annotation reply job", method: "GET", path: "/apps/annotation-reply/enable/status/{job}", status: 200},
 		{name: "unknown annotation reply job", method: "GET", path: "/apps/annotation-reply/enable/status/00000000-0000-4000-8000-00000000dead", status: 404, code: "not_found", message: "The job does not exist."},
 		{name: "delete, user only in the query", method: "DELETE", path: "/conversations/{conv}?user=sam", body: `{}`, status: 404, code: "not_found"},
