@@ -154,12 +154,14 @@ func WithIdleTimeout(d time.Duration) Option {
 	}
 }
 
-// WithMaxEventBytes sets the largest server-sent event a stream accepts
-// (default 16 MiB); a larger one ends the stream with an error.
+// WithMaxEventBytes sets the largest server-sent event a stream accepts,
+// from 1 byte to 1 GiB (default 16 MiB); a larger one ends the stream with
+// an error matching ErrEventTooLarge. An event's size is its data plus its
+// other lines (event, id and retry fields, comments), line ends not counted.
 func WithMaxEventBytes(n int) Option {
 	return func(c *config) error {
-		if n <= 0 {
-			return fmt.Errorf("chatflow: WithMaxEventBytes: %d is not positive", n)
+		if n <= 0 || n > maxEventBytesLimit {
+			return fmt.Errorf("chatflow: WithMaxEventBytes: %d is not from 1 to %d", n, maxEventBytesLimit)
 		}
 		c.maxEventBytes = n
 		return nil

@@ -18,25 +18,36 @@ import (
 //   - lines starting with a colon are comments;
 //   - "data" lines of one event are joined with "\n";
 //   - "id", "retry" and unknown fields are ignored (a client of Dify never
-//     reconnects with Last-Event-ID);
+//     reconnects with Last-Event-ID), but they count toward the size of their
+//     event, as comments do;
 //   - a blank line ends an event; an event without a data line is not
 //     dispatched, except Dify's keep-alive "event: ping";
 //   - at the end of the input, an unfinished event is discarded (this
 //     decoder reports it as io.ErrUnexpectedEOF).
 //
 // Lines are cut out of one buffer without copying; the only copy per event is
-// its data, made once into a string.
+// its data, made once into a string. The buffer starts small, because an
+// open stream spends its life waiting for the next event and a process may
+// hold thousands of them; it grows while reads fill it (the server is ahead
+// of the reader) or a line does not fit, and goes back to its small size
+// once the reader has caught up.
 
 // ErrEventTooLarge is wrapped by the error that ends a stream whose event
 // (or single line) is larger than the limit set by WithMaxEventBytes.
 var ErrEventTooLarge = errors.New("chatflow: server-sent event exceeds the size limit")
 
 const (
-	// lineBufSize is the initial (and usual) size of a stream's read buffer.
-	lineBufSize = 32 << 10
+	// minBufSize is the size of a stream's read buffer while the stream
+	// keeps up with the server: the usual size.
+	minBufSize = 2 << 10
+	// readAheadSize is the size the buffer grows to while reads fill it
+	// whole, which they do when events are waiting to be read.
+	readAheadSize = 32 << 10
 	// lineSlack is what a line may hold beyond the data limit: the field
 	// name, the colon and the space of "data: ".
 	lineSlack = 16
+	// maxEventBytesLimit is the largest limit WithMaxEventBytes accepts.
+	maxEventBytesLimit = 1 << 30
 )
 
 var utf8BOM = []byte("\xEF\xBB\xBF")
@@ -56,7 +67,8 @@ type lineReader struct {
 	skipLF bool // the last line ended with CR: drop an LF right after it
 	bom    bool // a byte-order mark may still come
 	err    error
-	empty  int // reads in a row that returned nothing
+	empty  int  // reads in a row that returned nothing
+	full   bool // the last read filled the buffer: more is waiting
 }
 
 func newLineReader(rd io.Reader, maxLen int) lineReader {
@@ -129,35 +141,43 @@ func (l *lineReader) tooLarge() error {
 }
 
 // fill reads once into the buffer, after moving the unread bytes to its
-// start and growing it (up to the longest line) if it is full.
+// start. It grows the buffer (up to the longest line) when it is full, and
+// up to readAheadSize when the last read filled it; it goes back to
+// minBufSize when the reader has caught up, and to readAheadSize after a
+// long line, as soon as the unread bytes fit.
 func (l *lineReader) fill() {
-	if l.buf == nil {
-		l.buf = make([]byte, min(lineBufSize, l.maxLen+2))
+	unread := l.w - l.r
+	target := minBufSize
+	if l.full {
+		target = readAheadSize
 	}
-	if l.r > 0 {
-		n := l.w - l.r
-		if len(l.buf) > lineBufSize && n <= lineBufSize/2 {
-			// A long line has passed: go back to a small buffer.
-			nb := make([]byte, lineBufSize)
-			copy(nb, l.buf[l.r:l.w])
-			l.buf = nb
-		} else {
-			copy(l.buf, l.buf[l.r:l.w])
-		}
-		l.r, l.w = 0, n
-	}
-	if l.w == len(l.buf) {
-		size := min(max(2*len(l.buf), lineBufSize), l.maxLen+2)
-		nb := make([]byte, size)
-		copy(nb, l.buf[:l.w])
+	switch {
+	case l.buf == nil:
+		l.buf = make([]byte, min(minBufSize, l.maxLen+2))
+	case len(l.buf) > target && unread <= target/2:
+		nb := make([]byte, target)
+		copy(nb, l.buf[l.r:l.w])
 		l.buf = nb
+		l.r, l.w = 0, unread
+	case l.r > 0:
+		copy(l.buf, l.buf[l.r:l.w])
+		l.r, l.w = 0, unread
 	}
+	if l.w == len(l.buf) || (l.full && len(l.buf) < readAheadSize) {
+		if size := min(2*len(l.buf), l.maxLen+2); size > len(l.buf) {
+			nb := make([]byte, size)
+			copy(nb, l.buf[:l.w])
+			l.buf = nb
+		}
+	}
+	free := len(l.buf) - l.w
 	n, err := l.rd.Read(l.buf[l.w:])
-	if n < 0 || n > len(l.buf)-l.w {
+	if n < 0 || n > free {
 		l.err = errors.New("chatflow: stream reader returned an invalid count")
 		return
 	}
 	l.w += n
+	l.full = n == free
 	if err != nil {
 		l.err = err
 		return
@@ -179,14 +199,25 @@ type sseEvent struct {
 }
 
 // sseDecoder turns lines into events.
+//
+// The size of an event, which max bounds, is its data (the data lines'
+// values joined with "\n") plus every other line of the event, counted
+// whole: event, id and retry fields, unknown fields and comments, including
+// those before its first field. Line ends are not counted.
 type sseDecoder struct {
 	lr    lineReader
-	max   int    // largest data of one event, in bytes
+	max   int    // largest event, in bytes
 	multi []byte // the data of an event with more than one data line
 }
 
+// newSSEDecoder returns a decoder of the events of rd, each at most
+// maxEventBytes, which must be from 1 to maxEventBytesLimit.
 func newSSEDecoder(rd io.Reader, maxEventBytes int) *sseDecoder {
 	return &sseDecoder{lr: newLineReader(rd, maxEventBytes+lineSlack), max: maxEventBytes}
+}
+
+func (d *sseDecoder) tooLarge() error {
+	return fmt.Errorf("%w (an event of more than %d bytes; see WithMaxEventBytes)", ErrEventTooLarge, d.max)
 }
 
 // knownTypes interns the values of the event field that Dify may send.
@@ -204,6 +235,7 @@ func (d *sseDecoder) next() (sseEvent, error) {
 	var ev sseEvent
 	lines := 0       // data lines of this event
 	pending := false // a field of this event has been read
+	size := 0        // the size of this event so far
 	for {
 		line, err := d.lr.readLine()
 		if err != nil {
@@ -222,7 +254,7 @@ func (d *sseDecoder) next() (sseEvent, error) {
 			if ev.hasData {
 				if lines > 1 {
 					ev.data = string(d.multi)
-					if cap(d.multi) > lineBufSize {
+					if cap(d.multi) > minBufSize {
 						d.multi = nil
 					}
 				}
@@ -231,10 +263,13 @@ func (d *sseDecoder) next() (sseEvent, error) {
 			if ev.typ == EventPing {
 				return ev, nil
 			}
-			ev, lines, pending = sseEvent{}, 0, false
+			ev, lines, pending, size = sseEvent{}, 0, false, 0
 			continue
 		}
 		if line[0] == ':' {
+			if size += len(line); size > d.max {
+				return sseEvent{}, d.tooLarge()
+			}
 			continue
 		}
 		pending = true
@@ -245,18 +280,18 @@ func (d *sseDecoder) next() (sseEvent, error) {
 				value = value[1:]
 			}
 		}
+		if string(field) != "data" {
+			if size += len(line); size > d.max {
+				return sseEvent{}, d.tooLarge()
+			}
+		}
 		switch string(field) {
 		case "data":
-			size := len(value)
-			switch lines {
-			case 0:
-			case 1:
-				size += len(ev.data) + 1
-			default:
-				size += len(d.multi) + 1
+			if lines > 0 {
+				size++ // the "\n" that joins the lines
 			}
-			if size > d.max {
-				return sseEvent{}, fmt.Errorf("%w (more than %d bytes of data; see WithMaxEventBytes)", ErrEventTooLarge, d.max)
+			if size += len(value); size > d.max {
+				return sseEvent{}, d.tooLarge()
 			}
 			lines++
 			switch lines {

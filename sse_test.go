@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,21 +18,24 @@ import (
 
 // refDecode is a plain reading of the WHATWG event-stream rules over a
 // whole input, the reference the decoder is compared with. end is io.EOF or
-// io.ErrUnexpectedEOF (cut inside an event). maxData is the largest data
-// buffer reached (pending events included), maxLine the longest line.
-func refDecode(in []byte) (events []sseEvent, end error, maxData, maxLine int) {
+// io.ErrUnexpectedEOF (cut inside an event). maxEvent is the largest size
+// an event reached (pending events included, the unterminated last line
+// not): its data joined plus its other lines whole (comments before it
+// too), line ends not counted. maxLine is the longest line.
+func refDecode(in []byte) (events []sseEvent, end error, maxEvent, maxLine int) {
 	s := strings.TrimPrefix(string(in), "\xEF\xBB\xBF")
 	var typ string
 	var data strings.Builder
 	pending := false
+	other := 0 // bytes of the lines of this event other than data lines
 	for {
 		i := strings.IndexAny(s, "\r\n")
 		if i < 0 {
 			maxLine = max(maxLine, len(s))
 			if pending || (s != "" && s[0] != ':') {
-				return events, io.ErrUnexpectedEOF, maxData, maxLine
+				return events, io.ErrUnexpectedEOF, maxEvent, maxLine
 			}
-			return events, io.EOF, maxData, maxLine
+			return events, io.EOF, maxEvent, maxLine
 		}
 		line := s[:i]
 		maxLine = max(maxLine, len(line))
@@ -47,10 +52,12 @@ func refDecode(in []byte) (events []sseEvent, end error, maxData, maxLine int) {
 			} else if typ == "ping" {
 				events = append(events, sseEvent{typ: typ})
 			}
-			typ, pending = "", false
+			typ, pending, other = "", false, 0
 			data.Reset()
 			continue
 		case line[0] == ':':
+			other += len(line)
+			maxEvent = max(maxEvent, other+max(data.Len()-1, 0))
 			continue
 		}
 		pending = true
@@ -62,10 +69,13 @@ func refDecode(in []byte) (events []sseEvent, end error, maxData, maxLine int) {
 		case "data":
 			data.WriteString(value)
 			data.WriteByte('\n')
-			maxData = max(maxData, data.Len()-1)
 		case "event":
 			typ = value
 		}
+		if field != "data" {
+			other += len(line)
+		}
+		maxEvent = max(maxEvent, other+max(data.Len()-1, 0))
 	}
 }
 
@@ -183,11 +193,18 @@ func TestSSELargeEvents(t *testing.T) {
 		}
 	}
 
-	// Over the limit: one long line, or many data lines.
+	// Over the limit: one long line, many data lines, or many lines of
+	// any other kind (each short), which count toward the limit as well.
 	for name, in := range map[string]string{
-		"line":  "data: 1\n\ndata: " + strings.Repeat("y", 5000) + "\n\n",
-		"lines": "data: 1\n\n" + strings.Repeat("data: "+strings.Repeat("z", 100)+"\n", 50) + "\n",
-		"junk":  "data: 1\n\n:" + strings.Repeat("c", 5000) + "\n",
+		"line":           "data: 1\n\ndata: " + strings.Repeat("y", 5000) + "\n\n",
+		"lines":          "data: 1\n\n" + strings.Repeat("data: "+strings.Repeat("z", 100)+"\n", 50) + "\n",
+		"junk":           "data: 1\n\n:" + strings.Repeat("c", 5000) + "\n",
+		"ids":            "data: 1\n\n" + strings.Repeat("id: 1234567\n", 1000) + "\n",
+		"comments":       "data: 1\n\n" + strings.Repeat(": keep-alive\n", 1000) + "data: 2\n\n",
+		"retries":        "data: 1\n\n" + strings.Repeat("retry: 1000\n", 1000) + "data: 2\n\n",
+		"event fields":   "data: 1\n\n" + strings.Repeat("event: message\n", 1000) + "data: 2\n\n",
+		"unknown":        "data: 1\n\n" + strings.Repeat("x\n", 5000) + "\n",
+		"field and data": "data: 1\n\nevent: message\ndata: " + strings.Repeat("y", 4090) + "\n\n",
 	} {
 		events, err := decodeAll(strings.NewReader(in), 4096)
 		if !errors.Is(err, ErrEventTooLarge) || len(events) != 1 {
@@ -198,32 +215,147 @@ func TestSSELargeEvents(t *testing.T) {
 		}
 	}
 
-	// At the limit exactly.
-	in = "data: " + strings.Repeat("y", 4096) + "\n\n"
-	if events, err := decodeAll(strings.NewReader(in), 4096); err != io.EOF || len(events) != 1 {
-		t.Errorf("event of exactly the limit: %d events, err %v", len(events), err)
+	// At the limit exactly, and counting restarts with each event.
+	for name, in := range map[string]string{
+		"data":             "data: " + strings.Repeat("y", 4096) + "\n\n",
+		"data lines":       "data: " + strings.Repeat("y", 2047) + "\ndata: " + strings.Repeat("y", 2048) + "\n\n",
+		"field and data":   "event: message\ndata: " + strings.Repeat("y", 4096-14) + "\n\n",
+		"comment and data": ":" + strings.Repeat("c", 95) + "\ndata: " + strings.Repeat("y", 4000) + "\n\n",
+		"many events":      strings.Repeat("id: 1\nevent: message\n: hi\ndata: "+strings.Repeat("y", 4000)+"\n\n", 100),
+		"keep-alives":      strings.Repeat(": keep-alive\n\n", 1000) + "data: 1\n\n",
+	} {
+		if events, err := decodeAll(strings.NewReader(in), 4096); err != io.EOF || len(events) == 0 {
+			t.Errorf("%s: %d events, err %v", name, len(events), err)
+		}
 	}
 }
 
-// TestSSEBufferShrinks checks that a long line does not leave a large
-// buffer behind for the rest of the stream.
-func TestSSEBufferShrinks(t *testing.T) {
-	t.Parallel()
-	in := "data: " + strings.Repeat("y", 1<<20) + "\n\n" + strings.Repeat("data: 1\n\n", 20000)
-	d := newSSEDecoder(strings.NewReader(in), DefaultMaxEventBytes)
+// endless is a server that sends line over and over, until it has sent
+// max bytes (so that a test of a decoder that never gives up ends).
+type endless struct {
+	line []byte
+	sent int
+	max  int
+}
+
+func (r *endless) Read(p []byte) (int, error) {
+	if r.sent >= r.max {
+		return 0, io.EOF
+	}
 	n := 0
-	for {
-		_, err := d.next()
-		if err != nil {
-			break
+	for len(p)-n >= len(r.line) {
+		n += copy(p[n:], r.line)
+	}
+	if n == 0 {
+		n = copy(p, r.line[:1]) // a buffer smaller than one line
+	}
+	r.sent += n
+	return n, nil
+}
+
+// TestSSEEndlessEvent: an event that never ends, made of short lines of
+// any kind, ends the stream with ErrEventTooLarge once it passes the
+// limit, having read no more than the limit allows: the lines' bytes, at
+// most four times as many for data lines of one byte ("data: x\r" counts
+// two: the value and the line break that joins it to the next).
+func TestSSEEndlessEvent(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	for _, line := range []string{"id: 1\n", "retry: 10\n", "event: message\n", ": keep-alive\r\n", "data: x\r", "x\n"} {
+		r := &endless{line: []byte(line), max: 64 * limit}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		s := newStream(ctx, cancel, io.NopCloser(r), limit, 0)
+		var last error
+		for _, err := range s.Events() {
+			last = err
 		}
-		n++
+		if !errors.Is(last, ErrEventTooLarge) || !errors.Is(last, ErrIncompleteStream) {
+			t.Errorf("%q forever: %v, want ErrEventTooLarge", line, last)
+		}
+		if r.sent > 4*limit+2*readAheadSize {
+			t.Errorf("%q forever: read %d bytes with a limit of %d", line, r.sent, limit)
+		}
 	}
-	if n != 20001 {
-		t.Fatalf("%d events", n)
+}
+
+// pacedReader hands out its chunks one per read, as a connection does
+// when the reader keeps up with the server: a read never returns more than
+// what one write of the server sent.
+type pacedReader struct{ chunks [][]byte }
+
+func (r *pacedReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
 	}
-	if len(d.lr.buf) > lineBufSize {
-		t.Errorf("buffer is %d bytes after the long line, want %d", len(d.lr.buf), lineBufSize)
+	n := copy(p, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// TestSSEBufferSize checks the read buffer's size: small while the reader
+// keeps up with the server, read-ahead sized while events wait to be read,
+// back down once a long event has passed.
+func TestSSEBufferSize(t *testing.T) {
+	t.Parallel()
+	small := "data: {\"event\":\"message\",\"answer\":\"hi\"}\n\n"
+	long := "data: {\"answer\":\"" + strings.Repeat("y", 100<<10) + "\"}\n\n"
+	readAll := func(d *sseDecoder, want int, during func(i int)) {
+		t.Helper()
+		for i := range want {
+			if _, err := d.next(); err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+			if during != nil {
+				during(i)
+			}
+		}
+	}
+
+	// Waiting events: reads fill the buffer, which grows to read ahead; a
+	// long line grows it further, and it comes back after the line.
+	in := strings.Repeat(small, 5000) + long + strings.Repeat(small, 5000)
+	d := newSSEDecoder(strings.NewReader(in), DefaultMaxEventBytes)
+	largest := 0
+	readAll(d, 10001, func(i int) {
+		largest = max(largest, len(d.lr.buf))
+		if i == 4999 && len(d.lr.buf) != readAheadSize {
+			t.Errorf("waiting events: buffer of %d bytes, want %d", len(d.lr.buf), readAheadSize)
+		}
+	})
+	if largest <= len(long) || len(d.lr.buf) != readAheadSize {
+		t.Errorf("after the long event: buffer of %d bytes (largest %d), want %d", len(d.lr.buf), largest, readAheadSize)
+	}
+
+	// A reader that keeps up: one event per read. The buffer stays small,
+	// grows for the long event only, and is small again after it.
+	var chunks [][]byte
+	for range 100 {
+		chunks = append(chunks, []byte(small))
+	}
+	chunks = append(chunks, []byte(long))
+	for range 100 {
+		chunks = append(chunks, []byte(small))
+	}
+	d = newSSEDecoder(&pacedReader{chunks: chunks}, DefaultMaxEventBytes)
+	largest = 0
+	readAll(d, 201, func(i int) {
+		if i != 100 && len(d.lr.buf) != minBufSize {
+			t.Fatalf("event %d: buffer of %d bytes, want %d", i, len(d.lr.buf), minBufSize)
+		}
+		largest = max(largest, len(d.lr.buf))
+	})
+	if largest <= len(long) {
+		t.Errorf("the buffer never held the long event: largest %d", largest)
+	}
+
+	// A long multi-line event does not leave its join buffer behind.
+	multi := "data: " + strings.Repeat("m", 10<<10) + "\ndata: x\n\n"
+	d = newSSEDecoder(strings.NewReader(multi+small), DefaultMaxEventBytes)
+	readAll(d, 2, nil)
+	if cap(d.multi) > minBufSize {
+		t.Errorf("join buffer of %d bytes left after a long multi-line event", cap(d.multi))
 	}
 }
 
@@ -304,7 +436,7 @@ func FuzzSSE(f *testing.F) {
 	f.Add([]byte("event: ping\r\rdata: {\"event\":\"error\",\"status\":400,\"code\":\"x\",\"message\":\"y\"}\r\r"), uint32(5))
 	f.Add([]byte("\xEF\xBB\xBF: hi\rdata:{\"Answer\":\"a\",\"event\":\"message\"}\n\n"), uint32(9))
 	f.Fuzz(func(t *testing.T, in []byte, seed uint32) {
-		want, wantEnd, maxData, maxLine := refDecode(in)
+		want, wantEnd, maxEvent, maxLine := refDecode(in)
 
 		// Through chunked reads, with room for everything.
 		got, err := decodeAll(&chunkReader{b: in, seed: seed}, len(in)+1)
@@ -319,15 +451,15 @@ func FuzzSSE(f *testing.F) {
 		const small = 64
 		got, err = decodeAll(bytes.NewReader(in), small)
 		if errors.Is(err, ErrEventTooLarge) {
-			if maxData <= small && maxLine <= small+lineSlack {
-				t.Fatalf("ErrEventTooLarge, but the largest data is %d and the longest line %d", maxData, maxLine)
+			if maxEvent <= small && maxLine <= small+lineSlack {
+				t.Fatalf("ErrEventTooLarge, but the largest event is %d bytes and the longest line %d", maxEvent, maxLine)
 			}
 			if len(got) > len(want) || !sameEvents(got, want[:len(got)]) {
 				t.Fatalf("events before ErrEventTooLarge are not a prefix of the reference")
 			}
 		} else {
-			if maxData > small {
-				t.Fatalf("no error with %d bytes of data over a limit of %d", maxData, small)
+			if maxEvent > small {
+				t.Fatalf("no error with an event of %d bytes over a limit of %d", maxEvent, small)
 			}
 			if err != wantEnd || !sameEvents(got, want) {
 				t.Fatalf("with a small limit: %v %+v, reference %v %+v", err, got, wantEnd, want)
@@ -377,6 +509,33 @@ func TestSSEReadError(t *testing.T) {
 		}
 		if !errors.Is(last, boom) || !errors.Is(last, ErrIncompleteStream) || errors.Is(last, io.ErrUnexpectedEOF) {
 			t.Errorf("%q: stream error %v", in, last)
+		}
+	}
+}
+
+// TestMaxEventBytesOption: WithMaxEventBytes accepts the sizes the decoder
+// can honour, from 1 byte to maxEventBytesLimit, and streams read with the
+// largest one; a size beyond it (math.MaxInt overflowed the line limit and
+// failed every stream) is refused when the client is made.
+func TestMaxEventBytesOption(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, -1, maxEventBytesLimit + 1, math.MaxInt, math.MinInt} {
+		if _, err := NewClient(testKey, WithMaxEventBytes(n)); err == nil || !strings.Contains(err.Error(), "WithMaxEventBytes") {
+			t.Errorf("WithMaxEventBytes(%d): err = %v, want an error naming the option", n, err)
+		}
+	}
+	success, err := os.ReadFile(filepath.Join("testdata", "streams", "success.sse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{64 << 10, maxEventBytesLimit} {
+		c, mux, _ := setup(t, WithMaxEventBytes(n))
+		mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+			write(w, sseHeader(t, w), string(success))
+		})
+		reply, err := c.SendMessage(context.Background(), ChatRequest{Query: "hi", User: "u1"})
+		if err != nil || reply.Answer == "" {
+			t.Errorf("WithMaxEventBytes(%d): reply %+v, err %v", n, reply, err)
 		}
 	}
 }
