@@ -60,7 +60,7 @@ func waitClosed(t *testing.T, conn net.Conn) {
 func TestServeTimeouts(t *testing.T) {
 	t.Parallel()
 	addr := serve(t, chatflowtest.WithTimeouts(chatflowtest.Timeouts{
-		ReadHeader: 50 * time.Millisecond, ReadBody: 50 * time.Millisecond, Idle: 50 * time.Millisecond,
+		ReadHeader: time.Second, ReadBody: 50 * time.Millisecond, Idle: 50 * time.Millisecond,
 	}))
 	dial := func() net.Conn {
 		c, err := net.Dial("tcp", addr)
@@ -101,9 +101,9 @@ func TestServeTimeouts(t *testing.T) {
 func TestTimeoutsDoNotCutStreams(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, chatflowtest.WithTimeouts(chatflowtest.Timeouts{
-		ReadHeader: 10 * time.Millisecond, ReadBody: 10 * time.Millisecond, Idle: 10 * time.Millisecond,
+		ReadHeader: 500 * time.Millisecond, ReadBody: 500 * time.Millisecond, Idle: 500 * time.Millisecond,
 	}))
-	s.SetEventDelay(40 * time.Millisecond)
+	s.SetEventDelay(400 * time.Millisecond) // the stream lasts longer than any timeout
 	_, evs := stream(t, s, "tim", "", "a b c")
 	if evs[len(evs)-1].name != "workflow_finished" {
 		t.Errorf("events = %v", names(evs))
