@@ -215,11 +215,16 @@ func (t errTimeout) Error() string {
 // fail prints err on one line and returns the exit code for it: 130 after
 // Ctrl-C, 1 otherwise. An error caused by -timeout says so.
 func fail(ctx context.Context, e env, err error) int {
-	var te errTimeout
-	if errors.As(context.Cause(ctx), &te) && !errors.As(err, &te) {
-		err = fmt.Errorf("%w: %v", te, err)
-	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	var te errTimeout
+	if errors.As(context.Cause(ctx), &te) || errors.As(err, &te) {
+		// Say first that -timeout ended it, then what was being done.
+		rest := strings.TrimPrefix(strings.ReplaceAll(msg, ": "+te.Error(), ""), "chatflow: ")
+		msg = te.Error()
+		if rest != "" && rest != te.Error() {
+			msg += ": " + rest
+		}
+	}
 	if !strings.HasPrefix(msg, "chatflow") {
 		msg = "chatflow: " + msg
 	}

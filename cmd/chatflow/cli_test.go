@@ -221,8 +221,8 @@ func TestTimeoutFlag(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "gave up after 50ms (-timeout)") {
 			t.Errorf("%q: exit %d, stderr %q; want 1 and the timeout named", args, code, errOut)
 		}
-		if strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
-			t.Errorf("%q: stderr is not one line: %q", args, errOut)
+		if strings.Count(errOut, "chatflow:") != 1 || !strings.HasPrefix(lastLine(errOut), "chatflow:") {
+			t.Errorf("%q: stderr does not end with one error line: %q", args, errOut)
 		}
 	}
 	if code, _, _ := runCLI(t, vars, "conversations", "-timeout", "-1s"); code != 2 {
@@ -457,4 +457,10 @@ func TestDemoKeepsStateBetweenProcesses(t *testing.T) {
 	if strings.TrimSpace(out) != "[]" {
 		t.Errorf("conversations after reset = %q, want []", out)
 	}
+}
+
+// lastLine returns the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }

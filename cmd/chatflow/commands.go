@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -124,6 +123,10 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		}
 		s, err := g.c.StreamMessage(ctx, req)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The library stops a run it started and the caller abandoned.
+				fmt.Fprintln(e.stderr, "stopping the run on the server...")
+			}
 			return err
 		}
 		defer s.Close()
@@ -209,15 +212,15 @@ func resumed(s *chatflow.Stream) bool {
 	return ok && r.Resumed()
 }
 
-// stopAbandoned stops the run of a stream the user interrupted. The
-// library stops abandoned runs by itself as well; the stop request is
-// idempotent on the server, so sending it here too makes sure it happens
-// before the process exits.
+// stopAbandoned stops the run of a stream given up on (Ctrl-C or
+// -timeout). The library stops abandoned runs by itself as well; the stop
+// request is idempotent on the server, so sending it here too makes sure it
+// happens before the process exits.
 func stopAbandoned(ctx context.Context, s *chatflow.Stream, e env) {
-	if !errors.Is(context.Cause(ctx), context.Canceled) || s.TaskID() == "" {
-		return
-	}
 	fmt.Fprintln(e.stderr, "stopping the run on the server...")
+	if s.TaskID() == "" {
+		return // not known yet: the library finds it and stops the run
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
 	if err := s.Stop(sctx); err != nil {
