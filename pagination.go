@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
 )
 
 // ErrPaginationStuck is returned by a list iterator when the server hands
@@ -121,12 +122,15 @@ func cursorSeq[T any](ctx context.Context, fetch func(ctx context.Context, curso
 
 // numberedSeq yields the items of the pages fetch returns for page numbers
 // 1, 2, ... until a page is empty or the server says there are no more.
-// Items are deduplicated as in cursorSeq; a page that holds only items
-// already yielded is taken as the server ignoring the page number.
+// Items are deduplicated as in cursorSeq. A page equal to the one before, or
+// one that holds only items of the page before, is taken as the server
+// ignoring the page number: the sequence ends with ErrPaginationStuck
+// (items without ids can be told apart only by comparing whole pages).
 func numberedSeq[T any](ctx context.Context, first int, fetch func(ctx context.Context, page int) ([]T, bool, error), id func(*T) string) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		var prev map[string]bool
+		var prevItems []T
 		for page := max(first, 1); ; page++ {
 			if err := ctx.Err(); err != nil {
 				yield(zero, err)
@@ -140,6 +144,10 @@ func numberedSeq[T any](ctx context.Context, first int, fetch func(ctx context.C
 			if len(items) == 0 {
 				return
 			}
+			if prevItems != nil && reflect.DeepEqual(items, prevItems) {
+				yield(zero, fmt.Errorf("%w (page %d is page %d again)", ErrPaginationStuck, page, page-1))
+				return
+			}
 			cur, ok := yieldPage(items, id, prev, false, yield)
 			if !ok || !more {
 				return
@@ -148,7 +156,7 @@ func numberedSeq[T any](ctx context.Context, first int, fetch func(ctx context.C
 				yield(zero, fmt.Errorf("%w (page %d)", ErrPaginationStuck, page))
 				return
 			}
-			prev = cur
+			prev, prevItems = cur, items
 		}
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -308,4 +311,134 @@ func surfaceCapture(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestNumberedPagesRepeated: a server that ignores the page number hands
+// out its first page again and again. Each of the three page-number lists
+// yields the page's items once and then ErrPaginationStuck, after two
+// requests, whether or not the items carry ids.
+func TestNumberedPagesRepeated(t *testing.T) {
+	t.Parallel()
+	feedback := func(id string) map[string]any {
+		return map[string]any{"id": id, "app_id": "a", "message_id": uuidN(3, 1), "rating": "like", "content": nil,
+			"from_source": "api", "from_end_user_id": uuidN(8, 99), "from_account_id": nil,
+			"created_at": "2026-01-12T09:25:38", "updated_at": "2026-01-12 09:25:38"}
+	}
+	annotation := func(id string) map[string]any {
+		return map[string]any{"id": id, "question": "q", "answer": "a", "hit_count": 0, "created_at": 1700000000}
+	}
+	workflowLog := func(id string) map[string]any {
+		return map[string]any{"id": id, "created_from": "service-api", "created_by_role": "end_user", "created_at": 1732690000,
+			"workflow_run": map[string]any{"id": uuidN(8, 50), "status": "succeeded", "elapsed_time": 0.5, "total_tokens": 0,
+				"total_steps": 2, "created_at": 1732690000, "finished_at": 1732690001}}
+	}
+	type list struct {
+		path string
+		item func(id string) map[string]any
+		read func(c *Client) iter.Seq2[string, error]
+	}
+	lists := []list{
+		{"/app/feedbacks", feedback, func(c *Client) iter.Seq2[string, error] {
+			return mapSeq(c.AppFeedbacks(context.Background(), WithPageSize(2)), func(f AppFeedback) string { return f.ID })
+		}},
+		{"/apps/annotations", annotation, func(c *Client) iter.Seq2[string, error] {
+			return mapSeq(c.Annotations(context.Background(), WithPageSize(2)), func(a Annotation) string { return a.ID })
+		}},
+		{"/workflows/logs", workflowLog, func(c *Client) iter.Seq2[string, error] {
+			return mapSeq(c.WorkflowLogs(context.Background(), nil, WithPageSize(2)), func(l WorkflowLog) string { return l.ID })
+		}},
+	}
+	for _, l := range lists {
+		for _, withIDs := range []bool{true, false} {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				ids := []string{uuidN(4, 1), uuidN(4, 2)}
+				if !withIDs {
+					ids = []string{"", ""}
+				}
+				b, _ := json.Marshal(map[string]any{"data": []any{l.item(ids[0]), l.item(ids[1])},
+					"has_more": true, "limit": 2, "total": 100, "page": 1})
+				writeJSON(w, 200, string(b))
+			}))
+			c, err := NewClient(testKey, WithBaseURL(srv.URL+"/v1"), WithMaxRetries(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var items, errs int
+			for _, err := range l.read(c) {
+				if err != nil {
+					if !errors.Is(err, ErrPaginationStuck) {
+						t.Errorf("%s (ids %v): err = %v", l.path, withIDs, err)
+					}
+					errs++
+					continue
+				}
+				if items++; items > 20 {
+					break // stuck for good
+				}
+			}
+			if items != 2 || errs != 1 || calls.Load() != 2 {
+				t.Errorf("%s (ids %v): %d items, %d errors in %d requests; want 2, 1, 2", l.path, withIDs, items, errs, calls.Load())
+			}
+			srv.Close()
+		}
+	}
+}
+
+// mapSeq yields f of each item of seq.
+func mapSeq[T, U any](seq iter.Seq2[T, error], f func(T) U) iter.Seq2[U, error] {
+	return func(yield func(U, error) bool) {
+		for v, err := range seq {
+			var u U
+			if err == nil {
+				u = f(v)
+			}
+			if !yield(u, err) {
+				return
+			}
+		}
+	}
+}
+
+// TestNumberedSeqPages checks numberedSeq's reading of pages: pages of
+// items without ids that differ are all yielded; a page equal to the one
+// before, or holding only items of the page before (in any order), ends
+// the sequence with ErrPaginationStuck.
+func TestNumberedSeqPages(t *testing.T) {
+	t.Parallel()
+	type item struct{ ID, V string }
+	id := func(it *item) string { return it.ID }
+	for _, tt := range []struct {
+		name  string
+		pages [][]item
+		want  int // items yielded
+		stuck bool
+	}{
+		{"distinct without ids", [][]item{{{V: "a"}, {V: "b"}}, {{V: "c"}, {V: "d"}}, {{V: "e"}}}, 5, false},
+		{"same item value on two pages", [][]item{{{V: "a"}, {V: "b"}}, {{V: "b"}, {V: "c"}}, {{V: "c"}}}, 5, false},
+		{"repeated without ids", [][]item{{{V: "a"}, {V: "b"}}, {{V: "a"}, {V: "b"}}, {{V: "z"}}}, 2, true},
+		{"repeated with ids", [][]item{{{"1", "a"}, {"2", "b"}}, {{"1", "a"}, {"2", "b"}}, {{"3", "z"}}}, 2, true},
+		{"reordered with ids", [][]item{{{"1", "a"}, {"2", "b"}}, {{"2", "b"}, {"1", "a"}}, {{"3", "z"}}}, 2, true},
+		{"overlap with ids", [][]item{{{"1", "a"}, {"2", "b"}}, {{"2", "b"}, {"3", "c"}}, {{"4", "d"}}}, 4, false},
+	} {
+		fetch := func(_ context.Context, page int) ([]item, bool, error) {
+			if page > len(tt.pages) {
+				return nil, false, nil
+			}
+			return slices.Clone(tt.pages[page-1]), page < len(tt.pages), nil
+		}
+		var n int
+		var last error
+		for _, err := range numberedSeq(context.Background(), 1, fetch, id) {
+			if err != nil {
+				last = err
+				continue
+			}
+			n++
+		}
+		if n != tt.want || errors.Is(last, ErrPaginationStuck) != tt.stuck || (last != nil && !tt.stuck) {
+			t.Errorf("%s: %d items, err %v; want %d, stuck %v", tt.name, n, last, tt.want, tt.stuck)
+		}
+	}
 }

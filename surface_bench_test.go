@@ -38,9 +38,15 @@ func (m *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}, nil
 }
 
-// conversationsPage is a page of 20 conversations shaped like Dify's.
-var conversationsPage = func() []byte {
-	data := make([]map[string]any, 20)
+// conversationsPage is a page of 20 conversations shaped like Dify's, and
+// smallConversationsPage one of 2, where the fixed cost of a request shows.
+var (
+	conversationsPage      = conversationsPageOf(20)
+	smallConversationsPage = conversationsPageOf(2)
+)
+
+func conversationsPageOf(n int) []byte {
+	data := make([]map[string]any, n)
 	for i := range data {
 		data[i] = map[string]any{
 			"id": uuidN(1, i), "name": fmt.Sprintf("Conversation %d", i), "inputs": map[string]any{"city": "Rome"},
@@ -49,7 +55,7 @@ var conversationsPage = func() []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"limit": 20, "has_more": false, "data": data})
 	return b
-}()
+}
 
 func benchClient(b *testing.B, rt http.RoundTripper) *Client {
 	b.Helper()
@@ -86,11 +92,16 @@ func handListConversations(ctx context.Context, hc *http.Client, base, user stri
 }
 
 // BenchmarkListConversations compares one blocking JSON call (a page of
-// conversations) made through the client with the same call written by
-// hand, against the same in-memory transport.
+// conversations, of 20 or of 2) made through the client with the same call
+// written by hand, against the same in-memory transport.
 func BenchmarkListConversations(b *testing.B) {
-	for _, bb := range listBenchmarks() {
-		b.Run(bb.name, bb.fn)
+	for _, page := range []struct {
+		name string
+		body []byte
+	}{{"page20", conversationsPage}, {"page2", smallConversationsPage}} {
+		for _, bb := range listBenchmarks(page.body) {
+			b.Run(page.name+"/"+bb.name, bb.fn)
+		}
 	}
 }
 
@@ -99,9 +110,11 @@ type namedBench struct {
 	fn   func(*testing.B)
 }
 
-func listBenchmarks() []namedBench {
+// listBenchmarks returns the contenders of BenchmarkListConversations,
+// each listing the page body.
+func listBenchmarks(body []byte) []namedBench {
 	ctx := context.Background()
-	rt := &memTransport{status: 200, body: conversationsPage}
+	rt := &memTransport{status: 200, body: body}
 	limit := 20
 	return []namedBench{
 		{"handwritten", func(b *testing.B) {
@@ -229,7 +242,7 @@ func TestSurfaceBudgets(t *testing.T) {
 	// load from elsewhere on the machine does not decide the ratio.
 	res := map[string]testing.BenchmarkResult{}
 	for range 5 {
-		for _, bb := range listBenchmarks() {
+		for _, bb := range listBenchmarks(conversationsPage) {
 			r := testing.Benchmark(bb.fn)
 			if old, ok := res[bb.name]; !ok || r.NsPerOp() < old.NsPerOp() {
 				res[bb.name] = r
