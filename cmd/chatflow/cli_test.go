@@ -464,3 +464,21 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+func TestDroppedConnectionResumes(t *testing.T) {
+	t.Parallel()
+	srv := chatflowtest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.CutStreamAfter(4) // inside the answer
+	vars := map[string]string{"DIFY_API_KEY": srv.APIKey, "DIFY_BASE_URL": srv.URL}
+	code, out, errOut := runCLI(t, vars, "chat", "one two three four five six seven eight")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasSuffix(out, "You said: one two three four five six seven eight\n") {
+		t.Errorf("stdout = %q, want it to end with the whole answer", out)
+	}
+	if !strings.Contains(errOut, "connection dropped; resumed") {
+		t.Errorf("stderr does not say the stream was resumed: %q", errOut)
+	}
+}

@@ -36,6 +36,7 @@ type progress struct {
 	ConversationID string `json:"conversation_id"`
 	MessageID      string `json:"message_id"`
 	Answer         string `json:"answer"`
+	Reason         string `json:"reason"` // of message_replace
 	Data           struct {
 		Title       string  `json:"title"`
 		NodeType    string  `json:"node_type"`
@@ -133,6 +134,7 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		scr := &screen{e: e}
 		var last progress
 		var answer strings.Builder
+		reportedResume := false
 		for ev, err := range s.Events() {
 			if err != nil {
 				if !g.json {
@@ -165,9 +167,17 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 			case "message_replace":
 				answer.Reset()
 				answer.WriteString(p.Answer)
+				if p.Reason == reasonResumed {
+					// Text sent while the connection was down is lost;
+					// this is the answer the server stored.
+					reportedResume = true
+					scr.progressf("connection dropped; resumed (the whole answer follows)\n")
+				}
 				if !g.json {
 					scr.endAnswer()
-					scr.progressf("[answer replaced]\n")
+					if p.Reason != reasonResumed {
+						scr.progressf("[answer replaced]\n")
+					}
 					scr.answer(p.Answer)
 				}
 			case "workflow_started":
@@ -182,7 +192,7 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 				scr.progressf("⏸ waiting for human input (form token %s)\n", p.Data.FormToken)
 			}
 		}
-		if resumed(s) {
+		if resumed(s) && !reportedResume {
 			scr.progressf("connection dropped; resumed\n")
 		}
 		if taskID := s.TaskID(); taskID != "" {
@@ -203,6 +213,10 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		return nil
 	}
 }
+
+// reasonResumed is the reason of the message_replace event with which a
+// resumed stream delivers the stored answer (chatflow.ReasonResumed).
+const reasonResumed = "resumed"
 
 // resumed reports whether the stream recovered from a dropped connection,
 // for streams that can tell (a Resumed method); false for those that
