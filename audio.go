@@ -27,7 +27,7 @@ var ErrNoAudio = errors.New("chatflow: the server returned no audio")
 // is chosen for it from the file name (audio/mpeg, audio/wav, ...), or
 // sniffed from the first bytes when the name has no known extension.
 func (c *Client) AudioToText(ctx context.Context, user, filename string, r io.Reader) (string, error) {
-	u, err := newUpload(user, filename, r, contentTypeForAudio)
+	u, err := newUpload(ctx, user, filename, r, contentTypeForAudio)
 	if err != nil {
 		return "", fmt.Errorf("chatflow: AudioToText: %w", err)
 	}

@@ -11,7 +11,6 @@
 package chatflow
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +45,7 @@ type Client struct {
 	hc      *http.Client
 	cfg     config
 	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
-	scrub   func([]byte) []byte   // removes the key from text a server sent back
+	sec     *secret               // removes the key from what a server sent back
 }
 
 // config holds what the options set. It never holds the API key.
@@ -77,7 +76,10 @@ const (
 
 // WithBaseURL sets the base URL of the Service API, including its /v1
 // suffix, for example "https://dify.example.com/v1". It must be an absolute
-// http or https URL.
+// http or https URL; space around it is ignored, and "" means the default
+// (DefaultBaseURL), so that WithBaseURL(os.Getenv("DIFY_BASE_URL")) works
+// whether the variable is set or not. A 404 from a base URL without /v1
+// says so in its error.
 func WithBaseURL(baseURL string) Option {
 	return func(c *config) error { c.baseURL = baseURL; return nil }
 }
@@ -226,9 +228,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 		return nil
 	}
-	c.scrub = func(b []byte) []byte {
-		return bytes.ReplaceAll(b, []byte(apiKey), []byte("[REDACTED]"))
-	}
+	c.sec = newSecret(apiKey)
 	ua := cfg.userAgent
 	userAgent := func(_ context.Context, req *http.Request) error {
 		req.Header.Set("User-Agent", ua)
@@ -276,7 +276,7 @@ func (c *Client) applyEditors(ctx context.Context, req *http.Request) error {
 }
 
 // apiDoer is the HTTP doer behind every generated call: it sends the request
-// (with retries) and turns a non-2xx reply into an *APIError.
+// (with retries) and turns a non-2xx reply into an error (an *APIError).
 type apiDoer struct{ c *Client }
 
 // Do implements gen.HttpRequestDoer.
@@ -298,31 +298,55 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 }
 
 // apiError describes a non-2xx reply, with any echo of the API key removed.
-func (c *Client) apiError(req *http.Request, resp *http.Response) *APIError {
-	return c.scrubError(newAPIError(req, resp))
+// It reads a bounded part of the body, within the call's context and idle
+// timeout: when that read is cut short by them, the error matches both the
+// *APIError and the context's error (or ErrIdleTimeout).
+func (c *Client) apiError(req *http.Request, resp *http.Response) error {
+	e, readErr := newAPIError(req, resp)
+	c.scrubError(e)
+	if e.StatusCode == http.StatusNotFound && !strings.Contains(req.URL.Path, "/v1/") {
+		e.hint = "the base URL usually ends in /v1"
+	}
+	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
+		if len(e.Body) == 0 {
+			e.Message = "the body could not be read"
+		}
+		return fmt.Errorf("%w (reading its body: %w)", e, readErr)
+	}
+	return e
 }
 
 // scrubError removes any echo of the API key from what e holds of the
 // server's words.
 func (c *Client) scrubError(e *APIError) *APIError {
-	e.Code = string(c.scrub([]byte(e.Code)))
-	e.Message = string(c.scrub([]byte(e.Message)))
-	e.Params = string(c.scrub([]byte(e.Params)))
-	e.Body = c.scrub(e.Body)
+	e.Code = c.sec.text(e.Code)
+	e.Message = c.sec.text(e.Message)
+	e.Params = c.sec.text(e.Params)
+	e.Body = c.sec.bytes(e.Body)
 	return e
 }
 
+// normalizeBaseURL checks a base URL and gives it a trailing slash. Space
+// around it is dropped, and "" means DefaultBaseURL.
 func normalizeBaseURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		raw = DefaultBaseURL
+	}
+	if !strings.Contains(raw, "://") {
+		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactURL(raw))
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("chatflow: base URL: %w", err)
+		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL", redactURL(raw))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("chatflow: base URL %q is not an absolute http(s) URL", redactURL(raw))
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return "", fmt.Errorf("chatflow: base URL %q has a query or fragment", redactURL(raw))
 	}
+	u.User = nil
 	s := u.String()
 	if !strings.HasSuffix(s, "/") {
 		s += "/"

@@ -17,11 +17,24 @@ import (
 
 // Sentinel errors matched by errors.Is against an *APIError.
 var (
+	// ErrUnauthorized matches a 401: the API key is missing, wrong or revoked.
 	ErrUnauthorized = errors.New("chatflow: unauthorized (401)")
-	ErrForbidden    = errors.New("chatflow: forbidden (403)")
-	ErrNotFound     = errors.New("chatflow: not found (404)")
-	ErrRateLimited  = errors.New("chatflow: rate limited (429)")
+	// ErrForbidden matches a 403: the app is disabled or gone.
+	ErrForbidden = errors.New("chatflow: forbidden (403)")
+	// ErrNotFound matches a 404.
+	ErrNotFound = errors.New("chatflow: not found (404)")
+	// ErrRateLimited matches a 429, and the 400 "Too many requests..."
+	// that some Dify versions send for their per-app concurrency limit.
+	ErrRateLimited = errors.New("chatflow: rate limited (429)")
+	// ErrBadRequest matches "the request was wrong" in either of the forms
+	// Dify uses: 400 (invalid_param, bad_request and the other 400 codes)
+	// and 422 unprocessable_entity (newer validation). A 400 that is the
+	// concurrency limit matches ErrRateLimited instead.
+	ErrBadRequest = errors.New("chatflow: bad request (400 or 422)")
 )
+
+// maxRetryAfter caps a Retry-After header, in either of its forms.
+const maxRetryAfter = 24 * time.Hour
 
 // Limits on what an error keeps of a reply body.
 const (
@@ -46,10 +59,13 @@ type APIError struct {
 	// Method and URL identify the request; the URL carries no credentials.
 	Method string
 	URL    string
-	// RetryAfter is the wait asked for by a Retry-After header, if any.
+	// RetryAfter is the wait asked for by a Retry-After header, if any,
+	// in seconds or as an HTTP date, at most 24 hours.
 	RetryAfter time.Duration
 	// Body is the start of the raw reply body (at most 4 KiB).
 	Body []byte
+
+	hint string // a likely cause, added to Error()
 }
 
 // Error returns a one-line description, short even for a large body.
@@ -73,12 +89,16 @@ func (e *APIError) Error() string {
 	if e.Method != "" || e.URL != "" {
 		b.WriteString(" [" + strings.TrimSpace(e.Method+" "+e.URL) + "]")
 	}
+	if e.hint != "" {
+		b.WriteString(" (" + e.hint + ")")
+	}
 	return b.String()
 }
 
-// Is reports whether target is the sentinel of this error's class. A 400
-// that Dify uses for its concurrency limit ("Too many requests") also
-// matches ErrRateLimited.
+// Is reports whether target is the sentinel of this error's class: 401
+// ErrUnauthorized, 403 ErrForbidden, 404 ErrNotFound, 429 ErrRateLimited,
+// 400 and 422 ErrBadRequest. A 400 that Dify uses for its concurrency
+// limit ("Too many requests") matches ErrRateLimited, not ErrBadRequest.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
@@ -88,16 +108,23 @@ func (e *APIError) Is(target error) bool {
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrRateLimited:
-		return e.StatusCode == http.StatusTooManyRequests ||
-			e.Code == "too_many_requests" || e.Code == "rate_limit_error" ||
-			(e.StatusCode == http.StatusBadRequest && strings.HasPrefix(strings.ToLower(e.Message), "too many requests"))
+		return e.rateLimited()
+	case ErrBadRequest:
+		return (e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity) &&
+			!e.rateLimited()
 	}
 	return false
 }
 
+func (e *APIError) rateLimited() bool {
+	return e.StatusCode == http.StatusTooManyRequests ||
+		e.Code == "too_many_requests" || e.Code == "rate_limit_error" ||
+		(e.StatusCode == http.StatusBadRequest && strings.HasPrefix(strings.ToLower(e.Message), "too many requests"))
+}
+
 // newAPIError reads (a bounded part of) resp's body, closes it and describes
-// the reply.
-func newAPIError(req *http.Request, resp *http.Response) *APIError {
+// the reply. It also returns the error that cut the read short, if any.
+func newAPIError(req *http.Request, resp *http.Response) (*APIError, error) {
 	e := &APIError{StatusCode: resp.StatusCode}
 	if req != nil {
 		e.Method = req.Method
@@ -106,11 +133,13 @@ func newAPIError(req *http.Request, resp *http.Response) *APIError {
 		}
 	}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
-	_, _ = io.CopyN(io.Discard, resp.Body, errBodyReadLimit) // let the connection be reused
+	body, err := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
+	if err == nil {
+		_, _ = io.CopyN(io.Discard, resp.Body, errBodyReadLimit) // let the connection be reused
+	}
 	_ = resp.Body.Close()
 	decodeErrorBody(e, body, resp.Header.Get("Content-Type"))
-	return e
+	return e, err
 }
 
 // errorBody is the JSON shape of a Dify error reply or error event.
@@ -218,7 +247,8 @@ func shorten(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date,
+// capped at maxRetryAfter (a date centuries away is no wait to honour).
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -228,14 +258,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second
+		return min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0

@@ -60,7 +60,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 		h.Set("Content-Type", sanitizeHeader(contentType))
 		h.Set("Retry-After", sanitizeHeader(retryAfter))
 		resp := &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader(body))}
-		e := newAPIError(req, resp)
+		e, _ := newAPIError(req, resp)
 
 		if len(e.Body) > errBodyKeep {
 			t.Errorf("Body keeps %d bytes, more than %d", len(e.Body), errBodyKeep)
@@ -68,8 +68,8 @@ func FuzzDecodeErrorBody(f *testing.F) {
 		if !bytes.HasPrefix(body, e.Body) {
 			t.Errorf("Body is not the start of the reply")
 		}
-		if e.RetryAfter < 0 {
-			t.Errorf("RetryAfter = %v, negative", e.RetryAfter)
+		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+			t.Errorf("RetryAfter = %v, outside [0, %v]", e.RetryAfter, maxRetryAfter)
 		}
 		if status != 0 && e.StatusCode != status {
 			t.Errorf("StatusCode = %d, want %d", e.StatusCode, status)

@@ -10,7 +10,8 @@ import (
 )
 
 // logAttempt logs one HTTP attempt at debug level. It logs the method and
-// path only: never headers (the API key) nor the query string.
+// path only: never headers (the API key) nor the query string; an error's
+// text has the key removed (net/http may quote what a server sent).
 func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, d time.Duration, err error, willRetry bool) {
 	l := c.cfg.logger
 	if l == nil || !l.Enabled(ctx, slog.LevelDebug) {
@@ -24,7 +25,7 @@ func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, sta
 		slog.Bool("retry", willRetry),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", errText(err)))
+		attrs = append(attrs, slog.String("error", c.sec.text(errText(err))))
 	} else {
 		attrs = append(attrs, slog.Int("status", status))
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 )
 
 // decodeJSON decodes the JSON reply of a generated call (whose non-2xx
@@ -90,11 +89,13 @@ func withStreamReply(ctx context.Context) context.Context {
 func isStreamReply(ctx context.Context) bool { return ctx.Value(streamReply{}) != nil }
 
 // limitBody makes reading a reply fail once it exceeds max bytes, whatever
-// its Content-Type says. Binary replies (audio, file previews) and event
-// streams are not limited.
+// its Content-Type says: a reply that claims to be text/event-stream is
+// limited too when it is read whole (by a generated call). Only binary
+// replies (audio, file previews) and the library's own streams (requests
+// marked by withStreamReply, which the doer hands over before this) are
+// not limited.
 func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response {
-	if max <= 0 || req.Context().Value(binaryReply{}) != nil ||
-		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if max <= 0 || req.Context().Value(binaryReply{}) != nil || isStreamReply(req.Context()) {
 		return resp
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}
@@ -111,10 +112,11 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		// Tell a body of exactly max bytes from a longer one.
 		var one [1]byte
-		if n, _ := l.rc.Read(one[:]); n > 0 {
+		n, err := l.rc.Read(one[:])
+		if n > 0 {
 			return 0, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, l.max)
 		}
-		return l.rc.Read(p[:0])
+		return 0, err
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]

@@ -26,7 +26,9 @@ const retryWaitBase = 500 * time.Millisecond
 // attempts or look at time; send does.
 //
 //   - A body that cannot be sent again (replayable false) is never retried.
-//   - Context cancellation and expiry are never retried, nor are errors
+//   - Context cancellation and expiry are never retried, nor is a server
+//     that stayed silent for the idle timeout (the call would last several
+//     times the documented bound), nor are errors
 //     that another attempt cannot fix (TLS certificate, redirect policy,
 //     unknown host, malformed URL).
 //   - GET, HEAD, PUT and DELETE are idempotent: they are retried after any
@@ -43,7 +45,8 @@ func retryDecision(method string, replayable bool, status int, err error) (retry
 	}
 	if err != nil {
 		switch {
-		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+			errors.Is(err, ErrIdleTimeout):
 			return false, ""
 		case !transientTransportError(err):
 			return false, ""
@@ -126,9 +129,14 @@ func retryReplayable(req *http.Request) bool {
 // send performs one logical request: it sends req and, as the policy of
 // retryDecision allows, sends it again after a wait, with the same body.
 // A reply of any status is returned as it is (apiDoer turns a non-2xx into
-// an *APIError); the body of a reply left behind for a retry is read (a
+// an error); the body of a reply left behind for a retry is read (a
 // bounded part of it, for the error of a cancelled wait) and closed. A
-// transport error is returned wrapped.
+// transport error is returned wrapped, with the API key removed from its
+// text.
+//
+// Each attempt has a context of its own, ended when its reply body is
+// closed: the idle timeout (see timeouts.go) cancels it when the server
+// stays silent, and every read of the reply body is bound to it.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if err := checkHeaders(req); err != nil {
 		return nil, err
@@ -139,28 +147,51 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		retries = n
 	}
 	hc := c.redirectSafeClient()
-	if isStreamReply(ctx) {
+	stream := isStreamReply(ctx)
+	if stream {
 		hc.Timeout = 0 // a Timeout would cut every stream after that time
 	}
 	replayable := retryReplayable(req)
 
-	attemptReq := req
 	for attempt := 0; ; attempt++ {
+		actx, acancel := context.WithCancelCause(ctx)
+		attemptReq := req.WithContext(actx)
 		if attempt > 0 {
-			r, err := retryRequest(ctx, req)
+			r, err := retryRequest(actx, req)
 			if err != nil {
-				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, err)
+				acancel(nil)
+				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, c.sec.err(err))
 			}
 			attemptReq = r
 		}
+		var wd *watchdog
+		if c.cfg.idleTimeout > 0 {
+			wd = startWatchdog(c.cfg.idleTimeout, acancel, req)
+			if b := attemptReq.Body; b != nil && b != http.NoBody {
+				attemptReq.Body = &sendBody{rc: b, w: wd}
+			}
+		}
 		start := time.Now()
 		resp, err := hc.Do(attemptReq)
+		if wd != nil {
+			wd.setPhase(phaseBody)
+		}
 		if err != nil && resp != nil { // a failed redirect; net/http closed the body
 			resp = nil
 		}
 		status := 0
-		if resp != nil {
+		if err != nil {
+			err = attemptError(ctx, actx, err)
+			acancel(nil)
+		} else {
 			status = resp.StatusCode
+			c.sec.header(resp.Header)
+			resp.Request = req
+			if stream && wd != nil {
+				wd.setPhase(phaseDone) // the stream watches its own silence
+				wd = nil
+			}
+			resp.Body = c.sec.wrapBody(newReplyBody(actx, acancel, resp.Body, wd, c.sec))
 		}
 		retry, reason := retryDecision(req.Method, replayable, status, err)
 		if attempt >= retries || ctx.Err() != nil {
@@ -183,14 +214,14 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		c.logAttempt(ctx, req, attempt, status, time.Since(start), err, retry)
 		if !retry {
 			if err != nil {
-				return nil, transportError(attempt, err)
+				return nil, transportError(attempt, c.sec.err(err))
 			}
 			return resp, nil
 		}
 
 		var lastErr error
 		if err != nil {
-			lastErr = transportError(attempt, err)
+			lastErr = transportError(attempt, c.sec.err(err))
 		} else {
 			lastErr = c.apiError(req, resp) // reads a bounded part of the body and closes it
 		}
@@ -199,13 +230,30 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 				slog.String("method", req.Method),
 				slog.String("path", req.URL.Path),
 				slog.Int("attempt", attempt+1),
-				slog.String("reason", reason),
+				slog.String("reason", c.sec.text(reason)),
 				slog.Duration("wait", wait))
 		}
 		if err := sleepFor(ctx)(ctx, wait); err != nil {
 			return nil, fmt.Errorf("chatflow: %s %s: gave up waiting to retry: %w; last attempt: %w", req.Method, req.URL.Path, err, lastErr)
 		}
 	}
+}
+
+// attemptError says why an attempt failed when its context ended: the idle
+// timeout, or the caller's context (whose error it then always matches,
+// whatever net/http made of it).
+func attemptError(ctx, actx context.Context, err error) error {
+	if ctx.Err() == nil {
+		var ie *idleError
+		if cause := context.Cause(actx); errors.As(cause, &ie) {
+			return ie
+		}
+		return err
+	}
+	if cause := context.Cause(ctx); !errors.Is(err, ctx.Err()) && !errors.Is(err, cause) {
+		return fmt.Errorf("%w (%w)", cause, err)
+	}
+	return err
 }
 
 // retryRequest makes a copy of req for another attempt, with a fresh body.
@@ -224,10 +272,14 @@ func retryRequest(ctx context.Context, req *http.Request) (*http.Request, error)
 // transportError describes an error that came before any reply, after
 // attempt+1 attempts.
 func transportError(attempt int, err error) error {
-	if attempt > 0 {
-		return fmt.Errorf("chatflow: %w (after %d attempts)", err, attempt+1)
+	prefix := "chatflow: "
+	if strings.HasPrefix(err.Error(), prefix) {
+		prefix = ""
 	}
-	return fmt.Errorf("chatflow: %w", err)
+	if attempt > 0 {
+		return fmt.Errorf("%s%w (after %d attempts)", prefix, err, attempt+1)
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }
 
 // backoff returns the jittered wait before retry number attempt+1.

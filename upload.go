@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 )
@@ -44,10 +45,17 @@ var errUploadDone = errors.New("chatflow: upload body used after its request end
 // position r had when UploadFile was called. Any other reader is sent
 // once, with chunked transfer encoding. An error reading r is returned
 // (wrapped); a server refusing the file, early or not, gives an *APIError
-// (413 file_too_large, 415 unsupported_file_type...). When UploadFile
-// returns, the request no longer reads r. It never closes r.
+// (413 file_too_large, 415 unsupported_file_type...). A nil r, or a nil
+// pointer in an io.Reader, is an error. It never closes r.
+//
+// Cancelling ctx (or its deadline) ends the call at once, with an error
+// that matches ctx's error, even while a Read of r is blocked (an io.Pipe
+// whose writer stalls, a slow network source). That Read cannot be
+// interrupted: it goes on in a goroutine of its own, which ends when the
+// Read returns; its bytes are discarded. Apart from that case, when
+// UploadFile returns, no Read of r is in progress and none will start.
 func (c *Client) UploadFile(ctx context.Context, user, filename string, r io.Reader) (*FileUpload, error) {
-	u, err := newUpload(user, filename, r, contentTypeForFile)
+	u, err := newUpload(ctx, user, filename, r, contentTypeForFile)
 	if err != nil {
 		return nil, fmt.Errorf("chatflow: UploadFile: %w", err)
 	}
@@ -69,23 +77,30 @@ type upload struct {
 	start       int64     // the position of r when the upload began
 	length      int64     // of the whole body, -1 when unknown
 
-	mu      sync.Mutex
-	attempt int   // the body of this attempt may read r; older ones may not
-	done    bool  // the call returned: no body may read r
-	readErr error // the first error reading r (not io.EOF)
+	ctx context.Context // of the call
+
+	mu       sync.Mutex
+	attempt  int           // the body of this attempt may read r; older ones may not
+	done     bool          // the call returned: no body may read r
+	readErr  error         // the first error reading r (not io.EOF)
+	buf      []byte        // where a Read of r puts its bytes
+	inflight chan struct{} // closed when the Read of r in progress returns
 }
 
-// newUpload prepares the body. typeFor names the file's content type from
-// its name and leading bytes.
-func newUpload(user, filename string, r io.Reader, typeFor func(name string, head []byte) string) (*upload, error) {
-	if r == nil {
+// uploadChunk is the most a single Read of the caller's reader asks for.
+const uploadChunk = 32 << 10
+
+// newUpload prepares the body of a call with context ctx. typeFor names the
+// file's content type from its name and leading bytes.
+func newUpload(ctx context.Context, user, filename string, r io.Reader, typeFor func(name string, head []byte) string) (*upload, error) {
+	if isNil(r) {
 		return nil, errors.New("nil reader")
 	}
 	name := baseName(filename)
 	if name == "" {
 		return nil, fmt.Errorf("file name %q has no base name", filename)
 	}
-	u := &upload{filename: name, r: r, length: -1}
+	u := &upload{filename: name, r: r, length: -1, ctx: ctx}
 	if s, ok := r.(io.Seeker); ok {
 		if start, err := s.Seek(0, io.SeekCurrent); err == nil {
 			if end, err := s.Seek(0, io.SeekEnd); err == nil {
@@ -98,12 +113,10 @@ func newUpload(user, filename string, r io.Reader, typeFor func(name string, hea
 	}
 	ct := typeFor(name, nil)
 	if ct == "" {
-		head := make([]byte, sniffLen)
-		n, err := io.ReadFull(r, head)
-		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		head, err := u.sniff()
+		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
-		head = head[:n]
 		ct = typeFor(name, head)
 		if u.seeker != nil {
 			if _, err := u.seeker.Seek(u.start, io.SeekStart); err != nil {
@@ -138,6 +151,26 @@ func newUpload(user, filename string, r io.Reader, typeFor func(name string, hea
 		u.length += int64(len(u.prefix) + len(u.suffix))
 	}
 	return u, nil
+}
+
+// sniff reads the first sniffLen bytes of r (fewer at its end), within the
+// call's context.
+func (u *upload) sniff() ([]byte, error) {
+	head := make([]byte, sniffLen)
+	var n int
+	var err error
+	ch := make(chan struct{})
+	go func() {
+		n, err = io.ReadFull(u.r, head)
+		close(ch)
+	}()
+	if werr := u.wait(ch); werr != nil {
+		return nil, werr
+	}
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	return head[:n], nil
 }
 
 // body returns the body of the next attempt; bodies of earlier attempts
@@ -177,6 +210,9 @@ func (u *upload) editor(_ context.Context, req *http.Request) error {
 func (u *upload) replay() (io.ReadCloser, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if err := u.settle(); err != nil {
+		return nil, err
+	}
 	if u.done {
 		return nil, errUploadDone
 	}
@@ -192,10 +228,12 @@ func (u *upload) replay() (io.ReadCloser, error) {
 }
 
 // finish ends the upload: once it returns, no body reads r any more (it
-// waits for a read in progress). An error reading r wins over the reply.
+// waits for a read in progress, unless the call's context is done). An
+// error reading r wins over the reply.
 func (u *upload) finish(resp *http.Response, err error) (*http.Response, error) {
 	u.mu.Lock()
 	u.done = true
+	_ = u.settle()
 	readErr := u.readErr
 	u.mu.Unlock()
 	if readErr != nil {
@@ -214,20 +252,104 @@ type uploadFile struct {
 }
 
 func (f *uploadFile) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	u := f.u
 	u.mu.Lock()
-	defer u.mu.Unlock()
+	if err := u.settle(); err != nil {
+		u.mu.Unlock()
+		return 0, err
+	}
 	if u.done || f.attempt != u.attempt {
+		u.mu.Unlock()
 		return 0, errUploadDone
 	}
 	if u.readErr != nil {
+		u.mu.Unlock()
 		return 0, u.readErr
 	}
-	n, err := u.r.Read(p)
+	// Read r in a goroutine, so that a Read that blocks cannot hold the
+	// request past its context: net/http waits for the body's Read to
+	// return before it gives up on a request.
+	if u.buf == nil {
+		u.buf = make([]byte, uploadChunk)
+	}
+	buf := u.buf[:min(len(p), len(u.buf))]
+	ch := make(chan struct{})
+	u.inflight = ch
+	var n int
+	var err error
+	go func() {
+		n, err = u.r.Read(buf)
+		close(ch)
+	}()
+	u.mu.Unlock()
+	if werr := u.wait(ch); werr != nil {
+		return 0, werr // the goroutine keeps buf and inflight until its Read returns
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.inflight == ch {
+		u.inflight = nil
+	}
+	if u.done || f.attempt != u.attempt {
+		return 0, errUploadDone // the bytes are for no one
+	}
+	if n < 0 || n > len(buf) {
+		u.readErr = fmt.Errorf("read %s: the reader returned an invalid count %d", u.filename, n)
+		return 0, u.readErr
+	}
 	if err != nil && err != io.EOF {
 		u.readErr = err
 	}
-	return n, err
+	return copy(p, buf[:n]), err
+}
+
+// settle waits, with u.mu held (it releases it while waiting), until no
+// Read of r is in progress. It fails with the context's cause if the
+// call's context ends first.
+func (u *upload) settle() error {
+	for u.inflight != nil {
+		ch := u.inflight
+		u.mu.Unlock()
+		err := u.wait(ch)
+		u.mu.Lock()
+		if err != nil {
+			return err
+		}
+		if u.inflight == ch {
+			u.inflight = nil
+		}
+	}
+	return nil
+}
+
+// wait waits until ch is closed or the call's context is done.
+func (u *upload) wait(ch chan struct{}) error {
+	if u.ctx == nil {
+		<-ch
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-u.ctx.Done():
+		return context.Cause(u.ctx)
+	}
+}
+
+// isNil reports whether r is nil or holds a nil pointer (or another nil
+// value whose methods would dereference it).
+func isNil(r io.Reader) bool {
+	if r == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(r); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }
 
 // uploadBody is the request body of one attempt.

@@ -1,0 +1,246 @@
+package chatflow
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// This file keeps the API key out of everything the library hands back:
+// reply bodies and headers (a server or proxy may echo the request back),
+// error texts (net/http quotes status lines, header lines and redirect
+// URLs) and log lines.
+//
+// The order matters: the key is removed from whole texts first, and only
+// then is anything cut to length. A text that a server or net/http cut
+// before it reached us may still end with the start of the key (or begin
+// with its end): such a fragment, minFragment bytes or longer, is removed
+// too.
+
+const (
+	// redacted replaces the key, or a fragment of it.
+	redacted = "[REDACTED]"
+	// minScrubKey is the shortest key that is scrubbed: replacing a very
+	// short key would mangle ordinary text, and such a key is no secret.
+	minScrubKey = 8
+	// minFragment is the shortest start (or end) of the key that is
+	// removed from the end (or start) of a text that may have been cut.
+	minFragment = 6
+)
+
+// secret is what the scrubbing code knows of the API key: a closure that
+// returns it, since fmt prints what any field holds (even behind a pointer,
+// with a verb such as %s that the field's type does not take) but never
+// what a function captured. A nil *secret scrubs nothing.
+type secret struct {
+	get func() (key []byte, str string)
+}
+
+func newSecret(key string) *secret {
+	if len(key) < minScrubKey {
+		return nil
+	}
+	b := []byte(key)
+	return &secret{get: func() ([]byte, string) { return b, key }}
+}
+
+// Format prints [REDACTED] whatever the verb.
+func (s *secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// String returns [REDACTED], for printers that look for a Stringer.
+func (s *secret) String() string { return redacted }
+
+// GoString returns [REDACTED].
+func (s *secret) GoString() string { return redacted }
+
+// bytes returns b without the key: every whole occurrence, then a start of
+// the key at the end of b and an end of the key at its start. It returns b
+// itself when there is nothing to remove.
+func (s *secret) bytes(b []byte) []byte {
+	if s == nil || len(b) < minFragment {
+		return b
+	}
+	key, _ := s.get()
+	if bytes.Contains(b, key) {
+		b = bytes.ReplaceAll(b, key, []byte(redacted))
+	}
+	if k := tailFragment(key, b); k >= minFragment {
+		b = append(b[:len(b)-k:len(b)-k], redacted...)
+	}
+	if k := headFragment(key, b); k >= minFragment {
+		b = append([]byte(redacted), b[k:]...)
+	}
+	return b
+}
+
+// text is bytes for a string.
+func (s *secret) text(t string) string {
+	if s == nil || len(t) < minFragment {
+		return t
+	}
+	key, str := s.get()
+	if !strings.Contains(t, str) && tailFragment(key, t) < minFragment && headFragment(key, t) < minFragment {
+		return t
+	}
+	return string(s.bytes([]byte(t)))
+}
+
+// tailFragment returns the length of the longest proper start of key that
+// b ends with (0 if none).
+func tailFragment[T ~string | ~[]byte](key []byte, b T) int {
+	start := max(0, len(b)-(len(key)-1))
+	for i := start; i < len(b); i++ {
+		if b[i] == key[0] && sameBytes(b[i:], key[:len(b)-i]) {
+			return len(b) - i
+		}
+	}
+	return 0
+}
+
+// headFragment returns the length of the longest proper end of key that b
+// starts with (0 if none).
+func headFragment[T ~string | ~[]byte](key []byte, b T) int {
+	for k := min(len(key)-1, len(b)); k >= minFragment; k-- {
+		if sameBytes(b[:k], key[len(key)-k:]) {
+			return k
+		}
+	}
+	return 0
+}
+
+func sameBytes[T ~string | ~[]byte](a T, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range len(b) {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// err returns err unchanged when its text holds nothing of the key, and
+// otherwise an error whose text has the key removed. A *url.Error (what
+// net/http returns) is rebuilt with its URL scrubbed, so that errors.As
+// still finds it; any other error is replaced by one that prints only the
+// scrubbed text and still matches, through errors.Is, everything the
+// original matched, but does not hand the original out.
+func (s *secret) err(err error) error {
+	if s == nil || err == nil {
+		return err
+	}
+	msg := err.Error()
+	clean := s.text(msg)
+	if clean == msg {
+		return err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Error() == msg {
+		return &url.Error{Op: ue.Op, URL: s.text(ue.URL), Err: s.err(ue.Err)}
+	}
+	return &scrubbedError{msg: clean, orig: err}
+}
+
+// scrubbedError is an error whose text had the API key removed.
+type scrubbedError struct {
+	msg  string
+	orig error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+
+// Is reports whether the original error matches target.
+func (e *scrubbedError) Is(target error) bool { return errors.Is(e.orig, target) }
+
+// Format prints the scrubbed text for every verb, %#v included.
+func (e *scrubbedError) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		_, _ = io.WriteString(f, strconv.Quote(e.msg))
+		return
+	}
+	_, _ = io.WriteString(f, e.msg)
+}
+
+// scrubReader removes the key from a reply body while it is read. Bytes
+// that could be the start of the key are held back until the next read
+// tells whether they are; at the end of the body, a held-back start of the
+// key of minFragment bytes or more is replaced too. The key contains no
+// line break, so holding back never delays the end of a line (an event of
+// a stream is never held up by it).
+type scrubReader struct {
+	rd   io.Reader
+	sec  *secret
+	hold []byte // raw bytes that may start the key
+	out  []byte // scrubbed bytes not yet returned
+	err  error  // the error of rd, returned once hold and out are empty
+}
+
+func (r *scrubReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		if len(r.out) > 0 || len(r.hold) > 0 {
+			return 0, nil
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+		return r.rd.Read(p)
+	}
+	for {
+		if len(r.out) > 0 {
+			n := copy(p, r.out)
+			r.out = r.out[n:]
+			return n, nil
+		}
+		if r.err != nil {
+			return 0, r.err
+		}
+		n, err := r.rd.Read(p)
+		chunk := p[:n]
+		if err != nil {
+			r.err = err
+		}
+		key, _ := r.sec.get()
+		if len(r.hold) == 0 && (n == 0 || !bytes.Contains(chunk, key) && tailFragment(key, chunk) == 0) {
+			if n > 0 || err == nil {
+				return n, nil
+			}
+			continue // the error, on the next turn
+		}
+		data := append(r.hold, chunk...)
+		data = bytes.ReplaceAll(data, key, []byte(redacted))
+		k := tailFragment(key, data)
+		if err != nil { // nothing more will come: decide now
+			if k >= minFragment {
+				data = append(data[:len(data)-k:len(data)-k], redacted...)
+			}
+			k = 0
+		}
+		r.out = append(r.out[:0], data[:len(data)-k]...)
+		r.hold = append(r.hold[:0:0], data[len(data)-k:]...)
+	}
+}
+
+// wrapBody makes rc's reads scrubbed; closing it closes rc.
+func (s *secret) wrapBody(rc io.ReadCloser) io.ReadCloser {
+	if s == nil {
+		return rc
+	}
+	return &readCloser{Reader: &scrubReader{rd: rc, sec: s}, Closer: rc}
+}
+
+// header scrubs the values of h in place.
+func (s *secret) header(h map[string][]string) {
+	if s == nil {
+		return
+	}
+	for _, vs := range h {
+		for i, v := range vs {
+			vs[i] = s.text(v)
+		}
+	}
+}
