@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/difykit/chatflow/gen"
 )
@@ -21,16 +22,18 @@ var ErrNotEventStream = errors.New("chatflow: reply is not an event stream")
 // none (the server requires them). A non-2xx reply is returned at once as an
 // *APIError.
 //
-// The stream is bound to ctx: cancelling it ends the stream at once. It
-// also ends when nothing arrives for the idle timeout (WithIdleTimeout);
-// an http.Client Timeout set with WithHTTPClient does not apply to streams.
-// Read the stream with Events or Collect, or Close it.
+// The stream is bound to ctx: cancelling it ends the stream at once, and
+// stops the run on the server (see WithAutoStop). It also ends when nothing
+// arrives for the idle timeout (WithIdleTimeout); an http.Client Timeout set
+// with WithHTTPClient does not apply to streams. When the connection drops
+// before the run's end, the stream resumes from the server's record of the
+// run (see WithResume). Read the stream with Events or Collect, or Close it.
 func (c *Client) StreamMessage(ctx context.Context, req ChatRequest) (*Stream, error) {
 	req.ResponseMode = gen.ChatRequestResponseModeStreaming
 	if req.Inputs == nil {
 		req.Inputs = map[string]any{}
 	}
-	return c.openStream(ctx, req.User, func(ctx context.Context) (*http.Response, error) {
+	return c.openStream(ctx, req.User, streamOpts{resume: true, autoStop: true}, func(ctx context.Context) (*http.Response, error) {
 		return c.raw.SendChatMessage(ctx, req, acceptEventStream)
 	})
 }
@@ -42,7 +45,10 @@ func (c *Client) StreamMessage(ctx context.Context, req ChatRequest) (*Stream, e
 // generated blocking call stays available as c.API().SendChatMessageWithResponse
 // with ResponseMode blocking.
 //
-// On an error during the stream, SendMessage returns what it has gathered
+// A dropped connection is resumed (Reply.Resumed then reports it, and the
+// answer is the one the server stored); when ctx ends before the run does,
+// the run is stopped on the server (see WithResume and WithAutoStop). On an
+// error during the stream, SendMessage returns what it has gathered
 // together with the error (see Collect).
 func (c *Client) SendMessage(ctx context.Context, req ChatRequest) (*Reply, error) {
 	s, err := c.StreamMessage(ctx, req)
@@ -52,19 +58,74 @@ func (c *Client) SendMessage(ctx context.Context, req ChatRequest) (*Reply, erro
 	return s.Collect()
 }
 
+// WorkflowEventsOption configures WorkflowEvents.
+type WorkflowEventsOption func(*workflowEventsConfig)
+
+type workflowEventsConfig struct {
+	noSnapshot      bool
+	continueOnPause bool
+}
+
+// WithStateSnapshot sets include_state_snapshot (default true): the server
+// first sends the run's state (a rebuilt workflow_started, a
+// message_replace with the answer stored so far, which is empty while the
+// run goes on, and node events for the nodes that ran), then live events.
+// Without it, a running run's stream holds only the events produced from
+// then on.
+func WithStateSnapshot(on bool) WorkflowEventsOption {
+	return func(c *workflowEventsConfig) { c.noSnapshot = !on }
+}
+
+// WithContinueOnPause sets continue_on_pause (default false): the stream
+// stays open when the run pauses for human input, through the resumed part
+// of the run, instead of ending at workflow_paused.
+func WithContinueOnPause(on bool) WorkflowEventsOption {
+	return func(c *workflowEventsConfig) { c.continueOnPause = on }
+}
+
 // WorkflowEvents follows the events of a workflow run (GET
 // /workflow/{workflow_run_id}/events), for example to reattach after a
 // dropped connection or to follow a run that resumed after its human input
-// form was submitted. user must be the end user who started the run. The
-// stream is read like the one of StreamMessage.
-func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string) (*Stream, error) {
+// form was submitted. user must be the end user who started the run (the
+// server answers 404 for another user's run). The stream is read like the
+// one of StreamMessage and resumes the same way; abandoning it does not
+// stop the run.
+//
+// By default the server is asked for the run's state first
+// (WithStateSnapshot). For a run that has already ended, the server sends
+// a single workflow_finished without conversation or message id, whose
+// answer is only in data.outputs: Collect then takes outputs.answer as the
+// answer and sets Reply.AnswerFromOutputs.
+func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string, opts ...WorkflowEventsOption) (*Stream, error) {
 	if err := checkID("workflow run id", workflowRunID); err != nil {
 		return nil, err
 	}
+	var cfg workflowEventsConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	s, err := c.openStream(ctx, user, streamOpts{resume: true, reattach: cfg}, c.workflowEventsRequest(workflowRunID, user, cfg))
+	if err != nil {
+		return nil, err
+	}
+	s.runID.Store(&workflowRunID)
+	return s, nil
+}
+
+// workflowEventsRequest sends GET /workflow/{run}/events.
+func (c *Client) workflowEventsRequest(run, user string, cfg workflowEventsConfig) func(context.Context) (*http.Response, error) {
 	params := &gen.StreamWorkflowEventsParams{User: user}
-	return c.openStream(ctx, user, func(ctx context.Context) (*http.Response, error) {
-		return c.raw.StreamWorkflowEvents(ctx, workflowRunID, params, acceptEventStream)
-	})
+	if !cfg.noSnapshot {
+		params.IncludeStateSnapshot = ptr(true)
+	}
+	if cfg.continueOnPause {
+		params.ContinueOnPause = ptr(true)
+	}
+	return func(ctx context.Context) (*http.Response, error) {
+		return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream)
+	}
 }
 
 // acceptEventStream asks for an event stream.
@@ -73,19 +134,30 @@ func acceptEventStream(_ context.Context, req *http.Request) error {
 	return nil
 }
 
+// streamOpts says what a stream does on its own.
+type streamOpts struct {
+	resume   bool                 // resume after a dropped connection (unless WithResume(false))
+	autoStop bool                 // stop the run when abandoned (unless WithAutoStop(false))
+	reattach workflowEventsConfig // flags of a reattach
+}
+
 // openStream sends a request whose reply is an event stream, through the
 // same doer as every other call (auth, editors, route check, retries,
 // *APIError for a non-2xx reply), and wraps the reply in a Stream.
-func (c *Client) openStream(ctx context.Context, user string, send func(context.Context) (*http.Response, error)) (*Stream, error) {
+func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, send func(context.Context) (*http.Response, error)) (*Stream, error) {
 	if ctx == nil {
 		return nil, errors.New("chatflow: nil context")
 	}
-	sctx, cancel := context.WithCancelCause(ctx)
-	resp, err := send(withStreamReply(sctx))
+	sctx, scancel := context.WithCancelCause(ctx)
+	cctx, cancel := context.WithCancelCause(sctx)
+	sent := time.Now()
+	resp, err := send(withStreamReply(cctx))
 	if err != nil {
 		cancel(nil)
+		scancel(nil)
 		return nil, err
 	}
+	headers := time.Now()
 	var method, where string
 	if r := resp.Request; r != nil {
 		method, where = r.Method, redactURL(r.URL.String())
@@ -96,13 +168,30 @@ func (c *Client) openStream(ctx context.Context, user string, send func(context.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
 		_ = resp.Body.Close()
 		cancel(nil)
+		scancel(nil)
 		decodeErrorBody(e, body, ct)
 		c.scrubError(e)
 		return nil, fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
 			resp.StatusCode, ct, shorten(e.Message, errMessageShort), method, where)
 	}
-	s := newStream(sctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
+	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
+	s.sctx, s.scancel = sctx, scancel
 	s.client, s.user = c, user
 	s.method, s.url = method, where
+	s.maxReply = c.cfg.maxReplyBytes
+	s.timing.Sent, s.timing.Headers = sent, headers
+	if id := resp.Header.Get("X-Workflow-Run-ID"); id != "" {
+		s.runID.Store(&id)
+	}
+	if opts.resume && !c.cfg.noResume {
+		s.rs = newResumeState()
+		s.reattachCfg = opts.reattach
+	}
+	if opts.autoStop && !c.cfg.noAutoStop {
+		s.autoStop = true
+		s.segMu.Lock()
+		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
+		s.segMu.Unlock()
+	}
 	return s, nil
 }

@@ -60,6 +60,8 @@ type config struct {
 	maxEventBytes int
 	maxReplyBytes int64
 	logger        *slog.Logger
+	noResume      bool // WithResume(false)
+	noAutoStop    bool // WithAutoStop(false)
 }
 
 // Option configures a Client; pass options to NewClient.
@@ -186,6 +188,26 @@ func WithMaxReplyBytes(n int64) Option {
 // at debug level, and retries at info level. The API key is never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error { c.logger = l; return nil }
+}
+
+// WithResume sets whether a stream whose connection drops before the run's
+// end resumes from the server's record of the run (default true): it
+// reattaches to the run (or polls its state) and ends with the answer the
+// server stored, and Reply.Resumed reports it. With false, a dropped
+// stream ends with an error matching ErrIncompleteStream. See
+// docs/streaming.md.
+func WithResume(on bool) Option {
+	return func(c *config) error { c.noResume = !on; return nil }
+}
+
+// WithAutoStop sets whether a chat run that the caller abandons is stopped
+// on the server (default true): cancelling the context, breaking out of
+// Stream.Events or calling Stream.Close before the run's end sends one stop
+// request (POST /chat-messages/{task_id}/stop) in the background, on a short
+// timeout of its own. Closing a connection alone does not stop a Dify run.
+// A dropped connection is not an abandonment.
+func WithAutoStop(on bool) Option {
+	return func(c *config) error { c.noAutoStop = !on; return nil }
 }
 
 // NewClient returns a client for the chatflow app whose API key is apiKey.

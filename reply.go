@@ -1,7 +1,9 @@
 package chatflow
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/difykit/chatflow/gen"
 )
@@ -9,17 +11,31 @@ import (
 // Reply is a chat reply collected from a stream by Collect or SendMessage.
 type Reply struct {
 	// Answer is the text of the answer: the message (and agent_message)
-	// events joined, as replaced by any message_replace event.
+	// events joined, as replaced by any message_replace event. After a
+	// resume it is the answer the server stored (see Resumed); see also
+	// AnswerFromOutputs.
 	Answer string `json:"answer"`
+	// AnswerFromOutputs reports that Answer is outputs.answer of the
+	// run's workflow_finished, not text of message events: a reattach to
+	// a run that had already ended (the server then sends only
+	// workflow_finished), or a resume whose stored message could not be
+	// read.
+	AnswerFromOutputs bool `json:"answer_from_outputs,omitempty"`
 	// ConversationID is the conversation the message belongs to; pass it
 	// in the next ChatRequest to continue the conversation.
 	ConversationID string `json:"conversation_id"`
 	// MessageID is the id of the answer message.
 	MessageID string `json:"message_id"`
-	// TaskID is the id of the server task (see Stream.Stop).
+	// TaskID is the id of the server task (see Stream.Stop): always the
+	// real one from a live event, never the run id that events rebuilt
+	// from the server's record may carry as task_id.
 	TaskID string `json:"task_id"`
 	// WorkflowRunID is the id of the workflow run (see Client.WorkflowEvents).
 	WorkflowRunID string `json:"workflow_run_id"`
+	// Resumed reports that the connection dropped before the run's end
+	// and the stream was resumed from the server's record of the run
+	// (see WithResume).
+	Resumed bool `json:"resumed,omitempty"`
 
 	// Usage is the token and price account of message_end.
 	Usage Usage `json:"usage"`
@@ -41,11 +57,15 @@ type Reply struct {
 	Outputs map[string]any `json:"outputs,omitempty"`
 
 	// Paused reports that the run stopped at a Human Input node: the stream
-	// ended at workflow_paused. Submit the form (FormToken), then follow
+	// ended at workflow_paused. Submit the forms (Forms), then follow
 	// the resumed run with Client.WorkflowEvents(ctx, WorkflowRunID, user).
 	Paused bool `json:"paused,omitempty"`
-	// FormToken is the token of the human input form to submit, from
-	// human_input_required.
+	// Forms are all the human input forms the run waits for, in the order
+	// their human_input_required events came (a run can pause with
+	// several pending forms), plus those that only workflow_paused lists.
+	Forms []PendingForm `json:"forms,omitempty"`
+	// FormToken is the token of the last human input form (the last of
+	// Forms), from human_input_required.
 	FormToken string `json:"form_token,omitempty"`
 	// HumanInput is the data of the last human_input_required event.
 	HumanInput *gen.HumanInputRequiredEventData `json:"human_input,omitempty"`
@@ -53,36 +73,129 @@ type Reply struct {
 	// MessageEnded and WorkflowFinished report which terminal events came.
 	MessageEnded     bool `json:"message_ended"`
 	WorkflowFinished bool `json:"workflow_finished"`
+
+	// Timing is when the reply's parts arrived and how long the run took.
+	Timing Timing `json:"timing,omitzero"`
+}
+
+// PendingForm is a human input form that a paused run waits for: a
+// human_input_required event, or a form that only workflow_paused lists
+// (then without fields and actions). Read the whole form with
+// Client.HumanInputForm(ctx, Token); submit it with
+// Client.SubmitHumanInputForm.
+type PendingForm struct {
+	// Token is the form_token to read and submit the form with.
+	Token string `json:"form_token"`
+	// FormID is the form's id, for logs.
+	FormID string `json:"form_id,omitempty"`
+	// NodeID and NodeTitle name the Human Input node that asks.
+	NodeID    string `json:"node_id,omitempty"`
+	NodeTitle string `json:"node_title,omitempty"`
+	// Content is the form's text.
+	Content string `json:"form_content,omitempty"`
+	// ExpiresAt is when the form stops accepting answers (zero when
+	// unknown).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Data is the whole payload of the human_input_required event: the
+	// fields (Inputs) and buttons (Actions) among the rest; nil for a form
+	// that only workflow_paused listed.
+	Data *gen.HumanInputRequiredEventData `json:"data,omitempty"`
+}
+
+// FieldNames returns the output variable names of the form's fields: the
+// keys of the inputs to submit.
+func (f PendingForm) FieldNames() []string {
+	if f.Data == nil {
+		return nil
+	}
+	var names []string
+	for _, in := range f.Data.Inputs {
+		names = append(names, in.OutputVariableName)
+	}
+	return names
+}
+
+// ActionIDs returns the ids of the form's buttons: the action to submit.
+func (f PendingForm) ActionIDs() []string {
+	if f.Data == nil {
+		return nil
+	}
+	var ids []string
+	for _, a := range f.Data.Actions {
+		ids = append(ids, a.ID)
+	}
+	return ids
 }
 
 // Collect reads the whole stream and gathers it into a Reply. message
 // events append to the answer, message_replace replaces it;
 // message_end and workflow_finished may come in either order. A run that
 // pauses for human input ends at workflow_paused: the Reply then has
-// Paused set and the FormToken.
+// Paused set and the Forms. A dropped connection is resumed (see Events
+// and WithResume): the Reply then has Resumed set and the answer the
+// server stored.
+//
+// What Collect gathers (the answer and the other parts of the Reply) is
+// bounded by WithMaxReplyBytes: past it Collect stops reading (which stops
+// the run, see WithAutoStop) and fails with an error matching
+// ErrReplyTooLarge.
 //
 // On an error Collect returns what it has gathered so far together with the
 // error: an *APIError for an error event (after a failed workflow_finished,
 // for example), or an error matching ErrIncompleteStream when the stream
-// ended without any terminal event (and io.ErrUnexpectedEOF when it was cut
-// inside an event).
+// ended without any terminal event and could not be resumed (and
+// io.ErrUnexpectedEOF when it was cut inside an event).
 func (s *Stream) Collect() (*Reply, error) {
 	r := &Reply{}
 	var answer strings.Builder
 	var err error
+	limit := s.maxReply
+	if limit <= 0 {
+		limit = DefaultMaxReplyBytes
+	}
+	var other int64 // bytes of the gathered parts other than the answer
+	sawText := false
 	for ev, e := range s.Events() {
 		if e != nil {
 			err = e
 			break
 		}
+		switch ev.Name() {
+		case EventMessage, EventAgentMessage, EventMessageReplace, EventPing:
+		default:
+			other += int64(len(ev.data))
+		}
 		if err = r.add(ev, &answer); err != nil {
+			break
+		}
+		if answer.Len() > 0 {
+			sawText = true
+		}
+		if int64(answer.Len())+other > limit {
+			err = fmt.Errorf("%w: Collect gathered more than %d bytes (WithMaxReplyBytes)", ErrReplyTooLarge, limit)
 			break
 		}
 	}
 	r.Answer = answer.String()
-	if r.TaskID == "" {
-		r.TaskID = s.TaskID()
+	if id := s.TaskID(); id != "" || r.TaskID == s.RunID() {
+		r.TaskID = id
 	}
+	if r.WorkflowRunID == "" {
+		r.WorkflowRunID = s.RunID()
+	}
+	if s.rs != nil {
+		r.Resumed = s.rs.resumes > 0
+		if s.rs.reattached {
+			sawText = s.rs.sawText
+		}
+	}
+	// The answer is not in the events: a reattach to an ended run, or a
+	// resume whose text has a gap the stored message could not fill.
+	gap := s.rs != nil && s.rs.gap && !s.rs.fromStore
+	if a, ok := r.Outputs["answer"].(string); ok && a != "" && (!sawText || gap) && err == nil {
+		r.Answer, r.AnswerFromOutputs = a, true
+	}
+	r.Timing = s.timing
 	return r, err
 }
 
@@ -147,6 +260,9 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 			r.WorkflowStatus = w.Data.Status
 			r.WorkflowError = w.Data.Error
 			r.Outputs = w.Data.Outputs
+			if w.Data.ElapsedTime > 0 {
+				r.Timing.RunElapsed = seconds(w.Data.ElapsedTime)
+			}
 		}
 	case EventWorkflowPaused:
 		w, err := ev.WorkflowPaused()
@@ -155,8 +271,22 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		}
 		r.Paused = true
 		r.WorkflowStatus = "paused"
-		if w.Data != nil && w.Data.WorkflowRunID != "" && r.WorkflowRunID == "" {
-			r.WorkflowRunID = w.Data.WorkflowRunID
+		if w.Data != nil {
+			if w.Data.WorkflowRunID != "" && r.WorkflowRunID == "" {
+				r.WorkflowRunID = w.Data.WorkflowRunID
+			}
+			if w.Data.Outputs != nil {
+				r.Outputs = w.Data.Outputs
+			}
+			if w.Data.ElapsedTime > 0 {
+				r.Timing.RunElapsed = seconds(w.Data.ElapsedTime)
+			}
+			for _, f := range w.Data.HumanInputForms {
+				if !r.hasForm(f.FormToken) {
+					r.addForm(PendingForm{Token: f.FormToken, FormID: f.FormID, NodeID: f.NodeID, NodeTitle: f.NodeTitle,
+						Content: f.FormContent, ExpiresAt: unixTime(f.ExpirationTime)})
+				}
+			}
 		}
 	case EventHumanInputRequired:
 		h, err := ev.HumanInputRequired()
@@ -166,6 +296,8 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		if h.Data != nil {
 			r.HumanInput = h.Data
 			r.FormToken = h.Data.FormToken
+			r.addForm(PendingForm{Token: h.Data.FormToken, FormID: h.Data.FormID, NodeID: h.Data.NodeID,
+				NodeTitle: h.Data.NodeTitle, Content: h.Data.FormContent, ExpiresAt: unixTime(h.Data.ExpirationTime), Data: h.Data})
 		}
 	}
 	// Ids that the typed payloads may not carry.
@@ -174,9 +306,6 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 	}
 	if r.MessageID == "" {
 		r.MessageID = topLevelString(ev.data, "message_id")
-	}
-	if r.TaskID == "" {
-		r.TaskID = topLevelString(ev.data, "task_id")
 	}
 	if r.WorkflowRunID == "" {
 		r.WorkflowRunID = topLevelString(ev.data, "workflow_run_id")
@@ -194,4 +323,38 @@ func (r *Reply) ids(conversationID, messageID, taskID string) {
 	if r.TaskID == "" {
 		r.TaskID = taskID
 	}
+}
+
+// addForm adds f to Forms; a form of the same token replaces the earlier
+// one (a resumed stream's snapshot may repeat it).
+func (r *Reply) addForm(f PendingForm) {
+	for i := range r.Forms {
+		if f.Token != "" && r.Forms[i].Token == f.Token {
+			r.Forms[i] = f
+			return
+		}
+	}
+	r.Forms = append(r.Forms, f)
+}
+
+func (r *Reply) hasForm(token string) bool {
+	for _, f := range r.Forms {
+		if f.Token == token {
+			return true
+		}
+	}
+	return false
+}
+
+// unixTime converts unix seconds (0: unknown) to a time.
+func unixTime(sec int64) time.Time {
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
+
+// seconds converts a duration in seconds to a time.Duration.
+func seconds(s float32) time.Duration {
+	return time.Duration(float64(s) * float64(time.Second))
 }

@@ -12,11 +12,13 @@ import (
 )
 
 // ErrIncompleteStream matches the error of a stream that ended without a
-// terminal event (message_end, workflow_finished, workflow_paused or error):
-// the server or a proxy closed it early, it was cut inside an event (the
-// error then also matches io.ErrUnexpectedEOF), it stayed silent for longer
-// than the idle timeout (ErrIdleTimeout), its context was cancelled, or it
-// was closed while being read.
+// terminal event (message_end, workflow_finished, workflow_paused or error)
+// and could not be resumed: the server or a proxy closed it early, it was
+// cut inside an event (the error then also matches io.ErrUnexpectedEOF), it
+// stayed silent for longer than the idle timeout (ErrIdleTimeout), its
+// context was cancelled, or it was closed while being read. A stream
+// resumes after a dropped connection when it can (see WithResume); this
+// error then says why resuming failed too.
 var ErrIncompleteStream = errors.New("chatflow: incomplete stream")
 
 // ErrIdleTimeout matches the error of a stream that received nothing for
@@ -54,52 +56,121 @@ func incomplete(cause error) error {
 // Stream is a reply streamed as server-sent events, from StreamMessage or
 // WorkflowEvents. Read it once, with Events or Collect. It closes itself at
 // its end; Close releases it early.
+//
+// When the connection drops before the run's end, the stream resumes from
+// the server's record of the run (see WithResume and docs/streaming.md);
+// when the caller gives the run up (cancels the context, breaks out of
+// Events, calls Close) before its end, the run is stopped on the server
+// (see WithAutoStop).
 type Stream struct {
+	// The current connection; resume replaces it. segMu guards the
+	// fields against Close from another goroutine.
+	segMu  sync.Mutex
 	body   io.ReadCloser
 	dec    *sseDecoder
-	ctx    context.Context // the request's context
+	ctx    context.Context // the connection's request context
 	cancel context.CancelCauseFunc
-	timer  *time.Timer // idle timer, nil without an idle timeout
+	idle   *idleReader // nil without an idle timeout
 
-	client      *Client // for Stop; nil in tests without a client
+	// The stream as a whole, across connections: a child of the caller's
+	// context, cancelled by Close.
+	sctx    context.Context
+	scancel context.CancelCauseFunc
+
+	client      *Client // for Stop, resume and auto-stop; nil in tests without a client
 	user        string
 	method, url string // of the request, for errors
+	maxReply    int64  // bound of Collect; 0 means DefaultMaxReplyBytes
+	reattachCfg workflowEventsConfig
 
 	taskID    atomic.Pointer[string]
-	started   atomic.Bool
-	closeOnce sync.Once
+	runID     atomic.Pointer[string]
+	started   atomic.Bool                   // Events was called
+	closed    atomic.Bool                   // Close was called
+	terminal  atomic.Bool                   // a terminal event (or an error event) was read
+	ended     atomic.Bool                   // reading is over: no abandonment any more
+	stopTaken atomic.Bool                   // a stop request was sent or claimed
+	resumed   atomic.Bool                   // the stream resumed after a dropped connection
+	readMu    sync.Mutex                    // held by whoever reads the decoder
+	autoStop  bool                          // stop the run when abandoned
+	stopAfter func() bool                   // unregisters the auto-stop on the caller's context (guarded by segMu)
+	bgDone    atomic.Pointer[chan struct{}] // closed when the background auto-stop ends
 
 	// Used only by the reading goroutine.
-	taskKnown bool
-	terminal  bool // a terminal event was seen
+	taskKnown      bool
+	conversationID string
+	messageID      string
+	timing         Timing
+	rs             *resumeState // nil when the stream cannot resume
+	pending        []Event      // events to yield before reading on
+	pendingErr     error        // the error to yield after them
+	finished       bool         // nothing more to read
 }
 
 // newStream reads events from body. cancel cancels the context of the
-// request body belongs to; idle > 0 arms the idle timeout.
+// request body belongs to; idle > 0 arms the idle timeout, which counts
+// only while a read of body is waiting for the server.
 func newStream(ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, maxEventBytes int, idle time.Duration) *Stream {
-	s := &Stream{body: body, ctx: ctx, cancel: cancel}
+	s := &Stream{body: body, ctx: ctx, cancel: cancel, sctx: ctx, scancel: cancel}
 	var rd io.Reader = body
 	if idle > 0 {
-		s.timer = time.AfterFunc(idle, func() { cancel(ErrIdleTimeout) })
-		rd = &idleReader{rd: body, timer: s.timer, d: idle}
+		s.idle = newIdleReader(body, idle, func() { cancel(ErrIdleTimeout) })
+		rd = s.idle
 	}
 	s.dec = newSSEDecoder(rd, maxEventBytes)
 	return s
 }
 
-// idleReader re-arms the idle timer whenever bytes arrive.
+// idleReader cancels its connection when a single read waits for the
+// server for longer than d. The time the consumer spends between reads
+// does not count: the timer runs only while a read is pending.
 type idleReader struct {
 	rd    io.Reader
-	timer *time.Timer
 	d     time.Duration
+	timer *time.Timer
+
+	mu       sync.Mutex
+	pending  bool
+	deadline time.Time
+	stopped  bool
+}
+
+func newIdleReader(rd io.Reader, d time.Duration, fire func()) *idleReader {
+	r := &idleReader{rd: rd, d: d}
+	r.timer = time.AfterFunc(time.Hour, func() {
+		r.mu.Lock()
+		due := r.pending && !r.stopped && !time.Now().Before(r.deadline)
+		r.mu.Unlock()
+		if due {
+			fire()
+		}
+	})
+	r.timer.Stop()
+	return r
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	n, err := r.rd.Read(p)
-	if n > 0 {
+	r.mu.Lock()
+	r.pending = true
+	r.deadline = time.Now().Add(r.d)
+	if !r.stopped {
 		r.timer.Reset(r.d)
 	}
+	r.mu.Unlock()
+	n, err := r.rd.Read(p)
+	r.mu.Lock()
+	r.pending = false
+	r.timer.Stop()
+	r.mu.Unlock()
 	return n, err
+}
+
+// stop disarms the timer for good.
+func (r *idleReader) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.timer.Stop()
+	r.mu.Unlock()
 }
 
 // Events returns the events of the stream, each as soon as the blank line
@@ -118,41 +189,115 @@ func (r *idleReader) Read(p []byte) (int, error) {
 // It yields at most one error, and then stops: an *APIError for an error
 // event of the server, or an error matching ErrIncompleteStream when the
 // stream ends without a terminal event (message_end, workflow_finished or
-// workflow_paused) or cannot be read to its end. Pings are yielded too
-// (name "ping"). Breaking out of the loop closes the stream and releases
-// its connection; so does its end. The events can be read only once.
+// workflow_paused) or cannot be read to its end, and could not be resumed.
+// Pings are yielded too (name "ping"). Breaking out of the loop closes the
+// stream and releases its connection; so does its end. The events can be
+// read only once.
+//
+// After a dropped connection the loop goes on with the events of the
+// reattached run (GET /workflow/{run_id}/events), without the events it
+// has already yielded; answer text the server sent while the connection
+// was down is not sent again, so when the text yielded is not the whole
+// answer, a message_replace event carrying the answer the server stored
+// (reason "resumed") comes before the final terminal events. Breaking out
+// of the loop before a terminal event stops the run on the server (see
+// WithAutoStop).
 func (s *Stream) Events() iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		if !s.started.CompareAndSwap(false, true) {
 			yield(Event{}, errEventsTwice)
 			return
 		}
-		defer s.Close()
+		if s.closed.Load() || !s.readMu.TryLock() {
+			s.ended.Store(true)
+			yield(Event{}, incomplete(errStreamClosed))
+			return
+		}
 		for {
 			ev, err := s.next()
 			if err == io.EOF {
+				s.finish()
 				return
 			}
 			if err != nil {
+				if s.abandonedBy(err) {
+					s.abandon(true)
+				} else {
+					s.finish()
+				}
 				yield(Event{}, err)
 				return
 			}
 			if !yield(ev, nil) {
+				s.abandon(true)
 				return
 			}
 		}
 	}
 }
 
+// finish ends reading: the stream reached its end, or an error that is
+// not the caller's doing. It releases the connection and readMu.
+func (s *Stream) finish() {
+	s.ended.Store(true)
+	s.release(errStreamClosed)
+	s.readMu.Unlock()
+}
+
+// abandonedBy reports whether err ended the stream because the caller gave
+// it up (its context ended, or Close).
+func (s *Stream) abandonedBy(err error) bool {
+	return context.Cause(s.sctx) != nil && !errors.Is(context.Cause(s.sctx), ErrIdleTimeout)
+}
+
 // next returns the next event, io.EOF at a good end, or the stream's error.
 func (s *Stream) next() (Event, error) {
 	for {
+		if len(s.pending) > 0 {
+			ev := s.pending[0]
+			s.pending = s.pending[1:]
+			return ev, nil
+		}
+		if s.pendingErr != nil {
+			err := s.pendingErr
+			s.pendingErr, s.finished = nil, true
+			return Event{}, err
+		}
+		if s.finished {
+			return Event{}, io.EOF
+		}
 		raw, err := s.dec.next()
 		if err != nil {
-			return Event{}, s.readError(err)
+			if err := s.readError(err); err != io.EOF {
+				if s.rs != nil && s.rs.held != nil {
+					// Cut after the run's final events: that is its end.
+					s.settle()
+					continue
+				}
+				if s.canResume(err) {
+					if rerr := s.resume(err); rerr != nil {
+						return Event{}, rerr
+					}
+					continue
+				}
+				return Event{}, err
+			}
+			if s.rs != nil && s.settle() {
+				continue
+			}
+			s.finished = true
+			return Event{}, io.EOF
+		}
+		if s.timing.FirstEvent.IsZero() {
+			s.timing.FirstEvent = time.Now()
 		}
 		if !raw.hasData { // Dify's ping
-			return Event{name: EventPing, data: pingJSON}, nil
+			ev := Event{name: EventPing, data: pingJSON}
+			if s.rs != nil && s.rs.held != nil {
+				s.pending = append(s.rs.takeHeld(), ev)
+				continue
+			}
+			return ev, nil
 		}
 		data := trimJSONSpace(raw.data)
 		if data == "" || data == "[DONE]" {
@@ -165,31 +310,85 @@ func (s *Stream) next() (Event, error) {
 		if ev.name == "" {
 			ev.name = raw.typ
 		}
-		if !s.taskKnown {
-			if id := topLevelString(data, "task_id"); id != "" {
-				s.taskID.Store(&id)
-				s.taskKnown = true
-			}
+		s.learnIDs(ev)
+		if s.rs != nil && !s.rs.admit(ev) {
+			continue // seen before the connection dropped
 		}
 		switch ev.name {
+		case EventMessage, EventAgentMessage:
+			if s.timing.FirstText.IsZero() && ev.Text() != "" {
+				s.timing.FirstText = time.Now()
+			}
 		case EventMessageEnd, EventWorkflowFinished, EventWorkflowPaused:
-			s.terminal = true
+			s.terminal.Store(true)
+			s.timing.End = time.Now()
+			if s.rs != nil && s.rs.holdTerminal() {
+				s.rs.held = append(s.rs.held, ev)
+				continue
+			}
 		case EventError:
-			return Event{}, s.eventError(data)
+			s.terminal.Store(true)
+			s.timing.End = time.Now()
+			err := s.eventError(data)
+			if s.rs != nil && s.rs.holdTerminal() {
+				s.settle()
+				s.pendingErr = err
+				continue
+			}
+			return Event{}, err
+		}
+		if s.rs != nil && s.rs.held != nil {
+			s.pending = append(s.rs.takeHeld(), ev)
+			continue
 		}
 		return ev, nil
+	}
+}
+
+// learnIDs records the task, run, conversation and message ids an event
+// carries. The task id is the first one that is not the run id: events
+// rebuilt from the server's record of a run (a reattach's snapshot) may
+// carry the run id as their task_id, and /stop needs the real one.
+func (s *Stream) learnIDs(ev Event) {
+	data := ev.data
+	if s.taskKnown && s.conversationID != "" && s.messageID != "" && s.runID.Load() != nil {
+		return
+	}
+	isText := ev.name == EventMessage || ev.name == EventAgentMessage
+	run := s.RunID()
+	if run == "" && !isText {
+		if id := topLevelString(data, "workflow_run_id"); id != "" {
+			s.runID.Store(&id)
+			run = id
+		}
+	}
+	if !s.taskKnown {
+		if id := topLevelString(data, "task_id"); id != "" && id != run {
+			s.taskID.Store(&id)
+			s.taskKnown = true
+		}
+	}
+	if s.conversationID == "" {
+		s.conversationID = topLevelString(data, "conversation_id")
+	}
+	if s.messageID == "" {
+		s.messageID = topLevelString(data, "message_id")
 	}
 }
 
 // readError turns an error of the decoder into the stream's error.
 func (s *Stream) readError(err error) error {
 	if err == io.EOF {
-		if s.terminal {
+		if s.terminal.Load() {
 			return io.EOF
 		}
 		return &incompleteError{detail: "the stream ended without message_end, workflow_finished or workflow_paused"}
 	}
-	if cause := context.Cause(s.ctx); cause != nil {
+	cause := context.Cause(s.sctx)
+	if cause == nil {
+		cause = context.Cause(s.ctx)
+	}
+	if cause != nil {
 		// The read failed because the context ended: say why.
 		if errors.Is(cause, ErrIdleTimeout) {
 			return &incompleteError{cause: ErrIdleTimeout, detail: "no data for longer than the idle timeout"}
@@ -215,19 +414,49 @@ func (s *Stream) eventError(data string) error {
 // Close ends the stream and releases its connection. It may be called more
 // than once, and from another goroutine while Events is running (which
 // then ends with an error matching ErrIncompleteStream).
+//
+// Closing a stream before the run's end stops the run on the server (see
+// WithAutoStop). A stream closed before any event carried the task id
+// that the stop request needs goes on reading briefly, in the background,
+// to learn it.
 func (s *Stream) Close() error {
-	s.closeOnce.Do(func() {
-		s.cancel(errStreamClosed)
-		if s.timer != nil {
-			s.timer.Stop()
+	if s.closed.Swap(true) {
+		return nil
+	}
+	if s.readMu.TryLock() {
+		// Nobody is reading: the connection may be read ahead for the task id.
+		if s.ended.Load() {
+			s.readMu.Unlock()
+			s.release(errStreamClosed)
+			return nil
 		}
-		_ = s.body.Close()
-	})
+		s.abandon(true)
+		return nil
+	}
+	// Events is running in another goroutine: cut it off.
+	s.abandon(false)
 	return nil
 }
 
-// TaskID returns the id of the server task that produces the stream, known
-// from the first event that carries one ("" before).
+// release closes the current connection and ends the stream's context.
+func (s *Stream) release(cause error) {
+	s.scancel(cause)
+	s.segMu.Lock()
+	defer s.segMu.Unlock()
+	if s.stopAfter != nil {
+		s.stopAfter()
+	}
+	s.cancel(cause)
+	if s.idle != nil {
+		s.idle.stop()
+	}
+	_ = s.body.Close()
+}
+
+// TaskID returns the id of the server task that produces the stream (the
+// one Stop needs), known from the first event that carries one ("" before).
+// It is never the workflow run id, which events rebuilt from the server's
+// record of a run may carry as their task_id.
 func (s *Stream) TaskID() string {
 	if p := s.taskID.Load(); p != nil {
 		return *p
@@ -235,10 +464,32 @@ func (s *Stream) TaskID() string {
 	return ""
 }
 
+// RunID returns the id of the workflow run behind the stream: for a chat
+// message, the X-Workflow-Run-ID header of the reply (known as soon as
+// StreamMessage returns, on servers that send it) or else the
+// workflow_run_id of the first workflow event; for WorkflowEvents, the run
+// asked for. It is "" while unknown. Pass it to Client.WorkflowEvents or
+// Client.WorkflowRun.
+func (s *Stream) RunID() string {
+	if p := s.runID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Resumed reports whether the stream's connection dropped and the stream
+// resumed from the server's record of the run (see WithResume).
+func (s *Stream) Resumed() bool { return s.resumed.Load() }
+
+// Timing returns when the parts of the reply arrived so far. Call it from
+// the goroutine that reads the stream, or after reading has ended.
+func (s *Stream) Timing() Timing { return s.timing }
+
 // Stop asks the server to stop the generation (POST
 // /chat-messages/{task_id}/stop, with the user of the request). The
 // stream then ends with the run's final events. It fails if no event has
-// carried a task id yet.
+// carried a task id yet. After Stop, abandoning the stream sends no second
+// stop request.
 func (s *Stream) Stop(ctx context.Context) error {
 	id := s.TaskID()
 	if id == "" {
@@ -247,5 +498,6 @@ func (s *Stream) Stop(ctx context.Context) error {
 	if s.client == nil {
 		return errors.New("chatflow: Stop: the stream has no client")
 	}
+	s.stopTaken.Store(true)
 	return s.client.StopMessage(ctx, id, s.user)
 }
