@@ -117,3 +117,61 @@ const (
 	SortByUpdatedAt     SortBy = gen.GetConversationsListParamsSortByUpdatedAt      // least recently updated first
 	SortByUpdatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusUpdatedAt // most recently updated first (the server's default)
 )
+
+// Aliases for the parts of a chat request and of the options that users
+// name in their own code. The payload types of stream events (MessageEvent,
+// NodeStartedEvent, ...) and of their parts (NodeStartedEventData, ...)
+// are aliases too, generated with the event plumbing in events_gen.go.
+type (
+	// FileType is the kind of a file attached to a chat message (the Type
+	// of an InputFile): FileTypeImage, FileTypeDocument, FileTypeAudio,
+	// FileTypeVideo or FileTypeCustom.
+	FileType = gen.FileType
+	// TransferMethod is how an attached file reaches the server (the
+	// TransferMethod of an InputFile): by the id of an upload, or by URL.
+	TransferMethod = gen.TransferMethod
+	// ResponseMode is the ResponseMode of a ChatRequest sent with the
+	// generated client (SendMessage and StreamMessage set it themselves).
+	ResponseMode = gen.ChatRequestResponseMode
+	// RequestEditorFn changes each request before it is sent; see
+	// WithRequestEditor.
+	RequestEditorFn = gen.RequestEditorFn
+	// ChatCompletion is the reply of a chat message sent in blocking mode
+	// with the generated client: the answer, or, when Event is
+	// EventWorkflowPaused, the pause (Data, WorkflowRunID).
+	ChatCompletion = gen.ChatCompletionResponse
+	// PausedHumanInputForm is a form that a paused run waits for, as some
+	// servers list it in the pause data.
+	PausedHumanInputForm = gen.PausedHumanInputForm
+)
+
+// The kinds of attached files.
+const (
+	// FileTypeImage is a picture (jpg, png, gif, webp, svg).
+	FileTypeImage FileType = gen.FileTypeImage
+	// FileTypeDocument is a text or office document, such as pdf or docx.
+	FileTypeDocument FileType = gen.FileTypeDocument
+	// FileTypeAudio is a sound file, such as mp3 or wav.
+	FileTypeAudio FileType = gen.FileTypeAudio
+	// FileTypeVideo is a video file, such as mp4 or mov.
+	FileTypeVideo FileType = gen.FileTypeVideo
+	// FileTypeCustom is any other kind of file.
+	FileTypeCustom FileType = gen.FileTypeCustom
+)
+
+// The ways to pass an attached file.
+const (
+	// TransferMethodLocalFile passes the UploadFileID of a file uploaded
+	// with UploadFile.
+	TransferMethodLocalFile TransferMethod = gen.TransferMethodLocalFile
+	// TransferMethodRemoteURL passes the URL of a file the server fetches.
+	TransferMethodRemoteURL TransferMethod = gen.TransferMethodRemoteURL
+)
+
+// The response modes of a chat request.
+const (
+	// ResponseModeBlocking asks for one JSON reply when the run ends.
+	ResponseModeBlocking ResponseMode = gen.ChatRequestResponseModeBlocking
+	// ResponseModeStreaming asks for a stream of server-sent events.
+	ResponseModeStreaming ResponseMode = gen.ChatRequestResponseModeStreaming
+)

@@ -18,45 +18,45 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
-// Defines values for ChatRequestFilesTransferMethod.
+// Defines values for TransferMethod.
 const (
-	ChatRequestFilesTransferMethodLocalFile ChatRequestFilesTransferMethod = "local_file"
-	ChatRequestFilesTransferMethodRemoteURL ChatRequestFilesTransferMethod = "remote_url"
+	TransferMethodLocalFile TransferMethod = "local_file"
+	TransferMethodRemoteURL TransferMethod = "remote_url"
 )
 
-// Valid indicates whether the value is a known member of the ChatRequestFilesTransferMethod enum.
-func (e ChatRequestFilesTransferMethod) Valid() bool {
+// Valid indicates whether the value is a known member of the TransferMethod enum.
+func (e TransferMethod) Valid() bool {
 	switch e {
-	case ChatRequestFilesTransferMethodLocalFile:
+	case TransferMethodLocalFile:
 		return true
-	case ChatRequestFilesTransferMethodRemoteURL:
+	case TransferMethodRemoteURL:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for ChatRequestFilesType.
+// Defines values for FileType.
 const (
-	ChatRequestFilesTypeAudio    ChatRequestFilesType = "audio"
-	ChatRequestFilesTypeCustom   ChatRequestFilesType = "custom"
-	ChatRequestFilesTypeDocument ChatRequestFilesType = "document"
-	ChatRequestFilesTypeImage    ChatRequestFilesType = "image"
-	ChatRequestFilesTypeVideo    ChatRequestFilesType = "video"
+	FileTypeAudio    FileType = "audio"
+	FileTypeCustom   FileType = "custom"
+	FileTypeDocument FileType = "document"
+	FileTypeImage    FileType = "image"
+	FileTypeVideo    FileType = "video"
 )
 
-// Valid indicates whether the value is a known member of the ChatRequestFilesType enum.
-func (e ChatRequestFilesType) Valid() bool {
+// Valid indicates whether the value is a known member of the FileType enum.
+func (e FileType) Valid() bool {
 	switch e {
-	case ChatRequestFilesTypeAudio:
+	case FileTypeAudio:
 		return true
-	case ChatRequestFilesTypeCustom:
+	case FileTypeCustom:
 		return true
-	case ChatRequestFilesTypeDocument:
+	case FileTypeDocument:
 		return true
-	case ChatRequestFilesTypeImage:
+	case FileTypeImage:
 		return true
-	case ChatRequestFilesTypeVideo:
+	case FileTypeVideo:
 		return true
 	default:
 		return false
@@ -683,8 +683,7 @@ type MessageMetadata struct {
 	RetrieverResources []RetrieverResource `json:"retriever_resources,omitempty"`
 
 	// Usage Token counts, prices and latency of the model calls behind an answer.
-	Usage                Usage                  `json:"usage,omitempty"`
-	AdditionalProperties map[string]interface{} `json:"-"`
+	Usage Usage `json:"usage,omitempty"`
 }
 
 // ChatRequest A chat message to send and how to run it.
@@ -714,19 +713,19 @@ type ChatRequest struct {
 	WorkflowID string `json:"workflow_id,omitempty"`
 }
 
-// ChatRequestFilesTransferMethod `remote_url` to pass a URL, `local_file` to pass the id of an upload.
-type ChatRequestFilesTransferMethod string
+// TransferMethod `remote_url` to pass a URL, `local_file` to pass the id of an upload.
+type TransferMethod string
 
-// ChatRequestFilesType Kind of file: image, document, audio, video or custom.
-type ChatRequestFilesType string
+// FileType Kind of file: image, document, audio, video or custom.
+type FileType string
 
 // InputFile defines model for ChatRequest.files.
 type InputFile struct {
 	// TransferMethod `remote_url` to pass a URL, `local_file` to pass the id of an upload.
-	TransferMethod ChatRequestFilesTransferMethod `json:"transfer_method"`
+	TransferMethod TransferMethod `json:"transfer_method"`
 
 	// Type Kind of file: image, document, audio, video or custom.
-	Type ChatRequestFilesType `json:"type"`
+	Type FileType `json:"type"`
 
 	// UploadFileID The id returned by Upload a File, with transfer_method local_file.
 	UploadFileID string `json:"upload_file_id,omitempty"`
@@ -1564,8 +1563,7 @@ type MessageEndMetadata struct {
 	RetrieverResources []RetrieverResource `json:"retriever_resources,omitempty"`
 
 	// Usage Token counts, prices and latency of the model calls behind an answer.
-	Usage                Usage                  `json:"usage,omitempty"`
-	AdditionalProperties map[string]interface{} `json:"-"`
+	Usage Usage `json:"usage,omitempty"`
 }
 
 // StreamEventChatMessageFile A file the run produced for the answer (event `message_file`).
@@ -3429,102 +3427,6 @@ func (a AppParametersResponse_SystemParameters) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
-// Getter for additional properties for MessageMetadata. Returns the specified
-// element and whether it was found
-func (a MessageMetadata) Get(fieldName string) (value interface{}, found bool) {
-	if a.AdditionalProperties != nil {
-		value, found = a.AdditionalProperties[fieldName]
-	}
-	return
-}
-
-// Setter for additional properties for MessageMetadata
-func (a *MessageMetadata) Set(fieldName string, value interface{}) {
-	if a.AdditionalProperties == nil {
-		a.AdditionalProperties = make(map[string]interface{})
-	}
-	a.AdditionalProperties[fieldName] = value
-}
-
-// Override default JSON handling for MessageMetadata to handle AdditionalProperties
-func (a *MessageMetadata) UnmarshalJSON(b []byte) error {
-	object := make(map[string]json.RawMessage)
-	err := json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["annotation_reply"]; found {
-		err = json.Unmarshal(raw, &a.AnnotationReply)
-		if err != nil {
-			return fmt.Errorf("error reading 'annotation_reply': %w", err)
-		}
-		delete(object, "annotation_reply")
-	}
-
-	if raw, found := object["retriever_resources"]; found {
-		err = json.Unmarshal(raw, &a.RetrieverResources)
-		if err != nil {
-			return fmt.Errorf("error reading 'retriever_resources': %w", err)
-		}
-		delete(object, "retriever_resources")
-	}
-
-	if raw, found := object["usage"]; found {
-		err = json.Unmarshal(raw, &a.Usage)
-		if err != nil {
-			return fmt.Errorf("error reading 'usage': %w", err)
-		}
-		delete(object, "usage")
-	}
-
-	if len(object) != 0 {
-		a.AdditionalProperties = make(map[string]interface{})
-		for fieldName, fieldBuf := range object {
-			var fieldVal interface{}
-			err := json.Unmarshal(fieldBuf, &fieldVal)
-			if err != nil {
-				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
-			}
-			a.AdditionalProperties[fieldName] = fieldVal
-		}
-	}
-	return nil
-}
-
-// Override default JSON handling for MessageMetadata to handle AdditionalProperties
-func (a MessageMetadata) MarshalJSON() ([]byte, error) {
-	var err error
-	object := make(map[string]json.RawMessage)
-
-	if a.AnnotationReply != nil {
-		object["annotation_reply"], err = json.Marshal(a.AnnotationReply)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'annotation_reply': %w", err)
-		}
-	}
-
-	if a.RetrieverResources != nil {
-		object["retriever_resources"], err = json.Marshal(a.RetrieverResources)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'retriever_resources': %w", err)
-		}
-	}
-
-	object["usage"], err = json.Marshal(a.Usage)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'usage': %w", err)
-	}
-
-	for fieldName, field := range a.AdditionalProperties {
-		object[fieldName], err = json.Marshal(field)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
-		}
-	}
-	return json.Marshal(object)
-}
-
 // Getter for additional properties for FileUploadResponse. Returns the specified
 // element and whether it was found
 func (a FileUploadResponse) Get(fieldName string) (value interface{}, found bool) {
@@ -3762,102 +3664,6 @@ func (a FileUploadResponse) MarshalJSON() ([]byte, error) {
 	object["user_id"], err = json.Marshal(a.UserID)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'user_id': %w", err)
-	}
-
-	for fieldName, field := range a.AdditionalProperties {
-		object[fieldName], err = json.Marshal(field)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
-		}
-	}
-	return json.Marshal(object)
-}
-
-// Getter for additional properties for MessageEndMetadata. Returns the specified
-// element and whether it was found
-func (a MessageEndMetadata) Get(fieldName string) (value interface{}, found bool) {
-	if a.AdditionalProperties != nil {
-		value, found = a.AdditionalProperties[fieldName]
-	}
-	return
-}
-
-// Setter for additional properties for MessageEndMetadata
-func (a *MessageEndMetadata) Set(fieldName string, value interface{}) {
-	if a.AdditionalProperties == nil {
-		a.AdditionalProperties = make(map[string]interface{})
-	}
-	a.AdditionalProperties[fieldName] = value
-}
-
-// Override default JSON handling for MessageEndMetadata to handle AdditionalProperties
-func (a *MessageEndMetadata) UnmarshalJSON(b []byte) error {
-	object := make(map[string]json.RawMessage)
-	err := json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["annotation_reply"]; found {
-		err = json.Unmarshal(raw, &a.AnnotationReply)
-		if err != nil {
-			return fmt.Errorf("error reading 'annotation_reply': %w", err)
-		}
-		delete(object, "annotation_reply")
-	}
-
-	if raw, found := object["retriever_resources"]; found {
-		err = json.Unmarshal(raw, &a.RetrieverResources)
-		if err != nil {
-			return fmt.Errorf("error reading 'retriever_resources': %w", err)
-		}
-		delete(object, "retriever_resources")
-	}
-
-	if raw, found := object["usage"]; found {
-		err = json.Unmarshal(raw, &a.Usage)
-		if err != nil {
-			return fmt.Errorf("error reading 'usage': %w", err)
-		}
-		delete(object, "usage")
-	}
-
-	if len(object) != 0 {
-		a.AdditionalProperties = make(map[string]interface{})
-		for fieldName, fieldBuf := range object {
-			var fieldVal interface{}
-			err := json.Unmarshal(fieldBuf, &fieldVal)
-			if err != nil {
-				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
-			}
-			a.AdditionalProperties[fieldName] = fieldVal
-		}
-	}
-	return nil
-}
-
-// Override default JSON handling for MessageEndMetadata to handle AdditionalProperties
-func (a MessageEndMetadata) MarshalJSON() ([]byte, error) {
-	var err error
-	object := make(map[string]json.RawMessage)
-
-	if a.AnnotationReply != nil {
-		object["annotation_reply"], err = json.Marshal(a.AnnotationReply)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'annotation_reply': %w", err)
-		}
-	}
-
-	if a.RetrieverResources != nil {
-		object["retriever_resources"], err = json.Marshal(a.RetrieverResources)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'retriever_resources': %w", err)
-		}
-	}
-
-	object["usage"], err = json.Marshal(a.Usage)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'usage': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
