@@ -291,6 +291,10 @@ func runDemoServe(ctx context.Context, args []string, e env) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *idle <= 0 {
+		fmt.Fprintln(e.stderr, "chatflow demo serve: -idle must be positive")
+		return 2
+	}
 	if *dir == "" {
 		d, err := demoDir(e.getenv)
 		if err != nil {
