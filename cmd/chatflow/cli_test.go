@@ -419,7 +419,8 @@ func TestDemoKeepsStateBetweenProcesses(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(exe, args...)
 		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DIFY_") }),
-			"CHATFLOW_CLI_MAIN=1", "CHATFLOW_DEMO_DIR="+dir)
+			"CHATFLOW_CLI_MAIN=1", "CHATFLOW_DEMO_DIR="+dir,
+			"CHATFLOW_DEMO_IDLE=2m") // should the test die before its cleanup
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Run(); err != nil {

@@ -27,8 +27,9 @@ import (
 // that conversations live on from one command to the next, as they do on a
 // real server. Its address and key are kept in demo.json in the demo
 // directory (CHATFLOW_DEMO_DIR, default the user's cache directory +
-// /chatflow); it listens on loopback only and exits after an idle hour or
-// on "chatflow demo reset".
+// /chatflow); it listens on loopback only and exits after an idle hour
+// (CHATFLOW_DEMO_IDLE, a duration, changes that) or on "chatflow demo
+// reset".
 
 const (
 	demoStateFile   = "demo.json"
@@ -176,7 +177,11 @@ func startDemo(ctx context.Context, dir string) (*demoState, error) {
 		return nil, err
 	}
 	defer pr.Close()
-	cmd := exec.Command(exe, "demo", "serve", "-dir", dir, "-handshake")
+	args := []string{"demo", "serve", "-dir", dir, "-handshake"}
+	if idle := os.Getenv("CHATFLOW_DEMO_IDLE"); idle != "" {
+		args = append(args, "-idle", idle)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.SysProcAttr = detached()
