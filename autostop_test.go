@@ -1,0 +1,469 @@
+package chatflow
+
+// Stopping the runs a caller abandons, against a server written here: a
+// chat stream that sends the start of a run and then waits, and a stop
+// endpoint that records what it receives. Not parallel: each test checks
+// that no goroutine outlives it.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stopServer serves a chat stream that sends head, then waits until the
+// request ends or more is closed (then sends tail), and records stop
+// requests.
+type stopServer struct {
+	t         *testing.T
+	head      []string
+	tail      []string
+	more      chan struct{} // closed by the test to let the stream go on
+	runHeader string
+	cut       bool // cut the connection after head (a drop)
+	started   chan struct{} // closed when head is out
+	mu        sync.Mutex
+	stops     []string
+	stopped   chan struct{}
+	lookups   int
+}
+
+const (
+	abTask = "a0000000-0000-4000-8000-000000000001"
+	abRun  = "a0000000-0000-4000-8000-000000000002"
+	abUser = "user-ab"
+)
+
+func abEvent(name string, extra string) string {
+	return `data: {"event":"` + name + `","task_id":"` + abTask + `","workflow_run_id":"` + abRun + `","conversation_id":"c1","message_id":"m1","created_at":1` + extra + "}\n\n"
+}
+
+func newStopServer(t *testing.T) *stopServer {
+	return &stopServer{
+		t:       t,
+		head:    []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessage, `,"answer":"Hel"`)},
+		tail:    []string{abEvent(EventMessageEnd, `,"id":"m1"`), abEvent(EventWorkflowFinished, `,"data":{"status":"succeeded"}`)},
+		more:    make(chan struct{}),
+		started: make(chan struct{}),
+		stopped: make(chan struct{}, 8),
+	}
+}
+
+func (ss *stopServer) client(t *testing.T, opts ...Option) *Client {
+	c, mux, _ := setup(t, opts...)
+	var once sync.Once
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		if ss.runHeader != "" {
+			w.Header().Set("X-Workflow-Run-ID", ss.runHeader)
+		}
+		f := sseHeader(t, w)
+		for _, e := range ss.head {
+			write(w, f, e)
+		}
+		once.Do(func() { close(ss.started) })
+		if ss.cut {
+			cut(t, w)
+			return
+		}
+		select {
+		case <-ss.more:
+		case <-r.Context().Done():
+			return
+		}
+		for _, e := range ss.tail {
+			write(w, f, e)
+		}
+	})
+	mux.HandleFunc("GET /workflow/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		ss.mu.Lock()
+		ss.lookups++
+		ss.mu.Unlock()
+		if r.URL.Query().Get("include_state_snapshot") == "true" || r.URL.Query().Get("user") != abUser {
+			t.Errorf("task lookup %s", r.URL.RawQuery)
+		}
+		f := sseHeader(t, w)
+		// Live events only: a ping, then an event of the run.
+		write(w, f, "event: ping\n\n"+abEvent(EventNodeStarted, `,"data":{"id":"n1"}`))
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("POST /chat-messages/{task}/stop", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ User string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		ss.mu.Lock()
+		ss.stops = append(ss.stops, r.PathValue("task")+" "+body.User)
+		ss.mu.Unlock()
+		writeJSON(w, 200, `{"result":"success"}`)
+		ss.stopped <- struct{}{}
+	})
+	return c
+}
+
+func (ss *stopServer) stopList() []string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return append([]string(nil), ss.stops...)
+}
+
+// waitBackground waits until the stream's background auto-stop is over.
+func waitBackground(t *testing.T, s *Stream) {
+	t.Helper()
+	if p := s.bgDone.Load(); p != nil {
+		wait(t, *p, "the background stop")
+	}
+}
+
+// exactlyOneStop checks that the server received one stop request, for
+// the real task and the user.
+func (ss *stopServer) exactlyOneStop(t *testing.T, s *Stream) {
+	t.Helper()
+	if s != nil {
+		waitBackground(t, s)
+	} else {
+		wait(t, chanOf(ss.stopped), "the stop request")
+	}
+	if got := ss.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
+		t.Errorf("stop requests %q, want one for %s %s", got, abTask, abUser)
+	}
+}
+
+func (ss *stopServer) noStop(t *testing.T, s *Stream) {
+	t.Helper()
+	waitBackground(t, s)
+	if got := ss.stopList(); len(got) != 0 {
+		t.Errorf("stop requests %q, want none", got)
+	}
+}
+
+var abRequest = ChatRequest{Query: "q", User: abUser}
+
+func TestAutoStopCancel(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	c := ss.client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := c.StreamMessage(ctx, abRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for ev, err := range s.Events() {
+		if err != nil {
+			last = err
+			continue
+		}
+		if ev.Name() == EventMessage {
+			cancel()
+		}
+	}
+	if !errors.Is(last, context.Canceled) || !errors.Is(last, ErrIncompleteStream) {
+		t.Errorf("err = %v", last)
+	}
+	ss.exactlyOneStop(t, s)
+}
+
+func TestAutoStopBreak(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	c := ss.client(t)
+	s, err := c.StreamMessage(context.Background(), abRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ev, err := range s.Events() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Name() == EventMessage {
+			break
+		}
+	}
+	ss.exactlyOneStop(t, s)
+	_ = s.Close() // no second stop
+	ss.exactlyOneStop(t, s)
+}
+
+func TestAutoStopClose(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	c := ss.client(t)
+	s, err := c.StreamMessage(context.Background(), abRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	got := make(chan struct{})
+	go func() {
+		var last error
+		for ev, err := range s.Events() {
+			if err != nil {
+				last = err
+				continue
+			}
+			if ev.Name() == EventMessage {
+				close(got)
+			}
+		}
+		ended <- last
+	}()
+	wait(t, got, "the first message")
+	_ = s.Close()
+	if err := <-ended; !errors.Is(err, ErrIncompleteStream) {
+		t.Errorf("err = %v", err)
+	}
+	_ = s.Close()
+	ss.exactlyOneStop(t, s)
+}
+
+// TestAutoStopCloseBeforeAnyEvent: Close before any event was read: the
+// stream reads ahead, in the background, for the task id.
+func TestAutoStopCloseBeforeAnyEvent(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	ss.head = nil // the events come only after Close
+	ss.tail = []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessage, `,"answer":"x"`)}
+	c := ss.client(t)
+	s, err := c.StreamMessage(context.Background(), abRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, ss.started, "the stream to start")
+	_ = s.Close()
+	close(ss.more)
+	ss.exactlyOneStop(t, s)
+	for _, err := range s.Events() {
+		if !errors.Is(err, ErrIncompleteStream) {
+			t.Errorf("Events after Close: %v", err)
+		}
+	}
+}
+
+// TestAutoStopSendMessage: SendMessage whose context ends stops its run.
+// The context is cancelled once the client has read the first bytes of
+// the stream (a transport that tells).
+func TestAutoStopSendMessage(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	ss.runHeader = abRun
+	read := make(chan struct{})
+	tr := newTransport()
+	t.Cleanup(tr.CloseIdleConnections)
+	c := ss.client(t, WithHTTPClient(&http.Client{Transport: &firstReadTransport{rt: tr, read: read}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-read
+		cancel()
+	}()
+	r, err := c.SendMessage(ctx, abRequest)
+	if !errors.Is(err, context.Canceled) || r == nil {
+		t.Fatalf("reply %+v, err %v", r, err)
+	}
+	ss.exactlyOneStop(t, nil)
+}
+
+// firstReadTransport closes read when the body of a chat reply has
+// returned its first bytes.
+type firstReadTransport struct {
+	rt   http.RoundTripper
+	read chan struct{}
+	once sync.Once
+}
+
+func (f *firstReadTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := f.rt.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/chat-messages") {
+		resp.Body = &signalBody{ReadCloser: resp.Body, f: f}
+	}
+	return resp, err
+}
+
+type signalBody struct {
+	io.ReadCloser
+	f *firstReadTransport
+}
+
+func (b *signalBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.f.once.Do(func() { close(b.f.read) })
+	}
+	return n, err
+}
+
+// TestAutoStopCancelBeforeAnyEvent: the context ends before any event
+// carried the task id; the run id of the header finds it among the run's
+// live events.
+func TestAutoStopCancelBeforeAnyEvent(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	ss.head = nil
+	ss.runHeader = abRun
+	c := ss.client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := c.StreamMessage(ctx, abRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RunID() != abRun {
+		t.Errorf("RunID %q", s.RunID())
+	}
+	cancel()
+	for _, err := range s.Events() {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v", err)
+		}
+	}
+	ss.exactlyOneStop(t, s)
+	if ss.lookups != 1 {
+		t.Errorf("%d task lookups", ss.lookups)
+	}
+}
+
+// TestAutoStopNot: no stop after the run's end, after an explicit Stop,
+// for a dropped connection, or with WithAutoStop(false).
+func TestAutoStopNot(t *testing.T) {
+	leakCheck(t)
+	t.Run("after message_end", func(t *testing.T) {
+		ss := newStopServer(t)
+		close(ss.more)
+		c := ss.client(t)
+		s, err := c.StreamMessage(context.Background(), abRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ev, err := range s.Events() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Name() == EventMessageEnd {
+				break
+			}
+		}
+		ss.noStop(t, s)
+	})
+	t.Run("off", func(t *testing.T) {
+		ss := newStopServer(t)
+		c := ss.client(t, WithAutoStop(false))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		s, err := c.StreamMessage(ctx, abRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range s.Events() {
+			cancel()
+		}
+		_ = s.Close()
+		ss.noStop(t, s)
+	})
+	t.Run("explicit stop", func(t *testing.T) {
+		ss := newStopServer(t)
+		c := ss.client(t)
+		s, err := c.StreamMessage(context.Background(), abRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ev, err := range s.Events() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Name() == EventMessage {
+				if err := s.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		ss.exactlyOneStop(t, s)
+	})
+	t.Run("dropped", func(t *testing.T) {
+		ss := newStopServer(t)
+		ss.cut = true
+		c := ss.client(t, WithResume(false))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		s, err := c.StreamMessage(ctx, abRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Collect()
+		if !errors.Is(err, ErrIncompleteStream) {
+			t.Errorf("err = %v", err)
+		}
+		cancel() // after the end: nothing to abandon
+		ss.noStop(t, s)
+	})
+}
+
+// TestIdleTimeoutCountsOnlyTheServer: a consumer that spends longer on
+// each event than the idle timeout, reading a server that sends often,
+// does not time out (issue: the timer ran while the consumer worked).
+func TestIdleTimeoutCountsOnlyTheServer(t *testing.T) {
+	t.Parallel()
+	const idle = 200 * time.Millisecond
+	c, mux, _ := setup(t, WithIdleTimeout(idle))
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		f := sseHeader(t, w)
+		for range 5 {
+			write(w, f, streamMsg("x"))
+			select { // a server that sends every 50 ms
+			case <-time.After(idle / 4):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		write(w, f, streamEnd)
+	})
+	s, err := c.StreamMessage(context.Background(), ChatRequest{Query: "q", User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range s.Events() {
+		if err != nil {
+			t.Fatalf("after %d events: %v", n, err)
+		}
+		n++
+		if n <= 3 {
+			time.Sleep(3 * idle) // a slow consumer (its work, not synchronisation)
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d events", n)
+	}
+}
+
+// TestCollectBounded: a server that sends message events forever; Collect
+// stops at the reply limit with ErrReplyTooLarge (and stops the run).
+func TestCollectBounded(t *testing.T) {
+	leakCheck(t)
+	const limit = 64 << 10
+	c, mux, _ := setup(t, WithMaxReplyBytes(limit))
+	stopped := make(chan struct{}, 1)
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		f := sseHeader(t, w)
+		for r.Context().Err() == nil {
+			write(w, f, streamMsg("0123456789abcdef0123456789abcdef"))
+		}
+	})
+	mux.HandleFunc("POST /chat-messages/{task}/stop", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"result":"success"}`)
+		stopped <- struct{}{}
+	})
+	r, err := c.SendMessage(context.Background(), ChatRequest{Query: "q", User: "u"})
+	if !errors.Is(err, ErrReplyTooLarge) {
+		t.Fatalf("err = %v", err)
+	}
+	if r == nil || len(r.Answer) > limit+64 || len(r.Answer) < limit {
+		t.Errorf("answer of %d bytes", len(r.Answer))
+	}
+	wait(t, chanOf(stopped), "the stop request")
+}
