@@ -26,7 +26,7 @@ type stopServer struct {
 	tail      []string
 	more      chan struct{} // closed by the test to let the stream go on
 	runHeader string
-	cut       bool // cut the connection after head (a drop)
+	cut       bool          // cut the connection after head (a drop)
 	started   chan struct{} // closed when head is out
 	mu        sync.Mutex
 	stops     []string

@@ -24,29 +24,29 @@ import (
 
 // runServer is a fake Dify chatflow app with one run.
 type runServer struct {
-	t                             *testing.T
-	runID, taskID, convID, msgID  string
-	user                          string
-	chunks                        []string // the whole answer, as the model writes it
-	cutAfter                      int      // deltas the chat stream sends before the cut
-	lost                          int      // deltas produced while the client is away (never sent again)
-	header                        bool     // send X-Workflow-Run-ID
-	cutBeforeEvents               bool     // cut right after the headers
-	mode                          string   // reattach: "running", "finished", "404" (never), "drop" (cut again), "500"
-	first404                      int      // reattaches answered 404 before the mode applies
-	pollRunning                   int      // run detail polls answered "running" before "succeeded"
-	idleCut                       bool     // instead of cutting, fall silent (the client's idle timeout ends it)
-	storeBeforeEnd                bool     // the message is stored before message_end (Dify's order)
-	finishedOutputs               string   // outputs.answer of workflow_finished ("" means the answer)
-	messagesFail                  bool     // GET /messages answers 404
-	mu                            sync.Mutex
-	stored                        string
-	ended                         bool
-	reattaches, polls, msgReads   int
-	queries                       []string
-	stops                         []string // "task user"
-	stopped                       chan struct{}
-	silent                        chan struct{} // closed when the test ends, for idleCut
+	t                            *testing.T
+	runID, taskID, convID, msgID string
+	user                         string
+	chunks                       []string // the whole answer, as the model writes it
+	cutAfter                     int      // deltas the chat stream sends before the cut
+	lost                         int      // deltas produced while the client is away (never sent again)
+	header                       bool     // send X-Workflow-Run-ID
+	cutBeforeEvents              bool     // cut right after the headers
+	mode                         string   // reattach: "running", "finished", "404" (never), "drop" (cut again), "500"
+	first404                     int      // reattaches answered 404 before the mode applies
+	pollRunning                  int      // run detail polls answered "running" before "succeeded"
+	idleCut                      bool     // instead of cutting, fall silent (the client's idle timeout ends it)
+	storeBeforeEnd               bool     // the message is stored before message_end (Dify's order)
+	finishedOutputs              string   // outputs.answer of workflow_finished ("" means the answer)
+	messagesFail                 bool     // GET /messages answers 404
+	mu                           sync.Mutex
+	stored                       string
+	ended                        bool
+	reattaches, polls, msgReads  int
+	queries                      []string
+	stops                        []string // "task user"
+	stopped                      chan struct{}
+	silent                       chan struct{} // closed when the test ends, for idleCut
 }
 
 func newRunServer(t *testing.T) *runServer {
