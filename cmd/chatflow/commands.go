@@ -192,7 +192,7 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 				scr.progressf("⏸ waiting for human input (form token %s)\n", p.Data.FormToken)
 			}
 		}
-		if resumed(s) && !reportedResume {
+		if s.Resumed() && !reportedResume {
 			scr.progressf("connection dropped; resumed\n")
 		}
 		if taskID := s.TaskID(); taskID != "" {
@@ -217,14 +217,6 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 // reasonResumed is the reason of the message_replace event with which a
 // resumed stream delivers the stored answer (chatflow.ReasonResumed).
 const reasonResumed = "resumed"
-
-// resumed reports whether the stream recovered from a dropped connection,
-// for streams that can tell (a Resumed method); false for those that
-// cannot.
-func resumed(s *chatflow.Stream) bool {
-	r, ok := any(s).(interface{ Resumed() bool })
-	return ok && r.Resumed()
-}
 
 // stopAbandoned stops the run of a stream given up on (Ctrl-C or
 // -timeout). The library stops abandoned runs by itself as well; the stop
