@@ -177,9 +177,7 @@ func (s *Stream) Collect() (*Reply, error) {
 		}
 	}
 	r.Answer = answer.String()
-	if id := s.TaskID(); id != "" || r.TaskID == s.RunID() {
-		r.TaskID = id
-	}
+	r.TaskID = s.TaskID()
 	if r.WorkflowRunID == "" {
 		r.WorkflowRunID = s.RunID()
 	}
@@ -260,9 +258,6 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 			r.WorkflowStatus = w.Data.Status
 			r.WorkflowError = w.Data.Error
 			r.Outputs = w.Data.Outputs
-			if w.Data.ElapsedTime > 0 {
-				r.Timing.RunElapsed = seconds(w.Data.ElapsedTime)
-			}
 		}
 	case EventWorkflowPaused:
 		w, err := ev.WorkflowPaused()
@@ -277,9 +272,6 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 			}
 			if w.Data.Outputs != nil {
 				r.Outputs = w.Data.Outputs
-			}
-			if w.Data.ElapsedTime > 0 {
-				r.Timing.RunElapsed = seconds(w.Data.ElapsedTime)
 			}
 			for _, f := range w.Data.HumanInputForms {
 				if !r.hasForm(f.FormToken) {
@@ -352,9 +344,4 @@ func unixTime(sec int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, 0)
-}
-
-// seconds converts a duration in seconds to a time.Duration.
-func seconds(s float32) time.Duration {
-	return time.Duration(float64(s) * float64(time.Second))
 }

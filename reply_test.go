@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var updateStreams = flag.Bool("update-streams", false, "rewrite testdata/streams/*.golden.json")
@@ -244,5 +247,101 @@ func TestCollectCaptures(t *testing.T) {
 		if r.Answer == "" || r.ConversationID == "" || r.MessageID == "" || r.TaskID == "" || r.Usage.TotalTokens == 0 || !r.MessageEnded {
 			t.Errorf("%s: reply %+v", name, r)
 		}
+	}
+}
+
+// TestCollectForms: a run that pauses with several pending forms keeps
+// them all; forms that only workflow_paused lists are added.
+func TestCollectForms(t *testing.T) {
+	t.Parallel()
+	form := func(token, node string, exp int) string {
+		return `data: {"event":"human_input_required","task_id":"t1","workflow_run_id":"w1","conversation_id":"c1","message_id":"m1","data":{"form_token":"` + token +
+			`","node_id":"` + node + `","node_title":"Ask ` + node + `","form_content":"Fill in","expiration_time":` + fmt.Sprint(exp) +
+			`,"inputs":[{"output_variable_name":"reason","type":"paragraph"}],"actions":[{"id":"approve","title":"Approve"},{"id":"reject","title":"Reject"}]}}` + "\n\n"
+	}
+	in := form("tok-a", "n1", 1767427200) + form("tok-b", "n2", 0) +
+		`data: {"event":"workflow_paused","task_id":"t1","workflow_run_id":"w1","data":{"workflow_run_id":"w1","status":"paused","elapsed_time":2.5,` +
+		`"human_input_forms":[{"form_token":"tok-a","node_id":"n1"},{"form_token":"tok-c","node_id":"n3","node_title":"Mail","expiration_time":1767427300}]}}` + "\n\n"
+	r, err := streamFromBytes([]byte(in)).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Forms) != 3 || r.FormToken != "tok-b" || !r.Paused || r.HumanInput.FormToken != "tok-b" {
+		t.Fatalf("forms %+v, token %q", r.Forms, r.FormToken)
+	}
+	a, b, c := r.Forms[0], r.Forms[1], r.Forms[2]
+	if a.Token != "tok-a" || a.NodeID != "n1" || a.NodeTitle != "Ask n1" || a.Content != "Fill in" || !a.ExpiresAt.Equal(time.Unix(1767427200, 0)) ||
+		!slices.Equal(a.FieldNames(), []string{"reason"}) || !slices.Equal(a.ActionIDs(), []string{"approve", "reject"}) || a.Data == nil {
+		t.Errorf("first form %+v", a)
+	}
+	if b.Token != "tok-b" || !b.ExpiresAt.IsZero() {
+		t.Errorf("second form %+v", b)
+	}
+	if c.Token != "tok-c" || c.NodeTitle != "Mail" || c.Data != nil || c.FieldNames() != nil || c.ActionIDs() != nil {
+		t.Errorf("third form %+v", c)
+	}
+	if r.Timing.RunElapsed != 2500*time.Millisecond {
+		t.Errorf("run elapsed %v", r.Timing.RunElapsed)
+	}
+}
+
+// TestReplyTiming: the times of a streamed reply come in order.
+func TestReplyTiming(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	next := make(chan struct{})
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		f := sseHeader(t, w)
+		write(w, f, `data: {"event":"workflow_started","task_id":"t1","workflow_run_id":"`+testRunID+`","data":{"id":"`+testRunID+`"}}`+"\n\n")
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		write(w, f, streamMsg("hi")+streamEnd+
+			`data: {"event":"workflow_finished","task_id":"t1","workflow_run_id":"`+testRunID+`","data":{"status":"succeeded","elapsed_time":0.25}}`+"\n\n")
+	})
+	s, err := c.StreamMessage(context.Background(), ChatRequest{Query: "q", User: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r *Reply
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r, err = s.Collect()
+	}()
+	close(next)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := r.Timing
+	if tm.Sent.IsZero() || tm.Headers.Before(tm.Sent) || tm.FirstEvent.Before(tm.Headers) || tm.FirstText.Before(tm.FirstEvent) || tm.End.Before(tm.FirstText) {
+		t.Errorf("times out of order: %+v", tm)
+	}
+	if tm.RunElapsed != 250*time.Millisecond || tm.Total() < tm.ToFirstText() || tm.ToFirstText() < tm.ToFirstEvent() || tm.ToHeaders() < 0 {
+		t.Errorf("durations: %+v", tm)
+	}
+	if s.Timing() != tm {
+		t.Errorf("Stream.Timing %+v", s.Timing())
+	}
+	if (Timing{}).Total() != 0 {
+		t.Error("zero Timing has a total")
+	}
+}
+
+// TestCollectTaskIDNotRunID: events rebuilt from the server's record carry
+// the run id as task_id: it never becomes the task id.
+func TestCollectTaskIDNotRunID(t *testing.T) {
+	t.Parallel()
+	in := `data: {"event":"workflow_started","task_id":"w1","workflow_run_id":"w1","conversation_id":"c1","message_id":"m1","data":{"id":"w1"}}` + "\n\n" +
+		`data: {"event":"message_replace","task_id":"w1","conversation_id":"c1","message_id":"m1","answer":""}` + "\n\n" +
+		`data: {"event":"message","task_id":"t-real","conversation_id":"c1","message_id":"m1","answer":"ok"}` + "\n\n" +
+		`data: {"event":"message_end","task_id":"t-real","id":"m1","conversation_id":"c1"}` + "\n\n"
+	s := streamFromBytes([]byte(in))
+	r, err := s.Collect()
+	if err != nil || r.TaskID != "t-real" || s.TaskID() != "t-real" || r.WorkflowRunID != "w1" || s.RunID() != "w1" || r.Answer != "ok" {
+		t.Errorf("reply %+v, %v; stream task %q", r, err, s.TaskID())
 	}
 }

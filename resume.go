@@ -314,6 +314,8 @@ func (s *Stream) resume(drop error) error {
 		// and it cannot be reattached to: end with events rebuilt from
 		// its state.
 		s.terminal.Store(true)
+		s.timing.End = time.Now()
+		s.timing.RunElapsed = time.Duration(float64(wr.ElapsedTime) * float64(time.Second))
 		rs.held = append(rs.held, s.runEndEvent(wr))
 		s.settle()
 		return nil

@@ -2,6 +2,7 @@ package chatflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"iter"
@@ -322,6 +323,9 @@ func (s *Stream) next() (Event, error) {
 		case EventMessageEnd, EventWorkflowFinished, EventWorkflowPaused:
 			s.terminal.Store(true)
 			s.timing.End = time.Now()
+			if ev.name != EventMessageEnd {
+				s.timing.RunElapsed = runElapsed(data)
+			}
 			if s.rs != nil && s.rs.holdTerminal() {
 				s.rs.held = append(s.rs.held, ev)
 				continue
@@ -374,6 +378,20 @@ func (s *Stream) learnIDs(ev Event) {
 	if s.messageID == "" {
 		s.messageID = topLevelString(data, "message_id")
 	}
+}
+
+// runElapsed returns data.elapsed_time (seconds) of a workflow_finished or
+// workflow_paused event.
+func runElapsed(data string) time.Duration {
+	var v struct {
+		Data struct {
+			ElapsedTime float64 `json:"elapsed_time"`
+		} `json:"data"`
+	}
+	if json.Unmarshal([]byte(data), &v) != nil || v.Data.ElapsedTime <= 0 {
+		return 0
+	}
+	return time.Duration(v.Data.ElapsedTime * float64(time.Second))
 }
 
 // readError turns an error of the decoder into the stream's error.
