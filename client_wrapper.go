@@ -246,17 +246,20 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{server: server, hc: hc, cfg: cfg}
 	// The key lives only in this closure: no field of Client holds it.
-	auth := func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+apiKey)
+	bearer := "Bearer " + apiKey
+	ua := cfg.userAgent
+	headers := func(_ context.Context, req *http.Request) error {
+		if req.Header == nil {
+			req.Header = http.Header{}
+		}
+		// One allocation for both values, each capped so that an append to
+		// one cannot write into the other.
+		v := []string{bearer, ua}
+		req.Header["Authorization"], req.Header["User-Agent"] = v[:1:1], v[1:]
 		return nil
 	}
 	c.sec = newSecret(apiKey)
-	ua := cfg.userAgent
-	userAgent := func(_ context.Context, req *http.Request) error {
-		req.Header.Set("User-Agent", ua)
-		return nil
-	}
-	c.editors = append([]gen.RequestEditorFn{auth, userAgent}, cfg.editors...)
+	c.editors = append([]gen.RequestEditorFn{headers}, cfg.editors...)
 
 	d := apiDoer{c: c}
 	c.raw, err = gen.NewClient(server, gen.WithHTTPClient(d), gen.WithRequestEditorFn(c.applyEditors))

@@ -93,8 +93,7 @@ func cursorSeq[T any](ctx context.Context, fetch func(ctx context.Context, curso
 	return func(yield func(T, error) bool) {
 		var zero T
 		cursor := ""
-		used := map[string]bool{}
-		var prev map[string]bool
+		var used, prev map[string]bool
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(zero, err)
@@ -105,14 +104,18 @@ func cursorSeq[T any](ctx context.Context, fetch func(ctx context.Context, curso
 				yield(zero, err)
 				return
 			}
-			cur, ok := yieldPage(items, id, prev, reverse, yield)
-			if !ok || !more || len(items) == 0 {
+			more = more && len(items) > 0
+			cur, ok := yieldPage(items, id, prev, reverse, more, yield)
+			if !ok || !more {
 				return
 			}
 			n := next(items)
 			if n == "" || used[n] || n == cursor {
 				yield(zero, fmt.Errorf("%w (cursor %q after %q)", ErrPaginationStuck, n, cursor))
 				return
+			}
+			if used == nil {
+				used = map[string]bool{}
 			}
 			used[n] = true
 			cursor, prev = n, cur
@@ -148,7 +151,7 @@ func numberedSeq[T any](ctx context.Context, first int, fetch func(ctx context.C
 				yield(zero, fmt.Errorf("%w (page %d is page %d again)", ErrPaginationStuck, page, page-1))
 				return
 			}
-			cur, ok := yieldPage(items, id, prev, false, yield)
+			cur, ok := yieldPage(items, id, prev, false, more, yield)
 			if !ok || !more {
 				return
 			}
@@ -161,22 +164,41 @@ func numberedSeq[T any](ctx context.Context, first int, fetch func(ctx context.C
 	}
 }
 
-// yieldPage yields the items not seen on the previous page (prev) and
-// returns the ids of this page, and false once the consumer has stopped.
-func yieldPage[T any](items []T, id func(*T) string, prev map[string]bool, reverse bool, yield func(T, error) bool) (map[string]bool, bool) {
-	cur := make(map[string]bool, len(items))
-	for i := range items {
+// smallPage is the largest page whose duplicate ids yieldPage finds by
+// comparing ids rather than with a map.
+const smallPage = 16
+
+// yieldPage yields the items of a page (from the last when reverse is
+// set) except those whose id was yielded before, on this page or the
+// previous one (prev). It returns false once the consumer has stopped, and
+// the ids of this page when keep is set (nil otherwise: a last page needs
+// no map).
+func yieldPage[T any](items []T, id func(*T) string, prev map[string]bool, reverse, keep bool, yield func(T, error) bool) (map[string]bool, bool) {
+	var cur map[string]bool
+	if keep || len(items) > smallPage {
+		cur = make(map[string]bool, len(items))
+	}
+	at := func(n int) *T {
 		if reverse {
-			i = len(items) - 1 - i
+			return &items[len(items)-1-n]
 		}
-		it := &items[i]
-		k := id(it)
-		if k != "" {
-			if cur[k] || prev[k] {
+		return &items[n]
+	}
+	for n := range items {
+		it := at(n)
+		if k := id(it); k != "" {
+			dup := prev[k]
+			if cur != nil {
+				dup = dup || cur[k]
 				cur[k] = true
+			} else {
+				for m := 0; m < n && !dup; m++ {
+					dup = id(at(m)) == k
+				}
+			}
+			if dup {
 				continue
 			}
-			cur[k] = true
 		}
 		if !yield(*it, nil) {
 			return cur, false

@@ -1,6 +1,7 @@
 package chatflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,18 +9,44 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 )
 
 // decodeJSON decodes the JSON reply of a generated call (whose non-2xx
 // replies the apiDoer already turned into errors) into a T, and closes the
-// body. It streams the body into the decoder rather than reading it whole.
+// body. The body is read whole (the reply limit bounds it) into a pooled
+// buffer and unmarshalled; encoding/json's Decoder would buffer the whole
+// value as well, in a buffer of its own for every reply. A body that is not
+// exactly one JSON value, or whose reading failed, is decoded again with a
+// Decoder over the same bytes and read error: the first value is taken as
+// it was before (trailing bytes, or an error after the value, are
+// ignored), and a cut value is io.ErrUnexpectedEOF.
 func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = drainClose(resp) }()
+	buf := replyBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledReply {
+			replyBufs.Put(buf)
+		}
+	}()
+	*buf, err = readBody((*buf)[:0], resp.Body)
+	if err == nil {
+		_ = resp.Body.Close() // read to its end: nothing to drain
+	} else {
+		defer func() { _ = drainClose(resp) }()
+	}
 	v := new(T)
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	if err == nil && json.Unmarshal(*buf, v) == nil {
+		return v, nil
+	}
+	var rd io.Reader = bytes.NewReader(*buf)
+	if err != nil {
+		rd = io.MultiReader(rd, errReader{err})
+	}
+	v = new(T)
+	if err = json.NewDecoder(rd).Decode(v); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -30,6 +57,34 @@ func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
 		return nil, fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
 	}
 	return v, nil
+}
+
+// replyBufs holds the buffers decodeJSON reads bodies into; those larger
+// than maxPooledReply are left to the garbage collector.
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxPooledReply = 64 << 10
+
+// errReader is a reader that fails with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// readBody appends what r holds, up to its end, to b.
+func readBody(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // checkSuccess reads the reply of an operation whose 2xx reply carries no
