@@ -23,10 +23,15 @@ func sseMessage(answer string) string {
 
 const sseEnd = `data: {"event":"message_end","task_id":"t1","id":"m1","message_id":"m1","conversation_id":"c1","metadata":{},"created_at":1}` + "\n\n"
 
-// sseHandler writes the events, flushing each, then runs then.
+// sseHandler writes the events, flushing each, then runs then. It answers
+// a stop request (sent when a test abandons a stream) like Dify.
 func sseHandler(events []string, then func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if strings.HasSuffix(r.URL.Path, "/stop") {
+			writeJSON(w, 200, `{"result":"success"}`)
+			return
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(200)
 		for _, e := range events {
