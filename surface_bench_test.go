@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
-	"strings"
 	"testing"
 
 	"github.com/difykit/chatflow/gen"
@@ -225,45 +224,50 @@ func BenchmarkUploadFile(b *testing.B) {
 	}
 }
 
-// The budgets of the issue, checked with the benchmarks above: a blocking
-// JSON call costs at most 1.5x the allocations of the hand-written one and
-// 1.25x its time (the time only when SURFACE_BENCH_STRICT is set: timing on
-// a shared machine is noisy), and an upload's memory does not grow with the
-// file. Run with CHATFLOW_BUDGETS=1.
+// The budgets of the issues, checked with the benchmarks above: listing a
+// page through the iterator costs at most 1.5x the allocations of the
+// hand-written call for a page of 20 conversations, and 1.25x for a page of
+// 2, where the fixed cost of a request shows; an upload's memory does not
+// grow with the file. Time ratios are logged, never checked (timing on a
+// shared machine is noisy). Run with CHATFLOW_BUDGETS=1.
 func TestSurfaceBudgets(t *testing.T) {
-	// About 25 seconds of benchmarks, not parallel: opt in.
+	// About 40 seconds of benchmarks, not parallel: opt in.
 	if os.Getenv("CHATFLOW_BUDGETS") == "" {
 		t.Skip("set CHATFLOW_BUDGETS=1 to check the cost budgets")
 	}
 	if raceEnabled() {
 		t.Skip("budgets are meaningless under the race detector")
 	}
-	// Alternate the contenders and keep each one's fastest run, so that
-	// load from elsewhere on the machine does not decide the ratio.
-	res := map[string]testing.BenchmarkResult{}
-	for range 5 {
-		for _, bb := range listBenchmarks(conversationsPage) {
-			r := testing.Benchmark(bb.fn)
-			if old, ok := res[bb.name]; !ok || r.NsPerOp() < old.NsPerOp() {
-				res[bb.name] = r
+	for _, page := range []struct {
+		name   string
+		body   []byte
+		budget float64
+	}{{"page20", conversationsPage, 1.5}, {"page2", smallConversationsPage, 1.25}} {
+		// Alternate the contenders and keep each one's fastest run, so
+		// that load from elsewhere on the machine does not decide the
+		// ratio.
+		res := map[string]testing.BenchmarkResult{}
+		for range 5 {
+			for _, bb := range listBenchmarks(page.body) {
+				r := testing.Benchmark(bb.fn)
+				if old, ok := res[bb.name]; !ok || r.NsPerOp() < old.NsPerOp() {
+					res[bb.name] = r
+				}
 			}
 		}
-	}
-	hand := res["handwritten"]
-	for _, name := range []string{"iterator", "generated"} {
-		r := res[name]
-		tr := float64(r.NsPerOp()) / float64(hand.NsPerOp())
-		ar := float64(r.AllocsPerOp()) / float64(hand.AllocsPerOp())
-		br := float64(r.AllocedBytesPerOp()) / float64(hand.AllocedBytesPerOp())
-		t.Logf("%-10s %6d ns/op (%.2fx), %4d allocs/op (%.2fx), %6d B/op (%.2fx)", name, r.NsPerOp(), tr, r.AllocsPerOp(), ar, r.AllocedBytesPerOp(), br)
-		if name == "iterator" && ar > 1.5 {
-			t.Errorf("%s: %.2fx the allocations of hand-written code, budget 1.5x", name, ar)
+		hand := res["handwritten"]
+		for _, name := range []string{"iterator", "generated"} {
+			r := res[name]
+			tr := float64(r.NsPerOp()) / float64(hand.NsPerOp())
+			ar := float64(r.AllocsPerOp()) / float64(hand.AllocsPerOp())
+			br := float64(r.AllocedBytesPerOp()) / float64(hand.AllocedBytesPerOp())
+			t.Logf("%s %-10s %6d ns/op (%.2fx), %4d allocs/op (%.2fx), %6d B/op (%.2fx)", page.name, name, r.NsPerOp(), tr, r.AllocsPerOp(), ar, r.AllocedBytesPerOp(), br)
+			if name == "iterator" && ar > page.budget {
+				t.Errorf("%s %s: %.2fx the allocations of hand-written code, budget %.2fx", page.name, name, ar, page.budget)
+			}
 		}
-		if name == "iterator" && tr > 1.25 && strictBench() {
-			t.Errorf("%s: %.2fx the time of hand-written code, budget 1.25x", name, tr)
-		}
+		t.Logf("%s handwritten %6d ns/op, %4d allocs/op, %6d B/op", page.name, hand.NsPerOp(), hand.AllocsPerOp(), hand.AllocedBytesPerOp())
 	}
-	t.Logf("handwritten %6d ns/op, %4d allocs/op, %6d B/op", hand.NsPerOp(), hand.AllocsPerOp(), hand.AllocedBytesPerOp())
 
 	ctx := context.Background()
 	rt := &memTransport{status: 201, body: []byte(uploadReply)}
@@ -285,8 +289,6 @@ func TestSurfaceBudgets(t *testing.T) {
 		t.Errorf("upload memory grows with the file: %d B/op for 1 MiB, %d B/op for 64 MiB", small.AllocedBytesPerOp(), large.AllocedBytesPerOp())
 	}
 }
-
-func strictBench() bool { return strings.TrimSpace(os.Getenv("SURFACE_BENCH_STRICT")) != "" }
 
 // raceEnabled reports whether the test binary was built with -race.
 func raceEnabled() bool {
