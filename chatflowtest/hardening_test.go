@@ -116,7 +116,7 @@ func TestBodyLimits(t *testing.T) {
 		Image: 1000, Video: 1000, Audio: 1000, Document: 1000,
 	}))
 	big := `{"inputs":{},"user":"u","query":"` + strings.Repeat("x", 2000) + `"}`
-	wantError(t, doUnchecked(t, s, "POST", "/chat-messages", big, "Bearer "+s.APIKey, "application/json"), 413, "request_entity_too_large")
+	wantError(t, doWith(t, s, "POST", "/chat-messages", big, "Bearer "+s.APIKey, "application/json"), 413, "request_entity_too_large")
 	wantStatus(t, do(t, s, "POST", "/chat-messages", `{"inputs":{},"user":"u","query":"small"}`), 200)
 	// A multipart body far beyond every limit is cut off while it is read.
 	body, ct := multipartBody(t, "file", "huge.txt", "text/plain", make([]byte, 8<<20), map[string]string{"user": "u"})

@@ -2,22 +2,25 @@
 // generated from, with the overlay of corrections applied, for tools and tests
 // that validate requests and replies against it (kin-openapi).
 //
-// It is kept apart from the root package so that kin-openapi and the YAML
-// libraries never end up in a binary that only uses the client.
+// The overlay is applied when the code is generated, not at run time:
+// effective.json is chatflow.json with overlay.yaml applied, written by
+// internal/cmd/geneffective (go generate ./...), so that this package needs
+// kin-openapi alone. Package internal/overlay applies an overlay for the
+// generators and tests.
+//
+// It is kept apart from the root package so that kin-openapi never ends up in
+// a binary that only uses the client.
 package openapi
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/speakeasy-api/openapi/overlay/loader"
-	"gopkg.in/yaml.v3"
 )
 
-//go:embed chatflow.json overlay.yaml
+//go:embed chatflow.json overlay.yaml effective.json
 var files embed.FS
 
 // Raw returns the bytes of the API description as written (no overlay).
@@ -32,41 +35,29 @@ func Overlay() []byte {
 	return b
 }
 
+// Effective returns the bytes of the effective API description: Raw with
+// Overlay applied, as generated into effective.json.
+func Effective() []byte {
+	b, _ := files.ReadFile("effective.json")
+	return b
+}
+
 var (
 	once    sync.Once
 	loaded  *openapi3.T
 	loadErr error
 )
 
-// Spec returns the API description with the overlay applied, parsed and
-// validated. The result is shared: treat it as read-only.
+// Spec returns the effective API description (the overlay applied), parsed
+// and validated. The result is shared: treat it as read-only.
 func Spec() (*openapi3.T, error) {
-	once.Do(func() { loaded, loadErr = Load(Raw(), Overlay()) })
+	once.Do(func() { loaded, loadErr = Parse(Effective()) })
 	return loaded, loadErr
 }
 
-// Load applies overlay (strictly: every action must match) to the
-// description in spec and returns the result, parsed and validated.
-func Load(spec, overlay []byte) (*openapi3.T, error) {
-	node, err := loader.LoadSpecificationFromReader(bytes.NewReader(spec))
-	if err != nil {
-		return nil, fmt.Errorf("openapi: parse description: %w", err)
-	}
-	ov, err := loader.LoadOverlayFromReader(bytes.NewReader(overlay))
-	if err != nil {
-		return nil, fmt.Errorf("openapi: parse overlay: %w", err)
-	}
-	if err := ov.Validate(); err != nil {
-		return nil, fmt.Errorf("openapi: invalid overlay: %w", err)
-	}
-	if warnings, err := ov.ApplyToStrict(node); err != nil {
-		return nil, fmt.Errorf("openapi: apply overlay: %w (%v)", err, warnings)
-	}
-	merged, err := yaml.Marshal(node)
-	if err != nil {
-		return nil, fmt.Errorf("openapi: encode description: %w", err)
-	}
-	doc, err := openapi3.NewLoader().LoadFromData(merged)
+// Parse parses an API description (JSON or YAML) and validates it.
+func Parse(data []byte) (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(data)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: load description: %w", err)
 	}

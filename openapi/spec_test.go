@@ -103,6 +103,18 @@ func TestOverlayServerFacts(t *testing.T) {
 		errorBody(op, "422")
 	}
 	errorBody("GET /apps/annotation-reply/{action}/status/{job_id}", "404")
+	// The fake, like a server behind its size limit, refuses an oversized
+	// JSON body with 413 request_entity_too_large.
+	for _, op := range []string{
+		"POST /chat-messages",
+		"POST /messages/{message_id}/feedbacks",
+		"POST /conversations/{conversation_id}/name",
+		"PUT /conversations/{conversation_id}/variables/{variable_id}",
+		"POST /apps/annotations",
+		"POST /text-to-audio",
+	} {
+		errorBody(op, "413")
+	}
 
 	logs := doc.Paths.Find("/workflows/logs").Get
 	if p := logs.Parameters.GetByInAndName("query", "status"); p == nil {

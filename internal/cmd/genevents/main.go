@@ -32,17 +32,18 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/difykit/chatflow/internal/overlay"
 	"github.com/difykit/chatflow/openapi"
 )
 
 func main() {
 	spec := flag.String("spec", "openapi/chatflow.json", "the API description")
-	overlay := flag.String("overlay", "openapi/overlay.yaml", "the overlay applied to it")
+	ov := flag.String("overlay", "openapi/overlay.yaml", "the overlay applied to it")
 	genFile := flag.String("gen", "gen/chatflow.gen.go", "the code oapi-codegen generated from them")
 	out := flag.String("o", "events_gen.go", "the Go file to write")
 	flat := flag.String("flat", "StreamEventChatMessage", "the generated type that the hand-written fast decoder (decodeFlatMessage) fills")
 	flag.Parse()
-	if err := run(*spec, *overlay, *genFile, *flat, *out); err != nil {
+	if err := run(*spec, *ov, *genFile, *flat, *out); err != nil {
 		log.Fatalf("genevents: %v", err)
 	}
 }
@@ -73,7 +74,11 @@ func run(specPath, overlayPath, genPath, flatType, outPath string) error {
 	if err != nil {
 		return err
 	}
-	doc, err := openapi.Load(specRaw, overlayRaw)
+	effective, err := overlay.Apply(specRaw, overlayRaw)
+	if err != nil {
+		return err
+	}
+	doc, err := openapi.Parse(effective)
 	if err != nil {
 		return err
 	}
