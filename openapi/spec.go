@@ -13,34 +13,34 @@
 package openapi
 
 import (
-	"embed"
+	"bytes"
+	_ "embed" // the description files
 	"fmt"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-//go:embed chatflow.json overlay.yaml effective.json
-var files embed.FS
+// The files are embedded one by one, so that a program that never calls Raw
+// or Overlay (the CLI) does not carry them.
+var (
+	//go:embed chatflow.json
+	raw []byte
+	//go:embed overlay.yaml
+	overlay []byte
+	//go:embed effective.json
+	effective []byte
+)
 
 // Raw returns the bytes of the API description as written (no overlay).
-func Raw() []byte {
-	b, _ := files.ReadFile("chatflow.json")
-	return b
-}
+func Raw() []byte { return bytes.Clone(raw) }
 
 // Overlay returns the bytes of the overlay that corrects the description.
-func Overlay() []byte {
-	b, _ := files.ReadFile("overlay.yaml")
-	return b
-}
+func Overlay() []byte { return bytes.Clone(overlay) }
 
 // Effective returns the bytes of the effective API description: Raw with
 // Overlay applied, as generated into effective.json.
-func Effective() []byte {
-	b, _ := files.ReadFile("effective.json")
-	return b
-}
+func Effective() []byte { return bytes.Clone(effective) }
 
 var (
 	once    sync.Once
@@ -51,7 +51,7 @@ var (
 // Spec returns the effective API description (the overlay applied), parsed
 // and validated. The result is shared: treat it as read-only.
 func Spec() (*openapi3.T, error) {
-	once.Do(func() { loaded, loadErr = Parse(Effective()) })
+	once.Do(func() { loaded, loadErr = Parse(effective) })
 	return loaded, loadErr
 }
 
