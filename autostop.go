@@ -29,8 +29,8 @@ var errAbandoned = errors.New("chatflow: stream abandoned")
 // the calling goroutine holds readMu, which abandon then releases (or hands
 // over to the background goroutine that reads ahead for the task id).
 func (s *Stream) abandon(owner bool) {
-	s.ended.Store(true)
-	if !s.autoStopping() {
+	wasEnded := s.ended.Swap(true)
+	if wasEnded || !s.autoStopping() {
 		s.release(errStreamClosed)
 		if owner {
 			s.readMu.Unlock()

@@ -408,14 +408,16 @@ func TestAutoStopNot(t *testing.T) {
 // does not time out (issue: the timer ran while the consumer worked).
 func TestIdleTimeoutCountsOnlyTheServer(t *testing.T) {
 	t.Parallel()
-	const idle = 200 * time.Millisecond
-	c, mux, _ := setup(t, WithIdleTimeout(idle))
+	// Wide margins: the server sends 20 times per idle timeout; the
+	// consumer spends three idle timeouts on each of two events.
+	const idle = 500 * time.Millisecond
+	c, mux := rawSetup(t, WithIdleTimeout(idle))
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		f := sseHeader(t, w)
 		for range 5 {
 			write(w, f, streamMsg("x"))
-			select { // a server that sends every 50 ms
-			case <-time.After(idle / 4):
+			select {
+			case <-time.After(idle / 20):
 			case <-r.Context().Done():
 				return
 			}
@@ -432,7 +434,7 @@ func TestIdleTimeoutCountsOnlyTheServer(t *testing.T) {
 			t.Fatalf("after %d events: %v", n, err)
 		}
 		n++
-		if n <= 3 {
+		if n <= 2 {
 			time.Sleep(3 * idle) // a slow consumer (its work, not synchronisation)
 		}
 	}

@@ -283,6 +283,21 @@ func resumeClient(t *testing.T, rs *runServer, opts ...Option) *Client {
 	return c
 }
 
+// rawSetup is setup without the validation of requests against the API
+// description: for tests with a short idle timeout, which the first
+// validation in a process (loading the description) could exceed while
+// the client waits for the reply's headers.
+func rawSetup(t *testing.T, opts ...Option) (*Client, *http.ServeMux) {
+	t.Helper()
+	mux := http.NewServeMux()
+	srv := newServer(t, http.StripPrefix("/v1", mux).ServeHTTP)
+	c, err := NewClient(testKey, append([]Option{WithBaseURL(srv.URL + "/v1"), WithMaxRetries(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, mux
+}
+
 func (rs *runServer) request() ChatRequest { return ChatRequest{Query: "q", User: rs.user} }
 
 // checkReply checks the reply of a resumed run.
@@ -528,7 +543,8 @@ func TestResumeIdleTimeout(t *testing.T) {
 	leakCheck(t)
 	rs := newRunServer(t)
 	rs.idleCut = true
-	c := resumeClient(t, rs, WithIdleTimeout(200*time.Millisecond))
+	c, mux := rawSetup(t, WithIdleTimeout(200*time.Millisecond))
+	rs.register(mux)
 	r, err := c.SendMessage(context.Background(), rs.request())
 	rs.checkReply(t, r, err)
 	if s := rs.stopList(); len(s) != 0 {
@@ -628,12 +644,7 @@ func TestWorkflowEventsOptions(t *testing.T) {
 	t.Parallel()
 	// A server without the spec's validation, which fills in the
 	// parameters' defaults.
-	mux := http.NewServeMux()
-	srv := newServer(t, http.StripPrefix("/v1", mux).ServeHTTP)
-	c, err := NewClient(testKey, WithBaseURL(srv.URL+"/v1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, mux := rawSetup(t)
 	got := make(chan string, 4)
 	mux.HandleFunc("GET /workflow/{id}/events", func(w http.ResponseWriter, r *http.Request) {
 		got <- r.URL.Query().Encode() // sorted

@@ -394,7 +394,7 @@ func TestStreamCutOff(t *testing.T) {
 
 func TestStreamIdleTimeout(t *testing.T) {
 	t.Parallel()
-	c, mux, _ := setup(t, WithIdleTimeout(50*time.Millisecond))
+	c, mux := rawSetup(t, WithIdleTimeout(50*time.Millisecond))
 	done := make(chan struct{})
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		defer close(done)
@@ -429,7 +429,7 @@ func TestStreamIdleTimeoutResets(t *testing.T) {
 	// Generous margins: a ping every 10ms against a 1s limit, for 1.2s, so
 	// that a loaded CI machine cannot make a gap look idle.
 	const idle = time.Second
-	c, mux, _ := setup(t, WithIdleTimeout(idle))
+	c, mux := rawSetup(t, WithIdleTimeout(idle))
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		f := sseHeader(t, w)
 		tick := time.NewTicker(10 * time.Millisecond)
