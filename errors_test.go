@@ -38,9 +38,13 @@ func TestAPIErrorClasses(t *testing.T) {
 		{name: "400 concurrency as invalid_param", status: 400, ctype: "application/json",
 			body: `{"code":"invalid_param","message":"Too many requests. Please try again later.","status":400}`, wantCode: "invalid_param", sentinel: ErrRateLimited},
 		{name: "400 with params", status: 400, ctype: "application/json",
-			body: `{"code":"invalid_param","message":"user is required","status":400,"params":"user"}`, wantCode: "invalid_param", wantMessage: "user is required", wantParams: "user"},
+			body: `{"code":"invalid_param","message":"user is required","status":400,"params":"user"}`, wantCode: "invalid_param", wantMessage: "user is required", wantParams: "user", sentinel: ErrBadRequest},
 		{name: "400 multi-line pydantic", status: 400, ctype: "application/json",
-			body: `{"code":"invalid_param","message":"1 validation error\ninputs\n  Field required","status":400}`, wantCode: "invalid_param", wantMessage: "1 validation error"},
+			body: `{"code":"invalid_param","message":"1 validation error\ninputs\n  Field required","status":400}`, wantCode: "invalid_param", wantMessage: "1 validation error", sentinel: ErrBadRequest},
+		{name: "422 validation", status: 422, ctype: "application/json",
+			body: `{"code":"unprocessable_entity","message":"[{\"loc\":[\"limit\"],\"msg\":\"too large\"}]","status":422}`, wantCode: "unprocessable_entity", wantMessage: "[{", sentinel: ErrBadRequest},
+		{name: "400 not a chat app", status: 400, ctype: "application/json",
+			body: `{"code":"not_chat_app","message":"Please check if your app mode matches the right API route.","status":400}`, wantCode: "not_chat_app", sentinel: ErrBadRequest},
 		{name: "500", status: 500, ctype: "application/json",
 			body: `{"code":"internal_server_error","message":"The server encountered an internal error.","status":500}`, wantCode: "internal_server_error"},
 		{name: "502 nginx html", status: 502, ctype: "text/html",
@@ -49,8 +53,8 @@ func TestAPIErrorClasses(t *testing.T) {
 			body: "<!DOCTYPE html><html><head><title>example.com | 503: Service unavailable</title></head><body></body></html>", wantMessage: "HTML page: example.com | 503"},
 		{name: "504 empty", status: 504, body: "", wantMessage: "empty body"},
 		{name: "500 plain text", status: 500, ctype: "text/plain", body: "upstream connect error", wantMessage: "upstream connect error"},
-		{name: "400 JSON not from Dify", status: 400, ctype: "application/json", body: `{"error":"bad"}`, wantMessage: `{"error":"bad"}`},
-		{name: "400 malformed JSON", status: 400, ctype: "application/json", body: `{"code":"x",`, wantMessage: `{"code":"x",`},
+		{name: "400 JSON not from Dify", status: 400, ctype: "application/json", body: `{"error":"bad"}`, wantMessage: `{"error":"bad"}`, sentinel: ErrBadRequest},
+		{name: "400 malformed JSON", status: 400, ctype: "application/json", body: `{"code":"x",`, wantMessage: `{"code":"x",`, sentinel: ErrBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +87,7 @@ func TestAPIErrorClasses(t *testing.T) {
 			if tt.sentinel != nil && !errors.Is(err, tt.sentinel) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.sentinel)
 			}
-			for _, s := range []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrRateLimited} {
+			for _, s := range []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrRateLimited, ErrBadRequest} {
 				if s != tt.sentinel && errors.Is(err, s) {
 					t.Errorf("errors.Is(%v, %v) = true", err, s)
 				}
@@ -134,6 +138,39 @@ func TestAPIErrorRetryAfter(t *testing.T) {
 		if d := parseRetryAfter(v, now); d != 0 {
 			t.Errorf("parseRetryAfter(%q) = %v, want 0", v, d)
 		}
+	}
+	// Far in the future, in either form: capped at 24 hours.
+	for _, v := range []string{
+		"999999999999", "9223372036854775807",
+		now.AddDate(200, 0, 0).Format(http.TimeFormat), "Fri, 31 Dec 9999 23:59:59 GMT",
+	} {
+		if d := parseRetryAfter(v, now); d != maxRetryAfter {
+			t.Errorf("parseRetryAfter(%q) = %v, want %v", v, d, maxRetryAfter)
+		}
+	}
+}
+
+// TestAPIErrorRetryAfterFarFuture: the RetryAfter an *APIError reports
+// for a date centuries away is capped, and the wait before a retry is
+// capped by WithRetryWaitMax as always.
+func TestAPIErrorRetryAfterFarFuture(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithMaxRetries(1), WithRetryWaitMax(2*time.Second))
+	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT")
+		writeJSON(w, 429, `{"code":"too_many_requests","message":"slow down","status":429}`)
+	})
+	var w waits
+	_, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("err = %v", err)
+	}
+	if ae.RetryAfter != maxRetryAfter {
+		t.Errorf("RetryAfter = %v, want %v", ae.RetryAfter, maxRetryAfter)
+	}
+	if got := w.get(); len(got) != 1 || got[0] != 2*time.Second {
+		t.Errorf("waits = %v, want [2s]", got)
 	}
 }
 

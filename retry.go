@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -187,7 +188,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			status = resp.StatusCode
 			c.sec.header(resp.Header)
 			resp.Request = req
-			if stream && wd != nil {
+			if wd != nil && stream && status >= 200 && status <= 299 && isEventStream(resp) {
 				wd.setPhase(phaseDone) // the stream watches its own silence
 				wd = nil
 			}
@@ -237,6 +238,12 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("chatflow: %s %s: gave up waiting to retry: %w; last attempt: %w", req.Method, req.URL.Path, err, lastErr)
 		}
 	}
+}
+
+// isEventStream reports whether resp says it is an event stream.
+func isEventStream(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return mt == "text/event-stream"
 }
 
 // attemptError says why an attempt failed when its context ended: the idle

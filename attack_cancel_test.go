@@ -1,0 +1,312 @@
+package chatflow
+
+// Attacks on cancellation: servers that switch protocols and hold the
+// connection, error bodies that stall, and uploads whose reader blocks.
+// Every call must end with its context, and report the context's error.
+// Wall-clock bounds are wide (deadline plus many seconds): a call that
+// returns at all before the server lets go is what proves the point.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// switchAndHold answers 101 Switching Protocols and keeps the connection
+// open, silent, until the test ends.
+func switchAndHold(h *hostile, c net.Conn, _ *http.Request) {
+	reply(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	h.hold()
+}
+
+// callsOf are the calls each cancellation attack makes: a GET, a stream
+// (POST) and a DELETE with a JSON body.
+func callsOf(c *Client) map[string]func(context.Context) error {
+	return map[string]func(context.Context) error{
+		"AppInfo": func(ctx context.Context) error { _, err := c.AppInfo(ctx); return err },
+		"StreamMessage": func(ctx context.Context) error {
+			_, err := c.StreamMessage(ctx, ChatRequest{Query: "q", User: "u"})
+			return err
+		},
+		"DeleteConversation": func(ctx context.Context) error { return c.DeleteConversation(ctx, "c1", "u") },
+		"generated GET":      func(ctx context.Context) error { _, err := c.API().GetChatAppMetaWithResponse(ctx); return err },
+	}
+}
+
+// runConcurrently runs every call at once and returns their errors and
+// durations.
+func runConcurrently(calls map[string]func(context.Context) error, ctx func() (context.Context, context.CancelFunc)) (map[string]error, map[string]time.Duration) {
+	var mu sync.Mutex
+	errs := map[string]error{}
+	took := map[string]time.Duration{}
+	var wg sync.WaitGroup
+	for name, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := ctx()
+			defer cancel()
+			start := time.Now()
+			err := call(cctx)
+			mu.Lock()
+			errs[name], took[name] = err, time.Since(start)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errs, took
+}
+
+func TestAttackSwitchingProtocolsHonoursDeadline(t *testing.T) {
+	leakCheck(t)
+	h := newHostile(t, switchAndHold)
+	c, _ := faultClient(t, h.URL(), WithMaxRetries(2))
+	calls := callsOf(c)
+	errs, took := runConcurrently(calls, func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 2*time.Second)
+	})
+	for name := range calls {
+		err := errs[name]
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: err = %v, want context.DeadlineExceeded", name, err)
+		}
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.StatusCode != http.StatusSwitchingProtocols {
+			t.Errorf("%s: err = %v, want it to say the reply was a 101", name, err)
+		}
+		if took[name] > 20*time.Second {
+			t.Errorf("%s took %v with a 2s deadline", name, took[name])
+		}
+		errNoKey(t, err)
+	}
+	if got := h.hits.Load(); got != int32(len(calls)) {
+		t.Errorf("server saw %d requests, want %d (one each, no retry past the deadline)", got, len(calls))
+	}
+}
+
+func TestAttackSwitchingProtocolsWithoutDeadline(t *testing.T) {
+	leakCheck(t)
+	h := newHostile(t, switchAndHold)
+	// No deadline: the idle timeout bounds the wait for the 101's "body".
+	c, _ := faultClient(t, h.URL(), WithIdleTimeout(300*time.Millisecond))
+	calls := callsOf(c)
+	errs, took := runConcurrently(calls, func() (context.Context, context.CancelFunc) {
+		return context.WithCancel(context.Background())
+	})
+	for name := range calls {
+		if err := errs[name]; !errors.Is(err, ErrIdleTimeout) {
+			t.Errorf("%s: err = %v, want ErrIdleTimeout", name, err)
+		}
+		if took[name] > 20*time.Second {
+			t.Errorf("%s took %v with a 300ms idle timeout", name, took[name])
+		}
+	}
+}
+
+func TestAttackSwitchingProtocolsCancel(t *testing.T) {
+	leakCheck(t)
+	h := newHostile(t, switchAndHold)
+	headers := make(chan struct{}, 1)
+	c, _ := faultClient(t, h.URL(), WithIdleTimeout(0), WithLogger(slog.New(signalHandler{ch: headers})))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-headers
+		cancel()
+	}()
+	// The 101 has arrived when cancel runs: the call is reading what would
+	// be its body. Idle timeout off: only the context can end it.
+	_, err := c.AppInfo(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusSwitchingProtocols {
+		t.Errorf("err = %v, want the 101 *APIError too", err)
+	}
+}
+
+// TestAttackStalledErrorBody: an error reply whose body stops half-way is
+// read within the call's context, and the error says both what the reply
+// was and why reading it stopped.
+func TestAttackStalledErrorBody(t *testing.T) {
+	leakCheck(t)
+	h := newHostile(t, func(h *hostile, c net.Conn, _ *http.Request) {
+		reply(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"+`{"code":"internal_`)
+		h.hold()
+	})
+	// The attempt is logged once its headers have arrived: cancel then,
+	// while the error body is being read.
+	headers := make(chan struct{}, 1)
+	c, _ := faultClient(t, h.URL(), WithIdleTimeout(0), WithMaxRetries(0),
+		WithLogger(slog.New(signalHandler{ch: headers})))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-headers
+		cancel()
+	}()
+	err := c.DeleteConversation(ctx, "c1", "u")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.StatusCode != 500 {
+		t.Errorf("err = %v, want the 500 *APIError too", err)
+	}
+}
+
+// signalHandler is a slog handler that signals each record on ch.
+type signalHandler struct{ ch chan struct{} }
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(context.Context, slog.Record) error {
+	select {
+	case h.ch <- struct{}{}:
+	default:
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// enteredReader signals each time a Read of r begins.
+type enteredReader struct {
+	r       io.Reader
+	entered chan struct{}
+}
+
+func (e *enteredReader) Read(p []byte) (int, error) {
+	select {
+	case e.entered <- struct{}{}:
+	default:
+	}
+	return e.r.Read(p)
+}
+
+// stalledPipe returns a reader whose writer writes head, then stalls until
+// the test ends (when it is closed, letting the blocked Read return).
+func stalledPipe(t *testing.T, head string) *enteredReader {
+	t.Helper()
+	pr, pw := io.Pipe()
+	go func() {
+		if head != "" {
+			_, _ = io.WriteString(pw, head)
+		}
+	}()
+	t.Cleanup(func() { _ = pw.CloseWithError(errors.New("test over")) })
+	return &enteredReader{r: pr, entered: make(chan struct{}, 1)}
+}
+
+func TestAttackUploadCancelWithStalledReader(t *testing.T) {
+	for _, tt := range []struct {
+		name, file, head string
+		audio            bool
+	}{
+		{"known type, some bytes then a stall", "notes.txt", "first bytes", false},
+		{"known type, a stall at once", "notes.txt", "", false},
+		{"sniffed type (stall before sending)", "blob", "", false},
+		{"audio", "speech.mp3", "ID3", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t) // registered first: checked after the pipe is closed
+			h := startHostile(t, false, func(h *hostile, c net.Conn, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body) // reads what comes, until the client gives up
+				h.hold()
+			})
+			c, _ := faultClient(t, h.URL())
+			r := stalledPipe(t, tt.head)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				// Cancel once a Read of the pipe has begun after its head
+				// (the Read that blocks), or at once when there is none.
+				<-r.entered
+				if tt.head != "" {
+					<-r.entered
+				}
+				cancel()
+			}()
+			start := time.Now()
+			var err error
+			if tt.audio {
+				_, err = c.AudioToText(ctx, "u", tt.file, r)
+			} else {
+				_, err = c.UploadFile(ctx, "u", tt.file, r)
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("the call took %v after a cancel", d)
+			}
+		})
+	}
+}
+
+func TestAttackUploadDeadlineWithStalledReader(t *testing.T) {
+	leakCheck(t)
+	h := startHostile(t, false, func(h *hostile, c net.Conn, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		h.hold()
+	})
+	c, _ := faultClient(t, h.URL())
+	r := stalledPipe(t, "x")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.UploadFile(ctx, "u", "a.txt", r)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the call took %v with a 2s deadline", d)
+	}
+}
+
+// TestAttackUploadNilReaders: a nil reader, or a nil pointer in a reader,
+// is an error before anything is sent, not a panic.
+func TestAttackUploadNilReaders(t *testing.T) {
+	leakCheck(t)
+	h := newHostile(t, func(_ *hostile, c net.Conn, _ *http.Request) { reply(c, "HTTP/1.1 500 No\r\n\r\n") })
+	c, _ := faultClient(t, h.URL())
+	for name, r := range map[string]io.Reader{
+		"nil":               nil,
+		"*bytes.Reader":     (*bytes.Reader)(nil),
+		"*os.File":          (*os.File)(nil),
+		"*strings.Reader":   (*strings.Reader)(nil),
+		"*io.PipeReader":    (*io.PipeReader)(nil),
+		"*io.LimitedReader": (*io.LimitedReader)(nil),
+	} {
+		for _, audio := range []bool{false, true} {
+			var err error
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Errorf("%s (audio %v): panic %v", name, audio, p)
+					}
+				}()
+				if audio {
+					_, err = c.AudioToText(context.Background(), "u", "a.mp3", r)
+				} else {
+					_, err = c.UploadFile(context.Background(), "u", "a.txt", r)
+				}
+			}()
+			if err == nil || !strings.Contains(err.Error(), "nil reader") {
+				t.Errorf("%s (audio %v): err = %v, want a nil reader error", name, audio, err)
+			}
+		}
+	}
+	if got := h.hits.Load(); got != 0 {
+		t.Errorf("server saw %d requests", got)
+	}
+}
