@@ -146,8 +146,18 @@ func WithRequestEditor(fn gen.RequestEditorFn) Option {
 	}
 }
 
-// WithIdleTimeout sets how long a stream may stay silent before it fails
-// (default 2 minutes; Dify pings every 10 seconds). 0 disables the limit.
+// WithIdleTimeout sets how long the server may stay silent before a call
+// fails with an error matching ErrIdleTimeout (default 2 minutes; Dify
+// pings streams every 10 seconds). It bounds, for every call, streams
+// included, the wait for the reply's headers (counted once the request has
+// been sent; time spent in the caller's own upload reader does not count),
+// and the silence while a reply body is read (time the caller spends
+// between reads does not count). A reply that keeps sending is never cut.
+// A call that timed out this way is not retried. 0 disables the limit.
+//
+// A blocking chat call (response_mode blocking through API()) gets its
+// headers only when the whole answer is ready: use SendMessage, or a longer
+// idle timeout, for runs that take longer.
 func WithIdleTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
@@ -172,8 +182,12 @@ func WithMaxEventBytes(n int) Option {
 	}
 }
 
-// WithMaxReplyBytes sets the largest JSON reply body accepted (default
-// 64 MiB); a larger one is an error rather than a memory spike.
+// WithMaxReplyBytes sets the largest reply body read whole (default
+// 64 MiB), whatever its Content-Type says (a reply claiming to be an event
+// stream included); a larger one is an error matching ErrReplyTooLarge
+// rather than a memory spike. It also bounds what Stream.Collect gathers.
+// Binary downloads (Download) are not limited by it, nor is a stream as a
+// whole (each of its events is bounded by WithMaxEventBytes).
 func WithMaxReplyBytes(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {

@@ -42,18 +42,19 @@ data: {"event":"message","conversation_id":"3f6a1c52-8e0b-4d7e-9a43-1b2c5d7e9f10
 `)
 
 // heapServer is a minimal HTTP/1.1 server on a raw loopback listener: for
-// every request it reads the request, sends heapStreamHead as one chunk of
-// an event stream and then holds the connection open until the client
-// closes it. It keeps next to nothing per connection, so that the heap
-// measured is the client's.
-func heapServer(tb testing.TB) (url string) {
+// every chat request it reads the request, sends heapStreamHead as one
+// chunk of an event stream and then holds the connection open until the
+// client closes it; any other request (a stop) gets {"result":"success"}.
+// It keeps next to nothing per connection, so that the heap measured is
+// the client's. stop closes it and waits until every connection is gone.
+func heapServer() (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return "", nil, err
 	}
 	reply := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(heapStreamHead), heapStreamHead)
+	other := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 21\r\nConnection: close\r\n\r\n{\"result\":\"success\"}\n")
 	var conns sync.WaitGroup
-	tb.Cleanup(func() { _ = ln.Close(); conns.Wait() })
 	conns.Add(1)
 	go func() {
 		defer conns.Done()
@@ -66,7 +67,12 @@ func heapServer(tb testing.TB) (url string) {
 			go func() {
 				defer conns.Done()
 				defer conn.Close()
-				if readRequest(conn) != nil {
+				chat, err := readRequest(conn)
+				if err != nil {
+					return
+				}
+				if !chat {
+					_, _ = conn.Write(other)
 					return
 				}
 				if _, err := conn.Write(reply); err != nil {
@@ -81,18 +87,19 @@ func heapServer(tb testing.TB) (url string) {
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String(), func() { _ = ln.Close(); conns.Wait() }, nil
 }
 
-// readRequest reads one request with a Content-Length body from conn.
-func readRequest(conn net.Conn) error {
+// readRequest reads one request with a Content-Length body from conn and
+// reports whether it is a chat message.
+func readRequest(conn net.Conn) (chat bool, err error) {
 	br := bufio.NewReaderSize(conn, 1024)
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		return err
+		return false, err
 	}
 	_, err = io.Copy(io.Discard, req.Body)
-	return err
+	return req.URL.Path == "/v1/chat-messages", err
 }
 
 // openStreams opens n streams with open, waits until every one has read its
@@ -215,26 +222,38 @@ func openBaseline(hc *http.Client, url string) func(ready func()) (func(), error
 	}
 }
 
-// measureOpenStreams measures both contenders once each, on fresh
-// transports, against srv.
-func measureOpenStreams(url string, n int) (typed, baseline float64, err error) {
-	newHC := func() (*http.Client, func()) {
+// measureOpenStreams measures both contenders once each, each on a fresh
+// transport and server, which are shut down before the next measurement.
+func measureOpenStreams(n int) (typed, baseline float64, err error) {
+	measure := func(open func(hc *http.Client, url string) (func(ready func()) (func(), error), error)) (float64, error) {
+		url, stop, err := heapServer()
+		if err != nil {
+			return 0, err
+		}
+		defer stop()
 		tr := &http.Transport{MaxIdleConnsPerHost: -1}
-		return &http.Client{Transport: tr}, tr.CloseIdleConnections
+		defer tr.CloseIdleConnections()
+		o, err := open(&http.Client{Transport: tr}, url)
+		if err != nil {
+			return 0, err
+		}
+		return openStreams(n, o)
 	}
-	hc, done := newHC()
-	c, err := NewClient(testKey, WithBaseURL(url+"/v1"), WithHTTPClient(hc))
+	typed, err = measure(func(hc *http.Client, url string) (func(ready func()) (func(), error), error) {
+		// Without auto-stop: the stop requests sent in the background for
+		// the closed streams would run into the next measurement.
+		c, err := NewClient(testKey, WithBaseURL(url+"/v1"), WithHTTPClient(hc), WithAutoStop(false))
+		if err != nil {
+			return nil, err
+		}
+		return openTyped(c), nil
+	})
 	if err != nil {
 		return 0, 0, err
 	}
-	typed, err = openStreams(n, openTyped(c))
-	done()
-	if err != nil {
-		return 0, 0, err
-	}
-	hc, done = newHC()
-	baseline, err = openStreams(n, openBaseline(hc, url+"/v1/chat-messages"))
-	done()
+	baseline, err = measure(func(hc *http.Client, url string) (func(ready func()) (func(), error), error) {
+		return openBaseline(hc, url+"/v1/chat-messages"), nil
+	})
 	return typed, baseline, err
 }
 
@@ -243,10 +262,9 @@ func measureOpenStreams(url string, n int) (typed, baseline float64, err error) 
 // measured alternately in each iteration, and their ratio (of the smallest
 // figures of each).
 func BenchmarkOpenStreamHeap(b *testing.B) {
-	url := heapServer(b)
 	var typed, baseline []float64
 	for b.Loop() {
-		t, base, err := measureOpenStreams(url, heapStreams)
+		t, base, err := measureOpenStreams(heapStreams)
 		if err != nil {
 			b.Fatal(err)
 		}
