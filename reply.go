@@ -161,9 +161,8 @@ func (s *Stream) Collect() (*Reply, error) {
 			break
 		}
 		switch ev.Name() {
-		case EventMessage, EventAgentMessage, EventMessageReplace, EventPing:
-		default:
-			other += int64(len(ev.data))
+		case EventMessageEnd, EventMessageFile, EventWorkflowFinished, EventWorkflowPaused, EventHumanInputRequired:
+			other += int64(len(ev.data)) // what the Reply keeps of them
 		}
 		if err = r.add(ev, &answer); err != nil {
 			break

@@ -345,3 +345,25 @@ func TestCollectTaskIDNotRunID(t *testing.T) {
 		t.Errorf("reply %+v, %v; stream task %q", r, err, s.TaskID())
 	}
 }
+
+// TestCollectBoundsOtherParts: the parts of the reply other than the
+// answer count toward the limit too; node events, which the reply does
+// not keep, do not.
+func TestCollectBoundsOtherParts(t *testing.T) {
+	t.Parallel()
+	var files, nodes strings.Builder
+	for i := range 200 {
+		files.WriteString(`data: {"event":"message_file","id":"f` + fmt.Sprint(i) + `","type":"image","belongs_to":"assistant","url":"https://example.com/` + strings.Repeat("a", 100) + `"}` + "\n\n")
+		nodes.WriteString(`data: {"event":"node_finished","task_id":"t1","data":{"id":"n` + fmt.Sprint(i) + `","outputs":{"text":"` + strings.Repeat("b", 100) + `"}}}` + "\n\n")
+	}
+	s := streamFromBytes([]byte(files.String()))
+	s.maxReply = 4096
+	if r, err := s.Collect(); !errors.Is(err, ErrReplyTooLarge) || r == nil || len(r.MessageFiles) > 40 {
+		t.Errorf("message files: err = %v", err)
+	}
+	s = streamFromBytes([]byte(nodes.String() + streamMsg("ok") + streamEnd))
+	s.maxReply = 4096
+	if r, err := s.Collect(); err != nil || r.Answer != "ok" {
+		t.Errorf("node events: %+v, %v", r, err)
+	}
+}
