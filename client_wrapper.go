@@ -46,6 +46,10 @@ type Client struct {
 	cfg     config
 	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
 	sec     *secret               // removes the key from what a server sent back
+
+	// safeClient and safeStreamClient are copies of hc with the redirect
+	// policy of redirectSafeClient; the stream one has no Timeout.
+	safeClient, safeStreamClient *http.Client
 }
 
 // config holds what the options set. It never holds the API key.
@@ -88,7 +92,9 @@ func WithBaseURL(baseURL string) Option {
 
 // WithHTTPClient sets the HTTP client used for every request. Leave its
 // Timeout at zero: it would cut long streams; bound calls with a context
-// instead.
+// instead. NewClient copies its settings (Transport, Jar, Timeout,
+// CheckRedirect): later changes to hc do not reach the Client, and hc
+// itself is never modified.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -259,6 +265,9 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		hc = &http.Client{}
 	}
 	c := &Client{server: server, hc: hc, cfg: cfg}
+	c.safeClient = c.redirectSafeClient()
+	c.safeStreamClient = c.redirectSafeClient()
+	c.safeStreamClient.Timeout = 0
 	// The key lives only in this closure: no field of Client holds it.
 	bearer := "Bearer " + apiKey
 	ua := cfg.userAgent

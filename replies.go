@@ -153,6 +153,10 @@ func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response
 	if max <= 0 || req.Context().Value(binaryReply{}) != nil || isStreamReply(req.Context()) {
 		return resp
 	}
+	if a, ok := resp.Body.(*attempt); ok {
+		a.setLimit(max)
+		return resp
+	}
 	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}
 	return resp
 }

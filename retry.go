@@ -147,10 +147,10 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if n, ok := ctx.Value(retriesKey{}).(int); ok {
 		retries = n
 	}
-	hc := c.redirectSafeClient()
 	stream := isStreamReply(ctx)
+	hc := c.safeClient
 	if stream {
-		hc.Timeout = 0 // a Timeout would cut every stream after that time
+		hc = c.safeStreamClient // no Timeout: it would cut every stream after that time
 	}
 	replayable := retryReplayable(req)
 
@@ -165,34 +165,26 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			}
 			attemptReq = r
 		}
-		var wd *watchdog
-		if c.cfg.idleTimeout > 0 {
-			wd = startWatchdog(c.cfg.idleTimeout, acancel, req)
-			if b := attemptReq.Body; b != nil && b != http.NoBody {
-				attemptReq.Body = &sendBody{rc: b, w: wd}
-			}
+		a := newAttempt(actx, acancel, c.cfg.idleTimeout, c.sec, req)
+		if b := attemptReq.Body; a.timer != nil && b != nil && b != http.NoBody {
+			attemptReq.Body = &sendBody{rc: b, a: a}
 		}
 		start := time.Now()
 		resp, err := hc.Do(attemptReq)
-		if wd != nil {
-			wd.setPhase(phaseBody)
-		}
 		if err != nil && resp != nil { // a failed redirect; net/http closed the body
 			resp = nil
 		}
 		status := 0
 		if err != nil {
 			err = attemptError(ctx, actx, err)
-			acancel(nil)
+			a.end()
 		} else {
 			status = resp.StatusCode
 			c.sec.header(resp.Header)
 			resp.Request = req
-			if wd != nil && stream && status >= 200 && status <= 299 && isEventStream(resp) {
-				wd.setPhase(phaseDone) // the stream watches its own silence
-				wd = nil
-			}
-			resp.Body = c.sec.wrapBody(newReplyBody(actx, acancel, resp.Body, wd, c.sec))
+			// A stream watches its own silence between events.
+			a.headersIn(!(stream && status >= 200 && status <= 299 && isEventStream(resp)))
+			a.setBody(resp)
 		}
 		retry, reason := retryDecision(req.Method, replayable, status, err)
 		if attempt >= retries || ctx.Err() != nil {

@@ -225,14 +225,6 @@ func (r *scrubReader) Read(p []byte) (int, error) {
 	}
 }
 
-// wrapBody makes rc's reads scrubbed; closing it closes rc.
-func (s *secret) wrapBody(rc io.ReadCloser) io.ReadCloser {
-	if s == nil {
-		return rc
-	}
-	return &readCloser{Reader: &scrubReader{rd: rc, sec: s}, Closer: rc}
-}
-
 // header scrubs the values of h in place.
 func (s *secret) header(h map[string][]string) {
 	if s == nil {

@@ -3,6 +3,7 @@ package chatflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -13,7 +14,8 @@ import (
 // caller's context says, and ties every read of a reply body to the call's
 // context.
 //
-// The idle timeout (WithIdleTimeout) is measured by a watchdog per attempt.
+// The idle timeout (WithIdleTimeout) is measured by a watchdog per attempt
+// (type attempt).
 // It counts only the time the library waits for the server: while the
 // request is being sent (but not while the caller's own reader, an upload's
 // file, is being read), while waiting for the reply's headers, and, for an
@@ -41,79 +43,208 @@ func (e *idleError) Error() string {
 // Is reports whether target is ErrIdleTimeout.
 func (e *idleError) Is(target error) bool { return target == ErrIdleTimeout }
 
-// Phases of a watchdog.
+// Phases of an attempt, for its watchdog.
 const (
 	phaseHeaders = iota // sending the request, waiting for the headers
 	phaseBody           // the headers arrived; reading the body
 	phaseDone           // the attempt is over
 )
 
-// watchdog cancels an attempt's context when the server has been silent
-// for d. It is armed only while the library waits for the server.
-type watchdog struct {
-	d            time.Duration
+// attempt is the state of one HTTP attempt, in one allocation: its
+// context's cancel function, its watchdog (which cancels that context when
+// the server has been silent for d, counting only while the library waits
+// for the server), and, once the headers have arrived, its reply body.
+//
+// As a body it is bound to the attempt's context: once that context is
+// done every read returns the context's cause (a read in progress ends too:
+// net/http aborts it, and for a connection net/http no longer watches,
+// after a 101 Switching Protocols, a context.AfterFunc closes it). It
+// removes the API key from what it reads (see scrubReader), scrubs read
+// errors, and applies the reply limit when one is set. Closing it ends the
+// attempt.
+type attempt struct {
+	ctx          context.Context
 	cancel       context.CancelCauseFunc
+	sec          *secret
+	d            time.Duration // the idle timeout; 0: none
 	method, path string
 
-	mu       sync.Mutex
-	timer    *time.Timer
-	phase    int
-	armed    bool
-	deadline time.Time
+	mu        sync.Mutex
+	timer     *time.Timer // nil without an idle timeout
+	phase     int
+	armed     bool
+	deadline  time.Time
+	watchBody bool // the idle timeout also counts while the body is read
+	closed    bool
+
+	rc         io.ReadCloser // the reply body
+	stop       func() bool   // of the context.AfterFunc that closes rc, if any
+	scrub      scrubReader   // reads rc through (*rawBody)(a)
+	limit      int64         // the reply limit; 0: none
+	left       int64
+	overLimit  error
+	readerDone bool // a read returned an error; only the reading goroutine uses it
 }
 
-// startWatchdog arms a watchdog for the headers of a request.
-func startWatchdog(d time.Duration, cancel context.CancelCauseFunc, req *http.Request) *watchdog {
-	w := &watchdog{d: d, cancel: cancel, method: req.Method, path: req.URL.Path}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.armed, w.deadline = true, time.Now().Add(d)
-	w.timer = time.AfterFunc(d, w.fire)
-	return w
+// newAttempt starts the watchdog of an attempt whose context cancel
+// cancels, in the headers phase.
+func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, d time.Duration, sec *secret, req *http.Request) *attempt {
+	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, d: d, method: req.Method, path: req.URL.Path}
+	if d > 0 {
+		a.armed, a.deadline = true, time.Now().Add(d)
+		a.timer = time.AfterFunc(d, a.fire)
+	}
+	return a
 }
 
-func (w *watchdog) fire() {
-	w.mu.Lock()
-	if !w.armed || w.phase == phaseDone || time.Now().Before(w.deadline) {
-		w.mu.Unlock() // a stale run of the timer: it was paused or re-armed
+func (a *attempt) fire() {
+	a.mu.Lock()
+	if !a.armed || a.phase == phaseDone || time.Now().Before(a.deadline) {
+		a.mu.Unlock() // a stale run of the timer: it was paused or re-armed
 		return
 	}
 	what := "no reply headers within"
-	if w.phase == phaseBody {
+	if a.phase == phaseBody {
 		what = "no reply data for"
 	}
-	w.mu.Unlock()
-	w.cancel(&idleError{method: w.method, path: w.path, what: what, d: w.d})
+	a.mu.Unlock()
+	a.cancel(&idleError{method: a.method, path: a.path, what: what, d: a.d})
 }
 
-// arm starts a new silence of d in phase (if the watchdog is in it).
-func (w *watchdog) arm(phase int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.phase != phase {
+// arm starts a new silence of d in phase (if the attempt is in it).
+func (a *attempt) arm(phase int) {
+	if a.timer == nil {
 		return
 	}
-	w.armed, w.deadline = true, time.Now().Add(w.d)
-	w.timer.Reset(w.d)
-}
-
-// disarm stops counting in phase (if the watchdog is in it).
-func (w *watchdog) disarm(phase int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.phase != phase {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.phase != phase || (phase == phaseBody && !a.watchBody) {
 		return
 	}
-	w.armed = false
-	w.timer.Stop()
+	a.armed, a.deadline = true, time.Now().Add(a.d)
+	a.timer.Reset(a.d)
 }
 
-// setPhase moves the watchdog on, disarmed.
-func (w *watchdog) setPhase(phase int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.phase, w.armed = phase, false
-	w.timer.Stop()
+// disarm stops counting in phase (if the attempt is in it).
+func (a *attempt) disarm(phase int) {
+	if a.timer == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.phase != phase {
+		return
+	}
+	a.armed = false
+	a.timer.Stop()
+}
+
+// headersIn ends the headers phase. With watch, the idle timeout also
+// counts while the body is read; without, the watchdog is done (a stream
+// watches its own silence).
+func (a *attempt) headersIn(watch bool) {
+	if a.timer == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.phase, a.armed, a.watchBody = phaseBody, false, watch
+	a.timer.Stop()
+}
+
+// end ends an attempt that got no reply.
+func (a *attempt) end() {
+	a.mu.Lock()
+	a.phase, a.armed = phaseDone, false
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.mu.Unlock()
+	a.cancel(nil)
+}
+
+// setBody makes a the body of resp.
+func (a *attempt) setBody(resp *http.Response) {
+	a.rc = resp.Body
+	a.scrub = scrubReader{rd: (*rawBody)(a), sec: a.sec}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// net/http hands the connection over and stops watching the
+		// request's context: close it when the context ends.
+		rc := resp.Body
+		a.stop = context.AfterFunc(a.ctx, func() { _ = rc.Close() })
+	}
+	resp.Body = a
+}
+
+// setLimit makes reading the body fail once it exceeds max bytes.
+func (a *attempt) setLimit(max int64) { a.limit, a.left = max, max }
+
+func (a *attempt) Read(p []byte) (int, error) {
+	if a.limit <= 0 {
+		return a.read(p)
+	}
+	if a.left <= 0 {
+		// Tell a body of exactly max bytes from a longer one.
+		var one [1]byte
+		n, err := a.read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, a.limit)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > a.left {
+		p = p[:a.left]
+	}
+	n, err := a.read(p)
+	a.left -= int64(n)
+	return n, err
+}
+
+func (a *attempt) read(p []byte) (int, error) {
+	if a.sec == nil {
+		return (*rawBody)(a).Read(p)
+	}
+	return a.scrub.Read(p)
+}
+
+// Close closes the body and ends the attempt. It may be called more than
+// once, and while a Read is in progress in another goroutine.
+func (a *attempt) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.phase, a.armed = phaseDone, false
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.mu.Unlock()
+	if a.stop != nil {
+		a.stop()
+	}
+	err := a.rc.Close()
+	a.cancel(errBodyClosed)
+	return err
+}
+
+// rawBody reads the reply body of an attempt as it comes: within the idle
+// timeout and the attempt's context, with read errors scrubbed.
+type rawBody attempt
+
+func (r *rawBody) Read(p []byte) (int, error) {
+	a := (*attempt)(r)
+	a.arm(phaseBody)
+	n, err := a.rc.Read(p)
+	a.disarm(phaseBody)
+	if err != nil && err != io.EOF {
+		if cause := context.Cause(a.ctx); cause != nil {
+			return n, cause
+		}
+		err = a.sec.err(err)
+	}
+	return n, err
 }
 
 // sendBody is the request body of an attempt: while the transport reads
@@ -121,65 +252,14 @@ func (w *watchdog) setPhase(phase int) {
 // silent server); each read that returns starts a new silence.
 type sendBody struct {
 	rc io.ReadCloser
-	w  *watchdog
+	a  *attempt
 }
 
 func (b *sendBody) Read(p []byte) (int, error) {
-	b.w.disarm(phaseHeaders)
+	b.a.disarm(phaseHeaders)
 	n, err := b.rc.Read(p)
-	b.w.arm(phaseHeaders)
+	b.a.arm(phaseHeaders)
 	return n, err
 }
 
 func (b *sendBody) Close() error { return b.rc.Close() }
-
-// replyBody is the body of a reply, bound to its attempt's context: once
-// that context is done, a read in progress ends (even on a connection that
-// net/http no longer watches, such as after a 101 Switching Protocols),
-// and every read returns the context's cause. Read errors are scrubbed of
-// the API key. Closing it ends the attempt.
-type replyBody struct {
-	rc     io.ReadCloser
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	w      *watchdog // nil: no idle limit while reading
-	sec    *secret
-	stop   func() bool // of the context.AfterFunc that closes rc
-	once   sync.Once
-}
-
-func newReplyBody(ctx context.Context, cancel context.CancelCauseFunc, rc io.ReadCloser, w *watchdog, sec *secret) *replyBody {
-	b := &replyBody{rc: rc, ctx: ctx, cancel: cancel, w: w, sec: sec}
-	b.stop = context.AfterFunc(ctx, func() { _ = rc.Close() })
-	return b
-}
-
-func (b *replyBody) Read(p []byte) (int, error) {
-	if b.w != nil {
-		b.w.arm(phaseBody)
-	}
-	n, err := b.rc.Read(p)
-	if b.w != nil {
-		b.w.disarm(phaseBody)
-	}
-	if err != nil && err != io.EOF {
-		if cause := context.Cause(b.ctx); cause != nil {
-			return n, cause
-		}
-		err = b.sec.err(err)
-	}
-	return n, err
-}
-
-func (b *replyBody) Close() error {
-	var err error
-	b.once.Do(func() {
-		b.stop()
-		if b.w != nil {
-			b.w.setPhase(phaseDone)
-		}
-		err = b.rc.Close()
-		b.cancel(errBodyClosed)
-	})
-	return err
-}

@@ -79,12 +79,30 @@ type upload struct {
 
 	ctx context.Context // of the call
 
-	mu       sync.Mutex
-	attempt  int           // the body of this attempt may read r; older ones may not
-	done     bool          // the call returned: no body may read r
-	readErr  error         // the first error reading r (not io.EOF)
-	buf      []byte        // where a Read of r puts its bytes
-	inflight chan struct{} // closed when the Read of r in progress returns
+	// r is read by a goroutine of the upload (the pump), so that a Read
+	// that blocks cannot hold a call past its context: net/http waits for
+	// a body's Read to return before it gives up on a request. token holds
+	// one value while no Read of r is in progress; whoever takes it may
+	// have the pump read once (send the size on want, take the result from
+	// got), and puts it back after. A Read abandoned because the context
+	// ended keeps the token: every later wait for it ends with the context.
+	token chan struct{}
+	want  chan int
+	got   chan readResult
+	buf   []byte // where the pump's Read of r puts its bytes
+
+	mu         sync.Mutex
+	attempt    int   // the body of this attempt may read r; older ones may not
+	done       bool  // the call returned: no body may read r
+	readErr    error // the first error reading r (not io.EOF)
+	pumping    bool  // the pump goroutine was started
+	wantClosed bool  // the pump was told to end
+}
+
+// readResult is what a Read of the caller's reader returned.
+type readResult struct {
+	n   int
+	err error
 }
 
 // uploadChunk is the most a single Read of the caller's reader asks for.
@@ -100,7 +118,9 @@ func newUpload(ctx context.Context, user, filename string, r io.Reader, typeFor 
 	if name == "" {
 		return nil, fmt.Errorf("file name %q has no base name", filename)
 	}
-	u := &upload{filename: name, r: r, length: -1, ctx: ctx}
+	u := &upload{filename: name, r: r, length: -1, ctx: ctx,
+		token: make(chan struct{}, 1), want: make(chan int, 1), got: make(chan readResult, 1)}
+	u.token <- struct{}{}
 	if s, ok := r.(io.Seeker); ok {
 		if start, err := s.Seek(0, io.SeekCurrent); err == nil {
 			if end, err := s.Seek(0, io.SeekEnd); err == nil {
@@ -115,11 +135,13 @@ func newUpload(ctx context.Context, user, filename string, r io.Reader, typeFor 
 	if ct == "" {
 		head, err := u.sniff()
 		if err != nil {
+			u.endPump()
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		ct = typeFor(name, head)
 		if u.seeker != nil {
 			if _, err := u.seeker.Seek(u.start, io.SeekStart); err != nil {
+				u.endPump()
 				return nil, fmt.Errorf("seek %s: %w", name, err)
 			}
 		} else {
@@ -157,18 +179,26 @@ func newUpload(ctx context.Context, user, filename string, r io.Reader, typeFor 
 // call's context.
 func (u *upload) sniff() ([]byte, error) {
 	head := make([]byte, sniffLen)
-	var n int
-	var err error
-	ch := make(chan struct{})
-	go func() {
-		n, err = io.ReadFull(u.r, head)
-		close(ch)
-	}()
-	if werr := u.wait(ch); werr != nil {
-		return nil, werr
-	}
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return nil, err
+	n := 0
+	for n < len(head) {
+		if err := u.acquire(); err != nil {
+			return nil, err
+		}
+		u.mu.Lock()
+		u.startPump(len(head) - n)
+		u.mu.Unlock()
+		res, err := u.result()
+		if err != nil {
+			return nil, err
+		}
+		n += copy(head[n:], u.buf[:max(0, min(res.n, len(head)-n))])
+		u.release()
+		if res.err == io.EOF {
+			break
+		}
+		if res.err != nil {
+			return nil, res.err
+		}
 	}
 	return head[:n], nil
 }
@@ -208,11 +238,13 @@ func (u *upload) editor(_ context.Context, req *http.Request) error {
 
 // replay rewinds r and returns a fresh body, for a retry or a redirect.
 func (u *upload) replay() (io.ReadCloser, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if err := u.settle(); err != nil {
+	// No Read of r may run while it is rewound.
+	if err := u.acquire(); err != nil {
 		return nil, err
 	}
+	defer u.release()
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	if u.done {
 		return nil, errUploadDone
 	}
@@ -233,7 +265,12 @@ func (u *upload) replay() (io.ReadCloser, error) {
 func (u *upload) finish(resp *http.Response, err error) (*http.Response, error) {
 	u.mu.Lock()
 	u.done = true
-	_ = u.settle()
+	u.mu.Unlock()
+	if u.acquire() == nil { // a Read in progress has returned
+		u.release()
+	}
+	u.endPump()
+	u.mu.Lock()
 	readErr := u.readErr
 	u.mu.Unlock()
 	if readErr != nil {
@@ -256,86 +293,105 @@ func (f *uploadFile) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	u := f.u
-	u.mu.Lock()
-	if err := u.settle(); err != nil {
-		u.mu.Unlock()
+	if err := u.acquire(); err != nil {
 		return 0, err
 	}
+	u.mu.Lock()
 	if u.done || f.attempt != u.attempt {
 		u.mu.Unlock()
+		u.release()
 		return 0, errUploadDone
 	}
-	if u.readErr != nil {
+	if err := u.readErr; err != nil {
 		u.mu.Unlock()
-		return 0, u.readErr
+		u.release()
+		return 0, err
 	}
-	// Read r in a goroutine, so that a Read that blocks cannot hold the
-	// request past its context: net/http waits for the body's Read to
-	// return before it gives up on a request.
-	if u.buf == nil {
-		u.buf = make([]byte, uploadChunk)
-	}
-	buf := u.buf[:min(len(p), len(u.buf))]
-	ch := make(chan struct{})
-	u.inflight = ch
-	var n int
-	var err error
-	go func() {
-		n, err = u.r.Read(buf)
-		close(ch)
-	}()
+	u.startPump(len(p))
 	u.mu.Unlock()
-	if werr := u.wait(ch); werr != nil {
-		return 0, werr // the goroutine keeps buf and inflight until its Read returns
+	res, err := u.result()
+	if err != nil {
+		return 0, err // the pump keeps the token until its Read returns
 	}
+	defer u.release()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.inflight == ch {
-		u.inflight = nil
-	}
 	if u.done || f.attempt != u.attempt {
 		return 0, errUploadDone // the bytes are for no one
 	}
-	if n < 0 || n > len(buf) {
-		u.readErr = fmt.Errorf("read %s: the reader returned an invalid count %d", u.filename, n)
+	if res.n < 0 || res.n > min(len(p), len(u.buf)) {
+		u.readErr = fmt.Errorf("read %s: the reader returned an invalid count %d", u.filename, res.n)
 		return 0, u.readErr
 	}
-	if err != nil && err != io.EOF {
-		u.readErr = err
+	if res.err != nil && res.err != io.EOF {
+		u.readErr = res.err
 	}
-	return copy(p, buf[:n]), err
+	return copy(p, u.buf[:res.n]), res.err
 }
 
-// settle waits, with u.mu held (it releases it while waiting), until no
-// Read of r is in progress. It fails with the context's cause if the
-// call's context ends first.
-func (u *upload) settle() error {
-	for u.inflight != nil {
-		ch := u.inflight
-		u.mu.Unlock()
-		err := u.wait(ch)
-		u.mu.Lock()
-		if err != nil {
-			return err
-		}
-		if u.inflight == ch {
-			u.inflight = nil
-		}
-	}
-	return nil
-}
-
-// wait waits until ch is closed or the call's context is done.
-func (u *upload) wait(ch chan struct{}) error {
+// acquire takes the token (see upload), or fails with the context's cause.
+func (u *upload) acquire() error {
 	if u.ctx == nil {
-		<-ch
+		<-u.token
 		return nil
 	}
 	select {
-	case <-ch:
+	case <-u.token:
+		if u.ctx.Err() != nil {
+			u.release()
+			return context.Cause(u.ctx)
+		}
 		return nil
 	case <-u.ctx.Done():
 		return context.Cause(u.ctx)
+	}
+}
+
+func (u *upload) release() { u.token <- struct{}{} }
+
+// startPump asks the pump, started if need be, to read at most n bytes of
+// r. The caller holds the token and u.mu.
+func (u *upload) startPump(n int) {
+	if u.buf == nil {
+		u.buf = make([]byte, uploadChunk)
+	}
+	if !u.pumping {
+		u.pumping = true
+		go u.pump()
+	}
+	u.want <- min(n, len(u.buf))
+}
+
+// pump reads r, once for each size sent on want, until want is closed.
+func (u *upload) pump() {
+	for n := range u.want {
+		k, err := u.r.Read(u.buf[:n])
+		u.got <- readResult{k, err}
+	}
+}
+
+// result waits for the pump's Read, or fails with the context's cause (the
+// pump then keeps the token).
+func (u *upload) result() (readResult, error) {
+	if u.ctx == nil {
+		return <-u.got, nil
+	}
+	select {
+	case res := <-u.got:
+		return res, nil
+	case <-u.ctx.Done():
+		return readResult{}, context.Cause(u.ctx)
+	}
+}
+
+// endPump tells the pump to end (after a Read in progress returns).
+func (u *upload) endPump() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.done = true
+	if u.pumping && !u.wantClosed {
+		u.wantClosed = true
+		close(u.want)
 	}
 }
 
