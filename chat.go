@@ -165,14 +165,20 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
 		e := &APIError{}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
 		_ = resp.Body.Close()
 		cancel(nil)
 		scancel(nil)
 		decodeErrorBody(e, body, ct)
 		c.scrubError(e)
-		return nil, fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
+		err := fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
 			resp.StatusCode, ct, shorten(e.Message, errMessageShort), method, where)
+		if rerr != nil {
+			// The page stalled or was cut: say so, and let errors.Is find
+			// ErrIdleTimeout or the context's error.
+			err = fmt.Errorf("%w; reading it: %w", err, rerr)
+		}
+		return nil, err
 	}
 	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
 	s.sctx, s.scancel = sctx, scancel
