@@ -349,11 +349,14 @@ func (u *upload) acquire() error {
 
 func (u *upload) release() { u.token <- struct{}{} }
 
+// chunkPool holds the pumps' buffers between uploads.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, uploadChunk); return &b }}
+
 // startPump asks the pump, started if need be, to read at most n bytes of
 // r. The caller holds the token and u.mu.
 func (u *upload) startPump(n int) {
 	if u.buf == nil {
-		u.buf = make([]byte, uploadChunk)
+		u.buf = *chunkPool.Get().(*[]byte)
 	}
 	if !u.pumping {
 		u.pumping = true
@@ -368,6 +371,10 @@ func (u *upload) pump() {
 		k, err := u.r.Read(u.buf[:n])
 		u.got <- readResult{k, err}
 	}
+	// want is closed only once done is set (under u.mu), after which no
+	// Read copies from buf: it is free for the next upload.
+	buf := u.buf[:uploadChunk]
+	chunkPool.Put(&buf)
 }
 
 // result waits for the pump's Read, or fails with the context's cause (the
