@@ -6,15 +6,29 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// PreviewFile downloads a file that the app's messages reference (an
-// upload or a generated file), as user. With asAttachment the server sends
-// it as an attachment (Content-Disposition with its file name). The body
-// streams: copy it where you like and close it.
-func (c *Client) PreviewFile(ctx context.Context, fileID, user string, asAttachment bool) (*Download, error) {
+// Disposition says how PreviewFile asks for a file: Inline (its content,
+// for example to show an image) or Attachment (a download with its file
+// name in Content-Disposition).
+type Disposition bool
+
+// Dispositions of PreviewFile.
+const (
+	Inline     Disposition = false
+	Attachment Disposition = true
+)
+
+// PreviewFile downloads a file that a message of the app references (an
+// upload sent with a message, or a generated file); a file that was
+// uploaded but never sent in a message is not found (ErrNotFound). user
+// names the caller, though the server does not check ownership here. The
+// body streams: copy it where you like and close it.
+//
+//	d, err := c.PreviewFile(ctx, fileID, "user-42", chatflow.Attachment)
+func (c *Client) PreviewFile(ctx context.Context, fileID, user string, as Disposition) (*Download, error) {
 	if err := checkID("file id", fileID); err != nil {
 		return nil, err
 	}
-	params := &gen.PreviewChatFileParams{User: ptr(user), AsAttachment: ptr(asAttachment)}
+	params := &gen.PreviewChatFileParams{User: ptr(user), AsAttachment: ptr(bool(as))}
 	resp, err := c.raw.PreviewChatFile(withBinaryReply(ctx), fileID, params)
 	if err != nil {
 		return nil, err

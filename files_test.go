@@ -26,7 +26,7 @@ func TestPreviewFile(t *testing.T) {
 		w.Header().Set("Content-Disposition", `attachment; filename="report.pdf"`)
 		_, _ = io.WriteString(w, "%PDF-1.4 ...")
 	})
-	d, err := c.PreviewFile(context.Background(), id, "u1", true)
+	d, err := c.PreviewFile(context.Background(), id, "u1", Attachment)
 	if err != nil {
 		t.Fatal(err)
 	}
