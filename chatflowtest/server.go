@@ -64,6 +64,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/difykit/chatflow/internal/spectest"
 )
 
 // Prefix is the path below which Handler serves the API.
@@ -267,6 +269,10 @@ func NewServer(opts ...Option) *Server {
 // NewUnstartedServer returns a fake server that does not listen yet: call
 // Start, or serve its Handler yourself.
 func NewUnstartedServer(opts ...Option) *Server {
+	// Load the API description before the first request, not during it:
+	// a client with a short idle timeout must not see its first reply held
+	// up by that one-time cost.
+	_ = spectest.Warm()
 	cfg := config{
 		pingInterval: 10 * time.Second,
 		now:          time.Now,

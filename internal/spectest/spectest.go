@@ -75,6 +75,14 @@ func load() {
 	sort.Slice(routes, func(a, b int) bool { return routes[a].static > routes[b].static })
 }
 
+// Warm loads the description now, once per process, so that the first
+// request checked later does not pay for it (a test with a short timeout
+// could otherwise see the first reply arrive late). It reports a load error.
+func Warm() error {
+	once.Do(load)
+	return err
+}
+
 // Find returns the route of the description that serves method and path
 // (the escaped URL path below the base URL, starting with "/"), with its path
 // parameters, or an error when there is none.
