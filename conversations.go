@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/difykit/chatflow/gen"
 )
@@ -37,13 +41,28 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID, user st
 func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOption) iter.Seq2[Conversation, error] {
 	cfg := newListConfig(opts)
 	fetch := func(ctx context.Context, cursor string) ([]Conversation, bool, error) {
-		params := &gen.GetConversationsListParams{
-			User:   ptr(user),
-			LastID: ptr(cursor),
-			Limit:  &cfg.pageSize,
-			SortBy: ptr(cfg.sortBy),
+		// The hot path of the most common list: the request is built here
+		// (the generated builder costs about 15 allocations more per page)
+		// and sent through the same doer, editors and checks.
+		var b strings.Builder
+		b.Grow(len(c.server) + 64 + len(user) + len(cursor))
+		b.WriteString(c.server)
+		b.WriteString("conversations?limit=")
+		b.WriteString(strconv.Itoa(cfg.pageSize))
+		for _, p := range [...][2]string{{"user", user}, {"last_id", cursor}, {"sort_by", string(cfg.sortBy)}} {
+			if p[1] != "" {
+				b.WriteString("&" + p[0] + "=")
+				b.WriteString(url.QueryEscape(p[1]))
+			}
 		}
-		page, err := decodeJSON[gen.ConversationsListResponse](c.raw.GetConversationsList(ctx, params))
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.String(), nil)
+		if err == nil {
+			err = c.applyEditors(ctx, req)
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("chatflow: %w", err)
+		}
+		page, err := decodeJSON[gen.ConversationsListResponse](apiDoer{c}.Do(req))
 		if err != nil {
 			return nil, false, err
 		}
