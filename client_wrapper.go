@@ -142,7 +142,7 @@ func WithUserAgent(ua string) Option {
 
 // WithRequestEditor adds a function that may change every request before it
 // is sent, after the library has set its own headers.
-func WithRequestEditor(fn gen.RequestEditorFn) Option {
+func WithRequestEditor(fn RequestEditorFn) Option {
 	return func(c *config) error {
 		if fn == nil {
 			return errors.New("chatflow: WithRequestEditor: nil function")
