@@ -3,7 +3,6 @@ package chatflow
 import (
 	"context"
 	"errors"
-	"iter"
 	"net/http"
 	"strconv"
 	"strings"
@@ -177,14 +176,4 @@ func TestHelpersReturnAPIErrors(t *testing.T) {
 			t.Errorf("%s answering 502 HTML: err = %v", tc.route, err)
 		}
 	}
-}
-
-// firstErr ranges over seq and returns its first error (nil if none).
-func firstErr[T any](seq iter.Seq2[T, error]) error {
-	for _, err := range seq {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

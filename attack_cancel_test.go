@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -26,44 +25,6 @@ import (
 func switchAndHold(h *hostile, c net.Conn, _ *http.Request) {
 	reply(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 	h.hold()
-}
-
-// callsOf are the calls each cancellation attack makes: a GET, a stream
-// (POST) and a DELETE with a JSON body.
-func callsOf(c *Client) map[string]func(context.Context) error {
-	return map[string]func(context.Context) error{
-		"AppInfo": func(ctx context.Context) error { _, err := c.AppInfo(ctx); return err },
-		"StreamMessage": func(ctx context.Context) error {
-			_, err := c.StreamMessage(ctx, ChatRequest{Query: "q", User: "u"})
-			return err
-		},
-		"DeleteConversation": func(ctx context.Context) error { return c.DeleteConversation(ctx, "c1", "u") },
-		"generated GET":      func(ctx context.Context) error { _, err := c.API().GetChatAppMetaWithResponse(ctx); return err },
-	}
-}
-
-// runConcurrently runs every call at once and returns their errors and
-// durations.
-func runConcurrently(calls map[string]func(context.Context) error, ctx func() (context.Context, context.CancelFunc)) (map[string]error, map[string]time.Duration) {
-	var mu sync.Mutex
-	errs := map[string]error{}
-	took := map[string]time.Duration{}
-	var wg sync.WaitGroup
-	for name, call := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cctx, cancel := ctx()
-			defer cancel()
-			start := time.Now()
-			err := call(cctx)
-			mu.Lock()
-			errs[name], took[name] = err, time.Since(start)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return errs, took
 }
 
 func TestAttackSwitchingProtocolsHonoursDeadline(t *testing.T) {

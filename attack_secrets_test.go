@@ -102,7 +102,7 @@ var secretAttacks = []struct {
 	{
 		name: "redirect to a closed port with the key in Location",
 		serve: func(h *hostile, c net.Conn, r *http.Request) {
-			reply(c, "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://"+closedAddrOnce+"/v1/info?k="+testKey+"\r\nContent-Length: 0\r\n\r\n")
+			reply(c, "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://"+closedAddr()+"/v1/info?k="+testKey+"\r\nContent-Length: 0\r\n\r\n")
 		},
 		call: "info", want: "refused", retry: true,
 	},
@@ -142,25 +142,6 @@ var secretAttacks = []struct {
 		},
 		call: "info", want: "400",
 	},
-}
-
-// closedAddrOnce is a loopback address nothing listens on.
-var closedAddrOnce = func() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}()
-
-// errorReply answers with status, a content type and body, then closes.
-func errorReply(status int, ctype, body string) func(*hostile, net.Conn, *http.Request) {
-	return func(_ *hostile, c net.Conn, _ *http.Request) {
-		reply(c, fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-			status, http.StatusText(status), ctype, len(body), body))
-	}
 }
 
 func TestAttackSecrets(t *testing.T) {

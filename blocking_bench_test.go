@@ -178,7 +178,7 @@ func TestBlockingReplyDecodes(t *testing.T) {
 	ctx := context.Background()
 	body := ChatRequest{Query: "q", User: "u1", Inputs: map[string]any{}, ResponseMode: ResponseModeBlocking}
 
-	c := newBenchTestClient(t, &memTransport{status: 200, body: blockingReply})
+	c := benchClient(t, &memTransport{status: 200, body: blockingReply})
 	r, err := c.API().SendChatMessageWithResponse(ctx, body)
 	if err != nil || r.JSON200 == nil {
 		t.Fatalf("answer: %v, %+v", err, r)
@@ -193,7 +193,7 @@ func TestBlockingReplyDecodes(t *testing.T) {
 	paused := `{"event":"workflow_paused","task_id":"t1","workflow_run_id":"run-1","data":{"workflow_run_id":"run-1","status":"paused",` +
 		`"paused_nodes":["1775"],"outputs":{},"reasons":[{"type":"human_input_required","form_id":"f1","node_id":"1775"}],` +
 		`"human_input_forms":[{"form_id":"f1","form_token":"tok-1","node_id":"1775","node_title":"Approve","expiration_time":1800000000}]}}`
-	c = newBenchTestClient(t, &memTransport{status: 200, body: []byte(paused)})
+	c = benchClient(t, &memTransport{status: 200, body: []byte(paused)})
 	r, err = c.API().SendChatMessageWithResponse(ctx, body)
 	if err != nil || r.JSON200 == nil {
 		t.Fatalf("pause: %v, %+v", err, r)
@@ -211,15 +211,6 @@ func TestBlockingReplyDecodes(t *testing.T) {
 	if form.FormToken != "tok-1" || form.NodeTitle != "Approve" || form.ExpirationTime != 1800000000 {
 		t.Errorf("pending form decoded as %+v", form)
 	}
-}
-
-func newBenchTestClient(t *testing.T, rt http.RoundTripper) *Client {
-	t.Helper()
-	c, err := NewClient(testKey, WithBaseURL("https://dify.example/v1"), WithHTTPClient(&http.Client{Transport: rt}), WithMaxRetries(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // The names the common tasks touch are in the root package.

@@ -17,47 +17,18 @@ import (
 	"time"
 )
 
-func sseMessage(answer string) string {
-	return `data: {"event":"message","task_id":"t1","id":"m1","message_id":"m1","conversation_id":"c1","answer":"` + answer + `","created_at":1}` + "\n\n"
-}
-
-const sseEnd = `data: {"event":"message_end","task_id":"t1","id":"m1","message_id":"m1","conversation_id":"c1","metadata":{},"created_at":1}` + "\n\n"
-
-// sseHandler writes the events, flushing each, then runs then. It answers
-// a stop request (sent when a test abandons a stream) like Dify.
-func sseHandler(events []string, then func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if strings.HasSuffix(r.URL.Path, "/stop") {
-			writeJSON(w, 200, `{"result":"success"}`)
-			return
-		}
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.WriteHeader(200)
-		for _, e := range events {
-			_, _ = io.WriteString(w, e)
-			w.(http.Flusher).Flush()
-		}
-		if then != nil {
-			then(w, r)
-		}
-	}
-}
-
-func abort(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }
-
 var chatReq = ChatRequest{Query: "hi", User: "u"}
 
 func TestStreamFaultConnectionResetMidStream(t *testing.T) {
 	leakCheck(t)
-	srv := newServer(t, sseHandler([]string{sseMessage("Hel"), sseMessage("lo")}, abort))
+	srv := newServer(t, sseHandler([]string{streamMsg("Hel"), streamMsg("lo")}, abort))
 	c, _ := faultClient(t, srv.URL)
 
 	reply, err := c.SendMessage(context.Background(), chatReq)
 	if !errors.Is(err, ErrIncompleteStream) {
 		t.Fatalf("err = %v, want ErrIncompleteStream", err)
 	}
-	if reply == nil || reply.Answer != "Hello" || reply.TaskID != "t1" || reply.ConversationID != "c1" {
+	if reply == nil || reply.Answer != "Hello" || reply.TaskID != testTaskID || reply.ConversationID != "c1" {
 		t.Errorf("reply = %+v, want what arrived before the reset", reply)
 	}
 
@@ -84,7 +55,7 @@ func TestStreamFaultConnectionResetMidStream(t *testing.T) {
 func TestStreamFaultResetInsideEvent(t *testing.T) {
 	leakCheck(t)
 	partial := `data: {"event":"message","task_id":"t1","answer":"lost`
-	srv := newServer(t, sseHandler([]string{sseMessage("kept"), partial}, abort))
+	srv := newServer(t, sseHandler([]string{streamMsg("kept"), partial}, abort))
 	c, _ := faultClient(t, srv.URL)
 	reply, err := c.SendMessage(context.Background(), chatReq)
 	if !errors.Is(err, ErrIncompleteStream) {
@@ -97,7 +68,7 @@ func TestStreamFaultResetInsideEvent(t *testing.T) {
 
 func TestStreamFaultServerClosesWithoutTerminalEvent(t *testing.T) {
 	leakCheck(t)
-	srv := newServer(t, sseHandler([]string{sseMessage("a"), "event: ping\n\n"}, nil))
+	srv := newServer(t, sseHandler([]string{streamMsg("a"), "event: ping\n\n"}, nil))
 	c, _ := faultClient(t, srv.URL)
 	reply, err := c.SendMessage(context.Background(), chatReq)
 	if !errors.Is(err, ErrIncompleteStream) {
@@ -110,7 +81,7 @@ func TestStreamFaultServerClosesWithoutTerminalEvent(t *testing.T) {
 
 func TestStreamFaultCancelDuringRead(t *testing.T) {
 	leakCheck(t)
-	srv := newServer(t, sseHandler([]string{sseMessage("first")}, func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, sseHandler([]string{streamMsg("first")}, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	c, _ := faultClient(t, srv.URL)
@@ -143,7 +114,7 @@ func TestStreamFaultCancelDuringRead(t *testing.T) {
 
 func TestStreamFaultDeadlineDuringRead(t *testing.T) {
 	leakCheck(t)
-	srv := newServer(t, sseHandler([]string{sseMessage("first")}, func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, sseHandler([]string{streamMsg("first")}, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	c, _ := faultClient(t, srv.URL)
@@ -160,7 +131,7 @@ func TestStreamFaultDeadlineDuringRead(t *testing.T) {
 
 func TestStreamFaultCloseFromAnotherGoroutine(t *testing.T) {
 	leakCheck(t)
-	srv := newServer(t, sseHandler([]string{sseMessage("x")}, func(w http.ResponseWriter, r *http.Request) {
+	srv := newServer(t, sseHandler([]string{streamMsg("x")}, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
 	c, _ := faultClient(t, srv.URL)
@@ -187,7 +158,7 @@ func TestStreamFaultRetries(t *testing.T) {
 			writeJSON(w, int(status.Load()), `{"code":"x","message":"y","status":1}`)
 			return
 		}
-		sseHandler([]string{sseMessage("ok"), sseEnd}, nil)(w, r)
+		sseHandler([]string{streamMsg("ok"), streamEnd}, nil)(w, r)
 	})
 	c, _ := faultClient(t, srv.URL, WithMaxRetries(2))
 	var w waits
@@ -220,9 +191,9 @@ func TestStreamFaultConcurrentStreams(t *testing.T) {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		var events []string
 		for i := range 5 {
-			events = append(events, sseMessage(fmt.Sprint(i)), "event: ping\n\n")
+			events = append(events, streamMsg(fmt.Sprint(i)), "event: ping\n\n")
 		}
-		sseHandler(append(events, sseEnd), nil)(w, r)
+		sseHandler(append(events, streamEnd), nil)(w, r)
 	})
 	c, _ := faultClient(t, srv.URL)
 	var wg sync.WaitGroup

@@ -13,71 +13,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// leakCheck fails the test if, once its cleanups have run (servers closed),
-// more goroutines are running than when it started. Register it first, so
-// that its cleanup runs last.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	base := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= base {
-				return
-			}
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before the test, %d after:\n%s", base, n, buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
-// faultClient returns a client for srvURL with its own transport, whose
-// idle connections are closed when the test ends.
-func faultClient(t *testing.T, srvURL string, opts ...Option) (*Client, *http.Transport) {
-	t.Helper()
-	tr := newTransport()
-	t.Cleanup(tr.CloseIdleConnections)
-	opts = append([]Option{WithBaseURL(srvURL + "/v1"), WithHTTPClient(&http.Client{Transport: tr})}, opts...)
-	c, err := NewClient(testKey, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, tr
-}
-
-// rawServer answers every request with the raw bytes of reply and then
-// closes the connection: for replies net/http would not write.
-func rawServer(t *testing.T, reply string) (string, *atomic.Int32) {
-	t.Helper()
-	var n atomic.Int32
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
-		conn, buf, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		_, _ = buf.WriteString(reply)
-		_ = buf.Flush()
-	})
-	return srv.URL, &n
-}
 
 func TestFaultConnectionResetMidReply(t *testing.T) {
 	leakCheck(t)

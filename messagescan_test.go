@@ -11,22 +11,6 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// checkMessageFastPath fails t when the fast decoder of "message" events
-// accepts s but decodes it differently from encoding/json.
-func checkMessageFastPath(t *testing.T, s string) {
-	t.Helper()
-	var fast gen.StreamEventChatMessage
-	ok := decodeFlatMessage(s, &fast)
-	var std gen.StreamEventChatMessage
-	err := json.Unmarshal([]byte(s), &std)
-	if ok && err != nil {
-		t.Fatalf("fast path accepts %q, encoding/json fails: %v", s, err)
-	}
-	if ok && fast != std {
-		t.Fatalf("fast path decodes %q as\n%+v\nencoding/json as\n%+v", s, fast, std)
-	}
-}
-
 func TestMessageFastPath(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -5,23 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"iter"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
 )
-
-// uuidN is a UUID-shaped id numbered n (ids in paths and cursors are UUIDs
-// on the real server).
-func uuidN(prefix, n int) string {
-	return fmt.Sprintf("%08d-0000-4000-8000-%012d", prefix, n)
-}
 
 // convStore serves GET /conversations like Dify: newest first by default,
 // cursor last_id (exclusive), has_more.
@@ -297,20 +288,6 @@ func TestNumberedPagesStuckServer(t *testing.T) {
 	if items != 1 || errs != 1 || calls.Load() != 2 {
 		t.Errorf("items %d, errors %d, requests %d; want 1, 1, 2", items, errs, calls.Load())
 	}
-}
-
-// surfaceCapture returns a reply captured from a real server
-// (../shared/upstream/captures), skipping the test when it is absent.
-func surfaceCapture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "shared", "upstream", "captures", name))
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("capture %s not available", name)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestNumberedPagesRepeated: a server that ignores the page number hands

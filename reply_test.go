@@ -19,12 +19,6 @@ import (
 
 var updateStreams = flag.Bool("update-streams", false, "rewrite testdata/streams/*.golden.json")
 
-// streamFromBytes returns a Stream that reads b (no HTTP).
-func streamFromBytes(b []byte) *Stream {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	return newStream(ctx, cancel, io.NopCloser(bytes.NewReader(b)), DefaultMaxEventBytes, 0)
-}
-
 // streamResult is what the golden files hold for one stream.
 type streamResult struct {
 	Events  []string `json:"events"`

@@ -126,17 +126,6 @@ func (rs *runServer) store() {
 	rs.mu.Unlock()
 }
 
-// cut closes the connection of a streamed reply in the middle of a chunk.
-func cut(t *testing.T, w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	_, _ = io.WriteString(conn, "40\r\ndata: {\"event\":\"mess")
-	_ = conn.Close()
-}
-
 func (rs *runServer) register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		var body struct{ User string }
@@ -270,32 +259,12 @@ func (rs *runServer) stopList() []string {
 	return append([]string(nil), rs.stops...)
 }
 
-// noWait makes the waits of resuming (and of retries) return at once.
-func noWait(ctx context.Context) context.Context {
-	return context.WithValue(ctx, sleepKey{}, sleepFunc(func(ctx context.Context, _ time.Duration) error { return ctx.Err() }))
-}
-
 // resumeClient starts rs and returns a client for it.
 func resumeClient(t *testing.T, rs *runServer, opts ...Option) *Client {
 	t.Helper()
 	c, mux, _ := setup(t, opts...)
 	rs.register(mux)
 	return c
-}
-
-// rawSetup is setup without the validation of requests against the API
-// description: for tests with a short idle timeout, which the first
-// validation in a process (loading the description) could exceed while
-// the client waits for the reply's headers.
-func rawSetup(t *testing.T, opts ...Option) (*Client, *http.ServeMux) {
-	t.Helper()
-	mux := http.NewServeMux()
-	srv := newServer(t, http.StripPrefix("/v1", mux).ServeHTTP)
-	c, err := NewClient(testKey, append([]Option{WithBaseURL(srv.URL + "/v1"), WithMaxRetries(0)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, mux
 }
 
 func (rs *runServer) request() ChatRequest { return ChatRequest{Query: "q", User: rs.user} }
@@ -624,19 +593,6 @@ func TestResumeCancelled(t *testing.T) {
 	if s := rs.stopList(); len(s) != 1 || s[0] != rs.taskID+" "+rs.user {
 		t.Errorf("stops %v", s)
 	}
-}
-
-// chanOf returns a channel closed when one value arrives on ch.
-func chanOf(ch <-chan struct{}) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ch:
-		case <-time.After(guard):
-		}
-		close(done)
-	}()
-	return done
 }
 
 // TestWorkflowEventsOptions: the flags WorkflowEvents sends.

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,33 +19,7 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-const (
-	testConvID = "8f1c9a52-3f1e-4a53-9d4b-0c6f2a7b9e11"
-	testVarID  = "2b7d4e80-91aa-4c3e-8f0d-5e6a7b8c9d01"
-	metaBody   = `{"tool_icons":{}}`
-	chatReply  = `{"event":"message","task_id":"t","id":"m","message_id":"m","conversation_id":"c","mode":"advanced-chat","answer":"hi","metadata":{},"created_at":1}`
-)
-
-// waits records the waits send asks for, without waiting.
-type waits struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (w *waits) ctx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, sleepKey{}, sleepFunc(func(ctx context.Context, d time.Duration) error {
-		w.mu.Lock()
-		w.d = append(w.d, d)
-		w.mu.Unlock()
-		return ctx.Err()
-	}))
-}
-
-func (w *waits) get() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]time.Duration(nil), w.d...)
-}
+const testVarID = "2b7d4e80-91aa-4c3e-8f0d-5e6a7b8c9d01"
 
 func TestRetryDecision(t *testing.T) {
 	t.Parallel()
@@ -129,32 +101,46 @@ func TestRetryDecision(t *testing.T) {
 	}
 }
 
-// flaky answers the first n requests with status (and header), then calls ok.
-func flaky(n int32, status int, header http.Header, count *atomic.Int32, ok http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if count.Add(1) <= n {
-			for k, v := range header {
-				w.Header()[k] = v
-			}
-			writeJSON(w, status, `{"code":"oops","message":"try later","status":`+strconv.Itoa(status)+`}`)
-			return
-		}
-		ok(w, r)
-	}
-}
-
-func TestRetryIdempotentStatuses(t *testing.T) {
+// TestRetryStatuses: a GET answered with a retryable status is sent again
+// (here twice, and then it succeeds); one answered with any other error
+// status is sent once and its error returned.
+func TestRetryStatuses(t *testing.T) {
 	t.Parallel()
-	for _, status := range []int{408, 429, 500, 502, 503, 504} {
-		t.Run(strconv.Itoa(status), func(t *testing.T) {
+	tests := []struct {
+		status  int
+		retried bool
+	}{
+		{408, true}, {429, true}, {500, true}, {502, true}, {503, true}, {504, true},
+		{400, false}, {401, false}, {403, false}, {404, false}, {409, false}, {413, false}, {415, false}, {501, false},
+	}
+	for _, tt := range tests {
+		name := strconv.Itoa(tt.status) + " retried"
+		if !tt.retried {
+			name = strconv.Itoa(tt.status) + " not retried"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c, mux, _ := setup(t, WithMaxRetries(2))
 			var n atomic.Int32
-			mux.HandleFunc("GET /meta", flaky(2, status, nil, &n, func(w http.ResponseWriter, r *http.Request) {
-				writeJSON(w, 200, metaBody)
-			}))
+			if tt.retried {
+				mux.HandleFunc("GET /meta", flaky(2, tt.status, nil, &n, func(w http.ResponseWriter, r *http.Request) {
+					writeJSON(w, 200, metaBody)
+				}))
+			} else {
+				mux.HandleFunc("GET /meta", flaky(5, tt.status, nil, &n, nil))
+			}
 			var w waits
 			resp, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
+			if !tt.retried {
+				var ae *APIError
+				if !errors.As(err, &ae) || ae.StatusCode != tt.status {
+					t.Fatalf("err = %v, want an APIError %d", err, tt.status)
+				}
+				if got := n.Load(); got != 1 {
+					t.Errorf("attempts = %d, want 1", got)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
@@ -170,28 +156,6 @@ func TestRetryIdempotentStatuses(t *testing.T) {
 		})
 	}
 }
-
-func TestRetryNotRetriedStatuses(t *testing.T) {
-	t.Parallel()
-	for _, status := range []int{400, 401, 403, 404, 409, 413, 415, 501} {
-		t.Run(strconv.Itoa(status), func(t *testing.T) {
-			t.Parallel()
-			c, mux, _ := setup(t, WithMaxRetries(2))
-			var n atomic.Int32
-			mux.HandleFunc("GET /meta", flaky(5, status, nil, &n, nil))
-			var w waits
-			_, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background()))
-			var ae *APIError
-			if !errors.As(err, &ae) || ae.StatusCode != status {
-				t.Fatalf("err = %v, want an APIError %d", err, status)
-			}
-			if got := n.Load(); got != 1 {
-				t.Errorf("attempts = %d, want 1", got)
-			}
-		})
-	}
-}
-
 func TestRetryExhaustedReturnsLastReply(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t, WithMaxRetries(3))
@@ -422,77 +386,86 @@ func TestRetryNeverReplaysUnreplayableBody(t *testing.T) {
 	}
 }
 
-func TestRetryAfterSeconds(t *testing.T) {
+// TestRetryAfter: the client waits as long as Retry-After says (seconds or
+// an HTTP date), no longer than the longest wait allowed, and backs off as
+// usual when the header makes no sense.
+func TestRetryAfter(t *testing.T) {
 	t.Parallel()
-	c, mux, _ := setup(t, WithMaxRetries(2))
-	var n atomic.Int32
-	mux.HandleFunc("POST /chat-messages", flaky(2, 429, http.Header{"Retry-After": {"3"}}, &n, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, chatReply)
-	}))
-	var w waits
-	if _, err := c.API().SendChatMessageWithResponse(w.ctx(context.Background()), ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}}); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name       string
+		opts       []Option
+		post       bool // POST /chat-messages; else GET /meta
+		failures   int32
+		status     int
+		retryAfter func() string // the header's value, made when the reply is sent
+		check      func(t *testing.T, got []time.Duration)
+	}{
+		{
+			name: "seconds", opts: []Option{WithMaxRetries(2)}, post: true, failures: 2, status: 429,
+			retryAfter: func() string { return "3" },
+			check: func(t *testing.T, got []time.Duration) {
+				if len(got) != 2 || got[0] != 3*time.Second || got[1] != 3*time.Second {
+					t.Errorf("waits = %v, want [3s 3s]", got)
+				}
+			},
+		},
+		{
+			name: "HTTP date", opts: []Option{WithMaxRetries(1)}, failures: 1, status: 503,
+			retryAfter: func() string { return time.Now().Add(10 * time.Second).UTC().Format(http.TimeFormat) },
+			check: func(t *testing.T, got []time.Duration) {
+				if len(got) != 1 || got[0] < 8*time.Second || got[0] > 10*time.Second {
+					t.Errorf("waits = %v, want one of about 9-10s", got)
+				}
+			},
+		},
+		{
+			name: "capped", opts: []Option{WithMaxRetries(1), WithRetryWaitMax(5 * time.Second)}, failures: 1, status: 429,
+			retryAfter: func() string { return "3600" },
+			check: func(t *testing.T, got []time.Duration) {
+				if len(got) != 1 || got[0] != 5*time.Second {
+					t.Errorf("waits = %v, want [5s]", got)
+				}
+			},
+		},
+		{
+			name: "invalid falls back to backoff", opts: []Option{WithMaxRetries(1)}, failures: 1, status: 503,
+			retryAfter: func() string { return "soon" },
+			check: func(t *testing.T, got []time.Duration) {
+				if len(got) != 1 || got[0] > retryWaitBase {
+					t.Errorf("waits = %v, want one backoff <= %v", got, retryWaitBase)
+				}
+			},
+		},
 	}
-	got := w.get()
-	if len(got) != 2 || got[0] != 3*time.Second || got[1] != 3*time.Second {
-		t.Errorf("waits = %v, want [3s 3s]", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t, tt.opts...)
+			route, okBody := "GET /meta", metaBody
+			if tt.post {
+				route, okBody = "POST /chat-messages", chatReply
+			}
+			var n atomic.Int32
+			mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
+				flaky(tt.failures, tt.status, http.Header{"Retry-After": {tt.retryAfter()}}, &n, func(w http.ResponseWriter, r *http.Request) {
+					writeJSON(w, 200, okBody)
+				})(w, r)
+			})
+			var w waits
+			ctx := w.ctx(context.Background())
+			var err error
+			if tt.post {
+				_, err = c.API().SendChatMessageWithResponse(ctx, ChatRequest{Query: "q", User: "u", Inputs: map[string]any{}})
+			} else {
+				_, err = c.API().GetChatAppMetaWithResponse(ctx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, w.get())
+		})
 	}
 }
-
-func TestRetryAfterHTTPDate(t *testing.T) {
-	t.Parallel()
-	c, mux, _ := setup(t, WithMaxRetries(1))
-	var n atomic.Int32
-	mux.HandleFunc("GET /meta", func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			w.Header().Set("Retry-After", time.Now().Add(10*time.Second).UTC().Format(http.TimeFormat))
-			writeJSON(w, 503, `{"code":"x","message":"y","status":503}`)
-			return
-		}
-		writeJSON(w, 200, metaBody)
-	})
-	var w waits
-	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
-		t.Fatal(err)
-	}
-	got := w.get()
-	if len(got) != 1 || got[0] < 8*time.Second || got[0] > 10*time.Second {
-		t.Errorf("waits = %v, want one of about 9-10s", got)
-	}
-}
-
-func TestRetryAfterCapped(t *testing.T) {
-	t.Parallel()
-	c, mux, _ := setup(t, WithMaxRetries(1), WithRetryWaitMax(5*time.Second))
-	var n atomic.Int32
-	mux.HandleFunc("GET /meta", flaky(1, 429, http.Header{"Retry-After": {"3600"}}, &n, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, metaBody)
-	}))
-	var w waits
-	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
-		t.Fatal(err)
-	}
-	if got := w.get(); len(got) != 1 || got[0] != 5*time.Second {
-		t.Errorf("waits = %v, want [5s]", got)
-	}
-}
-
-func TestRetryAfterInvalidFallsBackToBackoff(t *testing.T) {
-	t.Parallel()
-	c, mux, _ := setup(t, WithMaxRetries(1))
-	var n atomic.Int32
-	mux.HandleFunc("GET /meta", flaky(1, 503, http.Header{"Retry-After": {"soon"}}, &n, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, metaBody)
-	}))
-	var w waits
-	if _, err := c.API().GetChatAppMetaWithResponse(w.ctx(context.Background())); err != nil {
-		t.Fatal(err)
-	}
-	if got := w.get(); len(got) != 1 || got[0] > retryWaitBase {
-		t.Errorf("waits = %v, want one backoff <= %v", got, retryWaitBase)
-	}
-}
-
 func TestRetryBackoffJitterAndCap(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t, WithMaxRetries(8), WithRetryWaitMax(4*time.Second))
@@ -577,18 +550,6 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 	}
 }
 
-// closedAddr returns the address of a TCP port nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
-
 // countingTransport counts round trips and tracks reply bodies.
 type countingTransport struct {
 	rt     http.RoundTripper
@@ -629,17 +590,13 @@ func (c *countingTransport) open() int {
 	return n
 }
 
-func newTransport() *http.Transport {
-	return &http.Transport{DisableKeepAlives: false, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Second}
-}
-
 func TestRetryDialErrors(t *testing.T) {
 	t.Parallel()
 	for _, method := range []string{"GET", "POST"} {
 		t.Run(method, func(t *testing.T) {
 			t.Parallel()
 			tr := &countingTransport{rt: newTransport()}
-			c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr(t)+"/v1"), WithMaxRetries(2), WithHTTPClient(&http.Client{Transport: tr}))
+			c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr()+"/v1"), WithMaxRetries(2), WithHTTPClient(&http.Client{Transport: tr}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -667,29 +624,11 @@ func TestRetryDialErrors(t *testing.T) {
 	}
 }
 
-// resetServer accepts connections, reads a request and closes the
-// connection without a reply. It counts requests.
-func resetServer(t *testing.T) (url string, count *atomic.Int32) {
-	t.Helper()
-	count = new(atomic.Int32)
-	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		count.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		_ = conn.Close()
-	})
-	return srv.URL, count
-}
-
 func TestRetryNoReply(t *testing.T) {
 	t.Parallel()
 	t.Run("GET is retried", func(t *testing.T) {
 		t.Parallel()
-		u, n := resetServer(t)
+		u, n := rawServer(t, "")
 		c, err := NewClient(testKey, WithBaseURL(u+"/v1"), WithMaxRetries(2))
 		if err != nil {
 			t.Fatal(err)
@@ -705,7 +644,7 @@ func TestRetryNoReply(t *testing.T) {
 	})
 	t.Run("POST is not retried", func(t *testing.T) {
 		t.Parallel()
-		u, n := resetServer(t)
+		u, n := rawServer(t, "")
 		c, err := NewClient(testKey, WithBaseURL(u+"/v1"), WithMaxRetries(2))
 		if err != nil {
 			t.Fatal(err)
@@ -771,36 +710,4 @@ func TestRetryLogsAttemptsWithoutKey(t *testing.T) {
 	if strings.Contains(out, testKey) || strings.Contains(strings.ToLower(out), "authorization") || strings.Contains(out, "Bearer") {
 		t.Errorf("log leaks the key or header:\n%s", out)
 	}
-}
-
-// newServer starts a plain test server (no request validation), closed at
-// the end of the test.
-func newServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// newTestLogger logs everything, as text, to w.
-func newTestLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

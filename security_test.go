@@ -15,19 +15,6 @@ import (
 	"github.com/difykit/chatflow/gen"
 )
 
-// noKey fails the test if s contains the test API key.
-func noKey(t *testing.T, what, s string) {
-	t.Helper()
-	if strings.Contains(s, testKey) {
-		t.Errorf("%s contains the API key: %s", what, s)
-	}
-}
-
-// formats renders v with every verb that could print a struct's fields.
-func formats(v any) string {
-	return fmt.Sprintf("%v|%+v|%#v|%s|%q", v, v, v, v, v)
-}
-
 func TestSecretNotInFormattedValues(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
@@ -86,7 +73,7 @@ func TestSecretNotInURLOrQuery(t *testing.T) {
 func TestSecretNotInTransportErrors(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
-	c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr(t)+"/v1"), WithMaxRetries(1), WithLogger(newTestLogger(&buf)))
+	c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr()+"/v1"), WithMaxRetries(1), WithLogger(newTestLogger(&buf)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +332,7 @@ func TestLoggerRedactsAcrossOutcomes(t *testing.T) {
 func TestLoggerOmitsQuery(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
-	c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr(t)+"/v1"), WithMaxRetries(1), WithLogger(newTestLogger(&buf)))
+	c, err := NewClient(testKey, WithBaseURL("http://"+closedAddr()+"/v1"), WithMaxRetries(1), WithLogger(newTestLogger(&buf)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -359,25 +359,6 @@ func TestSSEBufferSize(t *testing.T) {
 	}
 }
 
-// captures returns the real streams of ../shared/upstream/captures, or
-// skips the test when they are not there.
-func captures(t *testing.T) map[string][]byte {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("..", "shared", "upstream", "captures", "*.sse"))
-	if len(files) == 0 {
-		t.Skip("no captures in ../shared/upstream/captures")
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(f)] = b
-	}
-	return out
-}
-
 // TestSSECaptures decodes the real streams: every event has a known name
 // and decodes into its payload type, through every way of reading.
 // stream-03-truncated.sse is truncated in content only (the author kept

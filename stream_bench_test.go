@@ -83,16 +83,6 @@ func decodeTyped(data []byte) (int, error) {
 	return n, nil
 }
 
-// baselineEvent is the small struct of the baseline decoder.
-type baselineEvent struct {
-	Event          string `json:"event"`
-	ConversationID string `json:"conversation_id"`
-	MessageID      string `json:"message_id"`
-	TaskID         string `json:"task_id"`
-	Answer         string `json:"answer"`
-	CreatedAt      int64  `json:"created_at"`
-}
-
 // decodeBaseline is the simplest correct decoder of Dify's streams.
 func decodeBaseline(data []byte) (int, error) {
 	br := bufio.NewReader(bytes.NewReader(data))

@@ -1,7 +1,6 @@
 package chatflow
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,32 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"testing"
 
 	"github.com/difykit/chatflow/gen"
 )
-
-// memTransport answers every request in memory (no sockets): it drains the
-// request body, then replies with status and body.
-type memTransport struct {
-	status int
-	body   []byte
-}
-
-func (m *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, req.Body)
-		_ = req.Body.Close()
-	}
-	return &http.Response{
-		StatusCode:    m.status,
-		Header:        http.Header{"Content-Type": {"application/json"}},
-		Body:          io.NopCloser(bytes.NewReader(m.body)),
-		ContentLength: int64(len(m.body)),
-		Request:       req,
-	}, nil
-}
 
 // conversationsPage is a page of 20 conversations shaped like Dify's, and
 // smallConversationsPage one of 2, where the fixed cost of a request shows.
@@ -54,15 +31,6 @@ func conversationsPageOf(n int) []byte {
 	}
 	b, _ := json.Marshal(map[string]any{"limit": 20, "has_more": false, "data": data})
 	return b
-}
-
-func benchClient(b *testing.B, rt http.RoundTripper) *Client {
-	b.Helper()
-	c, err := NewClient(testKey, WithBaseURL("https://dify.example/v1"), WithHTTPClient(&http.Client{Transport: rt}), WithMaxRetries(0))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
 }
 
 // handListConversations is the same request written by hand with net/http
@@ -288,18 +256,4 @@ func TestSurfaceBudgets(t *testing.T) {
 	if large.AllocedBytesPerOp() > small.AllocedBytesPerOp()+64<<10 || large.AllocedBytesPerOp() > 1<<20 {
 		t.Errorf("upload memory grows with the file: %d B/op for 1 MiB, %d B/op for 64 MiB", small.AllocedBytesPerOp(), large.AllocedBytesPerOp())
 	}
-}
-
-// raceEnabled reports whether the test binary was built with -race.
-func raceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" && s.Value == "true" {
-			return true
-		}
-	}
-	return false
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,37 +14,6 @@ import (
 	"testing"
 	"time"
 )
-
-// uploadReply is a 201 body shaped like a newer server's: extra fields,
-// nulls, Unix time stamps.
-const uploadReply = `{"id":"72fa9618-8f89-4a37-9b33-7e1178a24a67","name":"report.pdf","size":5,
-"extension":"pdf","mime_type":"application/pdf","created_by":"4e6bd2b4-4bd5-4d6f-8a88-9d2e7e0c8e38",
-"created_at":1732690000,"preview_url":null,"source_url":"https://files.example/x?sign=1",
-"original_url":null,"user_id":null,"tenant_id":"t-1","conversation_id":null,"file_key":"upload_files/x.pdf",
-"reference":"ref-1","new_in_2026":{"nested":true}}`
-
-// zeros reads n zero bytes without allocating; it cannot seek.
-type zeros struct{ n int64 }
-
-func (z *zeros) Read(p []byte) (int, error) {
-	if z.n <= 0 {
-		return 0, io.EOF
-	}
-	p = p[:min(int64(len(p)), z.n)]
-	clear(p)
-	z.n -= int64(len(p))
-	return len(p), nil
-}
-
-// zeroAt is an endless io.ReaderAt of zeros, for seekable section readers.
-type zeroAt struct{}
-
-func (zeroAt) ReadAt(p []byte, _ int64) (int, error) { clear(p); return len(p), nil }
-
-// streamOnly hides every method but Read (so a bytes.Reader cannot seek).
-type streamOnly struct{ r io.Reader }
-
-func (o streamOnly) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 // watched counts the reads of r made after the call under test returned.
 type watched struct {
@@ -59,49 +27,6 @@ func (w *watched) Read(p []byte) (int, error) {
 		w.late.Add(1)
 	}
 	return w.r.Read(p)
-}
-
-// filePart is what a handler found in an upload's multipart body.
-type filePart struct {
-	user, filename, contentType string
-	sum                         [32]byte
-	size                        int64
-}
-
-func readUpload(t *testing.T, r *http.Request) filePart {
-	t.Helper()
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		t.Errorf("Content-Type = %q", r.Header.Get("Content-Type"))
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		t.Fatalf("multipart: %v", err)
-	}
-	var fp filePart
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("next part: %v", err)
-		}
-		switch p.FormName() {
-		case "user":
-			b, _ := io.ReadAll(p)
-			fp.user = string(b)
-		case "file":
-			fp.filename = p.FileName()
-			fp.contentType = p.Header.Get("Content-Type")
-			h := sha256.New()
-			fp.size, _ = io.Copy(h, p)
-			copy(fp.sum[:], h.Sum(nil))
-		default:
-			t.Errorf("unexpected part %q", p.FormName())
-		}
-	}
-	return fp
 }
 
 func TestUploadFile(t *testing.T) {
