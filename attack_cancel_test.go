@@ -140,7 +140,8 @@ func (h signalHandler) Handle(context.Context, slog.Record) error {
 func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h signalHandler) WithGroup(string) slog.Handler      { return h }
 
-// enteredReader signals each time a Read of r begins.
+// enteredReader signals each time a Read of r begins (its channel has room
+// for every Read a test makes, so no signal is lost).
 type enteredReader struct {
 	r       io.Reader
 	entered chan struct{}
@@ -165,7 +166,7 @@ func stalledPipe(t *testing.T, head string) *enteredReader {
 		}
 	}()
 	t.Cleanup(func() { _ = pw.CloseWithError(errors.New("test over")) })
-	return &enteredReader{r: pr, entered: make(chan struct{}, 1)}
+	return &enteredReader{r: pr, entered: make(chan struct{}, 64)}
 }
 
 func TestAttackUploadCancelWithStalledReader(t *testing.T) {
