@@ -12,21 +12,28 @@ import (
 )
 
 // The examples run against chatflowtest, the fake Dify server, so that
-// they run offline; against a real app, pass your app's key and base URL
-// instead of srv.APIKey and srv.URL.
-
-// The README's quick start: delete a conversation and tell "not found" from
-// other failures.
-func ExampleClient_DeleteConversation() {
+// they run offline. exampleClient starts one and returns a client for it;
+// against a real app, make the client with your app's key and base URL:
+//
+//	c, err := chatflow.NewClient(os.Getenv("DIFY_API_KEY"),
+//		chatflow.WithBaseURL("https://dify.example.com/v1"))
+func exampleClient() (*chatflow.Client, *chatflowtest.Server) {
 	srv := chatflowtest.NewServer()
-	defer srv.Close()
 	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
+	return c, srv
+}
+
+// The README's quick start: delete a conversation and tell "not found" from
+// other failures.
+func ExampleClient_DeleteConversation() {
+	c, srv := exampleClient()
+	defer srv.Close()
 	ctx := context.Background()
 
-	err = c.DeleteConversation(ctx, "4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e77", "user-42")
+	err := c.DeleteConversation(ctx, "4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e77", "user-42")
 	var apiErr *chatflow.APIError
 	switch {
 	case err == nil:
@@ -45,12 +52,8 @@ func ExampleClient_DeleteConversation() {
 // The README's streaming chat: node titles as the workflow runs, the
 // answer as it is written.
 func ExampleClient_StreamMessage() {
-	srv := chatflowtest.NewServer()
+	c, srv := exampleClient()
 	defer srv.Close()
-	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
 	ctx := context.Background()
 
 	stream, err := c.StreamMessage(ctx, chatflow.ChatRequest{Query: "Hi", User: "user-42"})
@@ -90,12 +93,8 @@ func ExampleClient_StreamMessage() {
 // SendMessage streams under the hood and returns the whole reply; the
 // conversation id continues the conversation.
 func ExampleClient_SendMessage() {
-	srv := chatflowtest.NewServer()
+	c, srv := exampleClient()
 	defer srv.Close()
-	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
 	ctx := context.Background()
 
 	reply, err := c.SendMessage(ctx, chatflow.ChatRequest{Query: "Hello", User: "user-42"})
@@ -116,12 +115,8 @@ func ExampleClient_SendMessage() {
 
 // The README's lists: pages are fetched as the loop needs them.
 func ExampleClient_Conversations() {
-	srv := chatflowtest.NewServer()
+	c, srv := exampleClient()
 	defer srv.Close()
-	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
 	ctx := context.Background()
 	for _, q := range []string{"Trip to Rome", "Recipes", "Hello"} {
 		if _, err := c.SendMessage(ctx, chatflow.ChatRequest{Query: q, User: "user-42"}); err != nil {
@@ -148,12 +143,8 @@ func ExampleClient_Conversations() {
 // The README's upload: any io.Reader is streamed, never held in memory; the
 // upload is then sent with a chat message.
 func ExampleClient_UploadFile() {
-	srv := chatflowtest.NewServer()
+	c, srv := exampleClient()
 	defer srv.Close()
-	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
 	ctx := context.Background()
 
 	up, err := c.UploadFile(ctx, "user-42", "notes.md", strings.NewReader("# Meeting notes\n"))
@@ -177,12 +168,8 @@ func ExampleClient_UploadFile() {
 
 // The README's test of your own code against the fake server.
 func Example_fakeServer() {
-	srv := chatflowtest.NewServer()
+	c, srv := exampleClient()
 	defer srv.Close()
-	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
 	reply, err := c.SendMessage(context.Background(), chatflow.ChatRequest{Query: "Hello", User: "u1"})
 	if err != nil {
 		log.Fatal(err)
@@ -202,12 +189,8 @@ func Example_fakeServer() {
 // sends with the same auth, retries and limits, and a non-2xx reply is an
 // error.
 func ExampleClient_API() {
-	srv := chatflowtest.NewServer()
+	c, srv := exampleClient()
 	defer srv.Close()
-	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
 	resp, err := c.API().GetChatAppInfoWithResponse(context.Background())
 	if err != nil {
 		log.Fatal(err)
