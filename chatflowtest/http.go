@@ -147,6 +147,11 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	if !s.readRequest(c, rt) {
 		return
 	}
+	// The user is in the log before the handler acts: a test that sees the
+	// effect (a stopped run, say) finds the request complete in Requests.
+	s.mu.Lock()
+	rec.User = c.user
+	s.mu.Unlock()
 	if f := s.takeFailure(c.op); f != nil {
 		writeFailure(w, f)
 		return
