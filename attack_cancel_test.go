@@ -73,56 +73,58 @@ func TestAttackSwitchingProtocolsWithoutDeadline(t *testing.T) {
 	}
 }
 
-func TestAttackSwitchingProtocolsCancel(t *testing.T) {
-	leakCheck(t)
-	h := newHostile(t, switchAndHold)
-	headers := make(chan struct{}, 1)
-	c, _ := faultClient(t, h.URL(), WithIdleTimeout(0), WithLogger(slog.New(signalHandler{ch: headers})))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-headers
-		cancel()
-	}()
-	// The 101 has arrived when cancel runs: the call is reading what would
-	// be its body. Idle timeout off: only the context can end it.
-	_, err := c.AppInfo(ctx)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != http.StatusSwitchingProtocols {
-		t.Errorf("err = %v, want the 101 *APIError too", err)
-	}
-}
-
-// TestAttackStalledErrorBody: an error reply whose body stops half-way is
-// read within the call's context, and the error says both what the reply
-// was and why reading it stopped.
-func TestAttackStalledErrorBody(t *testing.T) {
-	leakCheck(t)
-	h := newHostile(t, func(h *hostile, c net.Conn, _ *http.Request) {
-		reply(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"+`{"code":"internal_`)
-		h.hold()
-	})
-	// The attempt is logged once its headers have arrived: cancel then,
-	// while the error body is being read.
-	headers := make(chan struct{}, 1)
-	c, _ := faultClient(t, h.URL(), WithIdleTimeout(0), WithMaxRetries(0),
-		WithLogger(slog.New(signalHandler{ch: headers})))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-headers
-		cancel()
-	}()
-	err := c.DeleteConversation(ctx, "c1", "u")
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.StatusCode != 500 {
-		t.Errorf("err = %v, want the 500 *APIError too", err)
+// TestAttackCancelAfterHeaders: a call cancelled once a reply's headers
+// have arrived, while what follows them is read (the "body" of a 101, an
+// error body that stops half-way), ends with its context, and its error
+// says what the reply was too. Idle timeout off: only the context can end
+// it.
+func TestAttackCancelAfterHeaders(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		serve  func(*hostile, net.Conn, *http.Request)
+		opts   []Option
+		call   func(context.Context, *Client) error
+		status int
+	}{
+		{
+			name:   "switching protocols",
+			serve:  switchAndHold,
+			call:   func(ctx context.Context, c *Client) error { _, err := c.AppInfo(ctx); return err },
+			status: http.StatusSwitchingProtocols,
+		},
+		{
+			name: "stalled error body",
+			serve: func(h *hostile, c net.Conn, _ *http.Request) {
+				reply(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"+`{"code":"internal_`)
+				h.hold()
+			},
+			opts:   []Option{WithMaxRetries(0)},
+			call:   func(ctx context.Context, c *Client) error { return c.DeleteConversation(ctx, "c1", "u") },
+			status: 500,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			leakCheck(t)
+			h := newHostile(t, tt.serve)
+			// The attempt is logged once its headers have arrived: cancel
+			// then.
+			headers := make(chan struct{}, 1)
+			c, _ := faultClient(t, h.URL(), append([]Option{WithIdleTimeout(0), WithLogger(slog.New(signalHandler{ch: headers}))}, tt.opts...)...)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				<-headers
+				cancel()
+			}()
+			err := tt.call(ctx, c)
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.StatusCode != tt.status {
+				t.Errorf("err = %v, want the %d *APIError too", err, tt.status)
+			}
+		})
 	}
 }
 
@@ -169,35 +171,45 @@ func stalledPipe(t *testing.T, head string) *enteredReader {
 	return &enteredReader{r: pr, entered: make(chan struct{}, 64)}
 }
 
+// TestAttackUploadCancelWithStalledReader: an upload whose reader blocks
+// ends with its context, cancelled once the blocking Read has begun or
+// at a deadline.
 func TestAttackUploadCancelWithStalledReader(t *testing.T) {
 	for _, tt := range []struct {
 		name, file, head string
 		audio            bool
+		deadline         time.Duration // 0: cancel once the Read blocks
 	}{
-		{"known type, some bytes then a stall", "notes.txt", "first bytes", false},
-		{"known type, a stall at once", "notes.txt", "", false},
-		{"sniffed type (stall before sending)", "blob", "", false},
-		{"audio", "speech.mp3", "ID3", true},
+		{"known type, some bytes then a stall", "notes.txt", "first bytes", false, 0},
+		{"known type, a stall at once", "notes.txt", "", false, 0},
+		{"sniffed type (stall before sending)", "blob", "", false, 0},
+		{"audio", "speech.mp3", "ID3", true, 0},
+		{"deadline", "a.txt", "x", false, 2 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			leakCheck(t) // registered first: checked after the pipe is closed
-			h := startHostile(t, false, func(h *hostile, c net.Conn, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body) // reads what comes, until the client gives up
-				h.hold()
-			})
+			h := startHostile(t, false, drainAndHold)
 			c, _ := faultClient(t, h.URL())
 			r := stalledPipe(t, tt.head)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			go func() {
-				// Cancel once a Read of the pipe has begun after its head
-				// (the Read that blocks), or at once when there is none.
-				<-r.entered
-				if tt.head != "" {
+			want := context.Canceled
+			if tt.deadline > 0 {
+				var stop context.CancelFunc
+				ctx, stop = context.WithTimeout(ctx, tt.deadline)
+				defer stop()
+				want = context.DeadlineExceeded
+			} else {
+				go func() {
+					// Cancel once a Read of the pipe has begun after its head
+					// (the Read that blocks), or at once when there is none.
 					<-r.entered
-				}
-				cancel()
-			}()
+					if tt.head != "" {
+						<-r.entered
+					}
+					cancel()
+				}()
+			}
 			start := time.Now()
 			var err error
 			if tt.audio {
@@ -205,33 +217,13 @@ func TestAttackUploadCancelWithStalledReader(t *testing.T) {
 			} else {
 				_, err = c.UploadFile(ctx, "u", tt.file, r)
 			}
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", err)
+			if !errors.Is(err, want) {
+				t.Errorf("err = %v, want %v", err, want)
 			}
 			if d := time.Since(start); d > 20*time.Second {
-				t.Errorf("the call took %v after a cancel", d)
+				t.Errorf("the call took %v after its context ended", d)
 			}
 		})
-	}
-}
-
-func TestAttackUploadDeadlineWithStalledReader(t *testing.T) {
-	leakCheck(t)
-	h := startHostile(t, false, func(h *hostile, c net.Conn, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		h.hold()
-	})
-	c, _ := faultClient(t, h.URL())
-	r := stalledPipe(t, "x")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err := c.UploadFile(ctx, "u", "a.txt", r)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("the call took %v with a 2s deadline", d)
 	}
 }
 

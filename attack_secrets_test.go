@@ -30,74 +30,56 @@ var secretAttacks = []struct {
 	retry bool   // the log must show a retry
 }{
 	{
-		name: "status line",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 "+testKey+" OK\r\nContent-Length: 0\r\n\r\n")
-		},
-		call: "info", want: "malformed HTTP status code", retry: true,
+		name:  "status line",
+		serve: rawReply("HTTP/1.1 " + testKey + " OK\r\nContent-Length: 0\r\n\r\n"),
+		call:  "info", want: "malformed HTTP status code", retry: true,
 	},
 	{
-		name: "status line, POST",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 "+testKey+" OK\r\nContent-Length: 0\r\n\r\n")
-		},
-		call: "stream", want: "malformed HTTP status code",
+		name:  "status line, POST",
+		serve: rawReply("HTTP/1.1 " + testKey + " OK\r\nContent-Length: 0\r\n\r\n"),
+		call:  "stream", want: "malformed HTTP status code",
 	},
 	{
 		name:  "whole status line",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) { reply(c, testKey+"\r\n\r\n") },
+		serve: rawReply(testKey + "\r\n\r\n"),
 		call:  "info", want: "malformed HTTP", retry: true,
 	},
 	{
-		name: "header line",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 200 OK\r\nX-Echo "+testKey+"\r\nContent-Length: 0\r\n\r\n")
-		},
-		call: "info", want: "malformed MIME header", retry: true,
+		name:  "header line",
+		serve: rawReply("HTTP/1.1 200 OK\r\nX-Echo " + testKey + "\r\nContent-Length: 0\r\n\r\n"),
+		call:  "info", want: "malformed MIME header", retry: true,
 	},
 	{
 		name: "trailer line",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"+
-				"2\r\n{}\r\n0\r\nX-Echo "+testKey+"\r\n\r\n")
-		},
+		serve: rawReply("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"2\r\n{}\r\n0\r\nX-Echo " + testKey + "\r\n\r\n"),
 		call: "api", want: "malformed MIME header",
 	},
 	{
-		name: "Content-Type of a 200 page",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html; k="+testKey+"\r\nContent-Length: 6\r\n\r\n<html>")
-		},
-		call: "info", want: "decode reply",
+		name:  "Content-Type of a 200 page",
+		serve: rawReply("HTTP/1.1 200 OK\r\nContent-Type: text/html; k=" + testKey + "\r\nContent-Length: 6\r\n\r\n<html>"),
+		call:  "info", want: "decode reply",
 	},
 	{
-		name: "Content-Type instead of a stream",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 200 OK\r\nContent-Type: text/html; k="+testKey+"\r\nContent-Length: 6\r\n\r\n<html>")
-		},
-		call: "stream", want: "not an event stream",
+		name:  "Content-Type instead of a stream",
+		serve: rawReply("HTTP/1.1 200 OK\r\nContent-Type: text/html; k=" + testKey + "\r\nContent-Length: 6\r\n\r\n<html>"),
+		call:  "stream", want: "not an event stream",
 	},
 	{
-		name: "event data that is not JSON",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: your key is "+testKey+"\n\n")
-		},
-		call: "stream", want: "not a JSON object",
+		name:  "event data that is not JSON",
+		serve: rawReply("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: your key is " + testKey + "\n\n"),
+		call:  "stream", want: "not a JSON object",
 	},
 	{
 		name: "error event",
-		serve: func(_ *hostile, c net.Conn, _ *http.Request) {
-			reply(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"+
-				`data: {"event":"error","code":"`+strings.Repeat("c", 75)+testKey+`","message":"`+strings.Repeat("m", 235)+testKey+`","status":500}`+"\n\n")
-		},
+		serve: rawReply("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" +
+			`data: {"event":"error","code":"` + strings.Repeat("c", 75) + testKey + `","message":"` + strings.Repeat("m", 235) + testKey + `","status":500}` + "\n\n"),
 		call: "stream", want: "500",
 	},
 	{
-		name: "redirect loop with the key in Location",
-		serve: func(_ *hostile, c net.Conn, r *http.Request) {
-			reply(c, "HTTP/1.1 302 Found\r\nLocation: /v1/info?k="+testKey+"\r\nContent-Length: 0\r\n\r\n")
-		},
-		call: "info", want: "redirects",
+		name:  "redirect loop with the key in Location",
+		serve: rawReply("HTTP/1.1 302 Found\r\nLocation: /v1/info?k=" + testKey + "\r\nContent-Length: 0\r\n\r\n"),
+		call:  "info", want: "redirects",
 	},
 	{
 		name: "redirect to a closed port with the key in Location",

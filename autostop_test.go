@@ -7,7 +7,6 @@ package chatflow
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -29,9 +28,8 @@ type stopServer struct {
 	cut       bool          // cut the connection after head (a drop)
 	started   chan struct{} // closed when head is out
 	mu        sync.Mutex
-	stops     []string
-	stopped   chan struct{}
 	lookups   int
+	stopRecorder
 }
 
 const (
@@ -46,12 +44,12 @@ func abEvent(name string, extra string) string {
 
 func newStopServer(t *testing.T) *stopServer {
 	return &stopServer{
-		t:       t,
-		head:    []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessage, `,"answer":"Hel"`)},
-		tail:    []string{abEvent(EventMessageEnd, `,"id":"m1"`), abEvent(EventWorkflowFinished, `,"data":{"status":"succeeded"}`)},
-		more:    make(chan struct{}),
-		started: make(chan struct{}),
-		stopped: make(chan struct{}, 8),
+		t:            t,
+		head:         []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessage, `,"answer":"Hel"`)},
+		tail:         []string{abEvent(EventMessageEnd, `,"id":"m1"`), abEvent(EventWorkflowFinished, `,"data":{"status":"succeeded"}`)},
+		more:         make(chan struct{}),
+		started:      make(chan struct{}),
+		stopRecorder: stopRecorder{stopped: make(chan struct{}, 8)},
 	}
 }
 
@@ -92,22 +90,32 @@ func (ss *stopServer) client(t *testing.T, opts ...Option) *Client {
 		write(w, f, "event: ping\n\n"+abEvent(EventNodeStarted, `,"data":{"id":"n1"}`))
 		<-r.Context().Done()
 	})
-	mux.HandleFunc("POST /chat-messages/{task}/stop", func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ User string }
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		ss.mu.Lock()
-		ss.stops = append(ss.stops, r.PathValue("task")+" "+body.User)
-		ss.mu.Unlock()
-		writeJSON(w, 200, `{"result":"success"}`)
-		ss.stopped <- struct{}{}
-	})
+	ss.handle(mux)
 	return c
 }
 
-func (ss *stopServer) stopList() []string {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return append([]string(nil), ss.stops...)
+// stream starts a stream of abRequest with ctx on a client of ss.
+func (ss *stopServer) stream(t *testing.T, ctx context.Context, opts ...Option) *Stream {
+	t.Helper()
+	s, err := ss.client(t, opts...).StreamMessage(ctx, abRequest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// readTo reads the events of s up to the first one named name, which must
+// come with no error before it.
+func readTo(t *testing.T, s *Stream, name string) {
+	t.Helper()
+	for ev, err := range s.Events() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Name() == name {
+			return
+		}
+	}
 }
 
 // waitBackground waits until the stream's background auto-stop is over.
@@ -145,13 +153,9 @@ var abRequest = ChatRequest{Query: "q", User: abUser}
 func TestAutoStopCancel(t *testing.T) {
 	leakCheck(t)
 	ss := newStopServer(t)
-	c := ss.client(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := c.StreamMessage(ctx, abRequest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := ss.stream(t, ctx)
 	var last error
 	for ev, err := range s.Events() {
 		if err != nil {
@@ -171,19 +175,8 @@ func TestAutoStopCancel(t *testing.T) {
 func TestAutoStopBreak(t *testing.T) {
 	leakCheck(t)
 	ss := newStopServer(t)
-	c := ss.client(t)
-	s, err := c.StreamMessage(context.Background(), abRequest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ev, err := range s.Events() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Name() == EventMessage {
-			break
-		}
-	}
+	s := ss.stream(t, context.Background())
+	readTo(t, s, EventMessage)
 	ss.exactlyOneStop(t, s)
 	_ = s.Close() // no second stop
 	ss.exactlyOneStop(t, s)
@@ -192,26 +185,8 @@ func TestAutoStopBreak(t *testing.T) {
 func TestAutoStopClose(t *testing.T) {
 	leakCheck(t)
 	ss := newStopServer(t)
-	c := ss.client(t)
-	s, err := c.StreamMessage(context.Background(), abRequest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan error, 1)
-	got := make(chan struct{})
-	go func() {
-		var last error
-		for ev, err := range s.Events() {
-			if err != nil {
-				last = err
-				continue
-			}
-			if ev.Name() == EventMessage {
-				close(got)
-			}
-		}
-		ended <- last
-	}()
+	s := ss.stream(t, context.Background())
+	got, ended := readInBackground(s, EventMessage)
 	wait(t, got, "the first message")
 	_ = s.Close()
 	if err := <-ended; !errors.Is(err, ErrIncompleteStream) {
@@ -228,11 +203,7 @@ func TestAutoStopCloseBeforeAnyEvent(t *testing.T) {
 	ss := newStopServer(t)
 	ss.head = nil // the events come only after Close
 	ss.tail = []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessage, `,"answer":"x"`)}
-	c := ss.client(t)
-	s, err := c.StreamMessage(context.Background(), abRequest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := ss.stream(t, context.Background())
 	wait(t, ss.started, "the stream to start")
 	_ = s.Close()
 	close(ss.more)
@@ -305,13 +276,9 @@ func TestAutoStopCancelBeforeAnyEvent(t *testing.T) {
 	ss := newStopServer(t)
 	ss.head = nil
 	ss.runHeader = abRun
-	c := ss.client(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := c.StreamMessage(ctx, abRequest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := ss.stream(t, ctx)
 	if s.RunID() != abRun {
 		t.Errorf("RunID %q", s.RunID())
 	}
@@ -334,30 +301,15 @@ func TestAutoStopNot(t *testing.T) {
 	t.Run("after message_end", func(t *testing.T) {
 		ss := newStopServer(t)
 		close(ss.more)
-		c := ss.client(t)
-		s, err := c.StreamMessage(context.Background(), abRequest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for ev, err := range s.Events() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Name() == EventMessageEnd {
-				break
-			}
-		}
+		s := ss.stream(t, context.Background())
+		readTo(t, s, EventMessageEnd)
 		ss.noStop(t, s)
 	})
 	t.Run("off", func(t *testing.T) {
 		ss := newStopServer(t)
-		c := ss.client(t, WithAutoStop(false))
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s, err := c.StreamMessage(ctx, abRequest)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := ss.stream(t, ctx, WithAutoStop(false))
 		for range s.Events() {
 			cancel()
 		}
@@ -366,16 +318,13 @@ func TestAutoStopNot(t *testing.T) {
 	})
 	t.Run("explicit stop", func(t *testing.T) {
 		ss := newStopServer(t)
-		c := ss.client(t)
-		s, err := c.StreamMessage(context.Background(), abRequest)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := ss.stream(t, context.Background())
 		for ev, err := range s.Events() {
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ev.Name() == EventMessage {
+				// Stopped while the loop still runs: breaking would auto-stop.
 				if err := s.Stop(context.Background()); err != nil {
 					t.Fatal(err)
 				}
@@ -387,14 +336,10 @@ func TestAutoStopNot(t *testing.T) {
 	t.Run("dropped", func(t *testing.T) {
 		ss := newStopServer(t)
 		ss.cut = true
-		c := ss.client(t, WithResume(false))
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s, err := c.StreamMessage(ctx, abRequest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Collect()
+		s := ss.stream(t, ctx, WithResume(false))
+		_, err := s.Collect()
 		if !errors.Is(err, ErrIncompleteStream) {
 			t.Errorf("err = %v", err)
 		}
@@ -449,17 +394,14 @@ func TestCollectBounded(t *testing.T) {
 	leakCheck(t)
 	const limit = 64 << 10
 	c, mux, _ := setup(t, WithMaxReplyBytes(limit))
-	stopped := make(chan struct{}, 1)
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		f := sseHeader(t, w)
 		for r.Context().Err() == nil {
 			write(w, f, streamMsg("0123456789abcdef0123456789abcdef"))
 		}
 	})
-	mux.HandleFunc("POST /chat-messages/{task}/stop", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, `{"result":"success"}`)
-		stopped <- struct{}{}
-	})
+	sr := &stopRecorder{stopped: make(chan struct{}, 1)}
+	sr.handle(mux)
 	r, err := c.SendMessage(context.Background(), ChatRequest{Query: "q", User: "u"})
 	if !errors.Is(err, ErrReplyTooLarge) {
 		t.Fatalf("err = %v", err)
@@ -467,5 +409,5 @@ func TestCollectBounded(t *testing.T) {
 	if r == nil || len(r.Answer) > limit+64 || len(r.Answer) < limit {
 		t.Errorf("answer of %d bytes", len(r.Answer))
 	}
-	wait(t, chanOf(stopped), "the stop request")
+	wait(t, chanOf(sr.stopped), "the stop request")
 }

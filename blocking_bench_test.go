@@ -93,19 +93,7 @@ func handSendBlocking(ctx context.Context, hc *http.Client, base string, body *g
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", DefaultUserAgent)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	var r handBlockingReply
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return handDo[handBlockingReply](hc, req)
 }
 
 // BenchmarkBlockingChat compares the generated blocking chat call

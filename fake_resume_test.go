@@ -6,7 +6,6 @@ package chatflow_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -77,7 +76,7 @@ func TestFakeResumeEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
+	seen := chatflow.YieldedOnce{}
 	var last string
 	var text strings.Builder
 	for ev, err := range s.Events() {
@@ -94,13 +93,7 @@ func TestFakeResumeEvents(t *testing.T) {
 			text.WriteString(m.Answer)
 		}
 		if strings.HasPrefix(ev.Name(), "node_") || ev.Name() == chatflow.EventWorkflowStarted {
-			var v struct{ Data struct{ ID string } }
-			_ = json.Unmarshal(ev.Raw(), &v)
-			key := ev.Name() + " " + v.Data.ID
-			if seen[key] {
-				t.Errorf("%s yielded twice", key)
-			}
-			seen[key] = true
+			seen.Check(t, ev)
 		}
 	}
 	if last != chatflow.EventWorkflowFinished && last != chatflow.EventMessageEnd {

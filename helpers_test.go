@@ -324,6 +324,77 @@ func checkMessageFastPath(t *testing.T, s string) {
 	}
 }
 
+// stopRecorder serves the stop endpoint, POST /chat-messages/{task}/stop:
+// it records "task user" of each request, answers success, then signals
+// stopped (which the test makes with room for the stops it expects).
+type stopRecorder struct {
+	stopMu  sync.Mutex
+	stops   []string
+	stopped chan struct{}
+}
+
+func (sr *stopRecorder) handle(mux *http.ServeMux) {
+	mux.HandleFunc("POST /chat-messages/{task}/stop", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ User string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		sr.stopMu.Lock()
+		sr.stops = append(sr.stops, r.PathValue("task")+" "+body.User)
+		sr.stopMu.Unlock()
+		writeJSON(w, 200, `{"result":"success"}`)
+		sr.stopped <- struct{}{}
+	})
+}
+
+// stopList returns the stop requests received so far, "task user" each.
+func (sr *stopRecorder) stopList() []string {
+	sr.stopMu.Lock()
+	defer sr.stopMu.Unlock()
+	return append([]string(nil), sr.stops...)
+}
+
+// readInBackground ranges over the events of s in a goroutine of its own
+// (chatflow.readInBackground.func, for noGoroutines, so at most one
+// parallel test may use it): got is closed at the
+// first event named name (at the first event when name is ""), and ended
+// receives the loop's last error once it is over.
+func readInBackground(s *Stream, name string) (got <-chan struct{}, ended <-chan error) {
+	first := make(chan struct{})
+	last := make(chan error, 1)
+	go func() {
+		var once sync.Once
+		var err error
+		for ev, e := range s.Events() {
+			if e != nil {
+				err = e
+				continue
+			}
+			if name == "" || ev.Name() == name {
+				once.Do(func() { close(first) })
+			}
+		}
+		last <- err
+	}()
+	return first, last
+}
+
+// YieldedOnce checks, event by event, that no node or workflow event is
+// yielded twice (by its name and its data's id), as a resumed stream must
+// not. Exported for the external tests (fake_resume_test.go); like every
+// name of this file it exists only while testing.
+type YieldedOnce map[string]bool
+
+// Check records ev, failing t if an event of its name and id came before.
+func (y YieldedOnce) Check(t *testing.T, ev Event) {
+	t.Helper()
+	var v struct{ Data struct{ ID string } }
+	_ = json.Unmarshal(ev.Raw(), &v)
+	key := ev.Name() + " " + v.Data.ID
+	if y[key] {
+		t.Errorf("%s yielded twice", key)
+	}
+	y[key] = true
+}
+
 // ---- Waiting
 
 // guard is how long a test waits for something that should happen at
@@ -611,6 +682,18 @@ func errorReply(status int, ctype, body string) func(*hostile, net.Conn, *http.R
 	}
 }
 
+// rawReply answers with the raw bytes s (status line, headers and all).
+func rawReply(s string) func(*hostile, net.Conn, *http.Request) {
+	return func(_ *hostile, c net.Conn, _ *http.Request) { reply(c, s) }
+}
+
+// drainAndHold reads what the request body brings, until the client gives
+// up, then holds the connection until the test ends.
+func drainAndHold(h *hostile, _ net.Conn, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	h.hold()
+}
+
 // callsOf are the calls each cancellation attack makes: a GET, a stream
 // (POST) and a DELETE with a JSON body.
 func callsOf(c *Client) map[string]func(context.Context) error {
@@ -762,6 +845,25 @@ func surfaceCapture(t *testing.T, name string) []byte {
 }
 
 // ---- Benchmarks
+
+// handDo sends req with hc and decodes the JSON of a 200 reply into a new
+// T: the end of the hand-written (net/http and encoding/json) baselines of
+// the benchmarks.
+func handDo[T any](hc *http.Client, req *http.Request) (*T, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	var v T
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
 
 // memTransport answers every request in memory (no sockets): it drains the
 // request body, then replies with status and body.

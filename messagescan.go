@@ -104,9 +104,7 @@ func scanNumber(s string, i int) (end int, integer, ok bool) {
 	case s[i] == '0':
 		i++
 	case '1' <= s[i] && s[i] <= '9':
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
-		}
+		i = skipDigits(s, i)
 	default:
 		return 0, false, false
 	}
@@ -114,13 +112,11 @@ func scanNumber(s string, i int) (end int, integer, ok bool) {
 	if i < len(s) && s[i] == '.' {
 		integer = false
 		i++
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
+		d := skipDigits(s, i)
+		if d == i {
+			return 0, false, false // no digit
 		}
-		if i == d {
-			return 0, false, false
-		}
+		i = d
 	}
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		integer = false
@@ -128,15 +124,22 @@ func scanNumber(s string, i int) (end int, integer, ok bool) {
 		if i < len(s) && (s[i] == '+' || s[i] == '-') {
 			i++
 		}
-		d := i
-		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
-			i++
+		d := skipDigits(s, i)
+		if d == i {
+			return 0, false, false // no digit
 		}
-		if i == d {
-			return 0, false, false
-		}
+		i = d
 	}
 	return i, integer, true
+}
+
+// skipDigits returns the index after the run of decimal digits that starts
+// at s[i] (i itself when there is none).
+func skipDigits(s string, i int) int {
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 const maxScanDepth = 64

@@ -44,9 +44,8 @@ type runServer struct {
 	ended                        bool
 	reattaches, polls, msgReads  int
 	queries                      []string
-	stops                        []string // "task user"
-	stopped                      chan struct{}
-	silent                       chan struct{} // closed when the test ends, for idleCut
+	stopRecorder
+	silent chan struct{} // closed when the test ends, for idleCut
 }
 
 func newRunServer(t *testing.T) *runServer {
@@ -63,7 +62,7 @@ func newRunServer(t *testing.T) *runServer {
 		header:         true,
 		mode:           "running",
 		storeBeforeEnd: true,
-		stopped:        make(chan struct{}, 16),
+		stopRecorder:   stopRecorder{stopped: make(chan struct{}, 16)},
 		silent:         make(chan struct{}),
 	}
 	t.Cleanup(func() { close(rs.silent) })
@@ -242,21 +241,7 @@ func (rs *runServer) register(mux *http.ServeMux) {
 		mine, _ := json.Marshal(map[string]any{"id": rs.msgID, "conversation_id": rs.convID, "query": "q", "answer": stored, "status": "normal", "created_at": 1767340000})
 		writeJSON(w, 200, `{"limit":20,"has_more":false,"data":[`+string(other)+`,`+string(mine)+`]}`)
 	})
-	mux.HandleFunc("POST /chat-messages/{task}/stop", func(w http.ResponseWriter, r *http.Request) {
-		var body struct{ User string }
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		rs.mu.Lock()
-		rs.stops = append(rs.stops, r.PathValue("task")+" "+body.User)
-		rs.mu.Unlock()
-		writeJSON(w, 200, `{"result":"success"}`)
-		rs.stopped <- struct{}{}
-	})
-}
-
-func (rs *runServer) stopList() []string {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return append([]string(nil), rs.stops...)
+	rs.handle(mux)
 }
 
 // resumeClient starts rs and returns a client for it.
@@ -322,7 +307,7 @@ func TestResumeEvents(t *testing.T) {
 	}
 	var names []string
 	var text strings.Builder
-	seen := map[string]bool{}
+	seen := YieldedOnce{}
 	replaces := 0
 	for ev, err := range s.Events() {
 		if err != nil {
@@ -331,13 +316,7 @@ func TestResumeEvents(t *testing.T) {
 		names = append(names, ev.Name())
 		switch ev.Name() {
 		case EventNodeStarted, EventNodeFinished, EventWorkflowStarted:
-			var v struct{ Data struct{ ID string } }
-			_ = json.Unmarshal(ev.Raw(), &v)
-			key := ev.Name() + " " + v.Data.ID
-			if seen[key] {
-				t.Errorf("%s yielded twice", key)
-			}
-			seen[key] = true
+			seen.Check(t, ev)
 		case EventMessage:
 			text.WriteString(ev.Text())
 		case EventMessageReplace:

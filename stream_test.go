@@ -416,19 +416,7 @@ func TestStreamCloseWhileReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ended := make(chan error, 1)
-	got := make(chan struct{})
-	go func() {
-		var last error
-		for _, err := range s.Events() {
-			if err != nil {
-				last = err
-				continue
-			}
-			close(got)
-		}
-		ended <- last
-	}()
+	got, ended := readInBackground(s, "")
 	wait(t, got, "the first event")
 	_ = s.Close()
 	select {
@@ -439,7 +427,7 @@ func TestStreamCloseWhileReading(t *testing.T) {
 	case <-time.After(guard):
 		t.Fatal("Close did not end the loop")
 	}
-	noGoroutines(t, "chatflow.TestStreamCloseWhileReading.func")
+	noGoroutines(t, "chatflow.TestStreamCloseWhileReading.func", "chatflow.readInBackground.func")
 }
 
 // TestStreamIgnoresClientTimeout: the Timeout of the user's http.Client

@@ -43,19 +43,7 @@ func handListConversations(ctx context.Context, hc *http.Client, base, user stri
 	}
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	req.Header.Set("User-Agent", DefaultUserAgent)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	var page gen.ConversationsListResponse
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		return nil, err
-	}
-	return &page, nil
+	return handDo[gen.ConversationsListResponse](hc, req)
 }
 
 // BenchmarkListConversations compares one blocking JSON call (a page of

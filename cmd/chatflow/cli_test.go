@@ -40,19 +40,49 @@ func runCLI(t *testing.T, vars map[string]string, args ...string) (int, string, 
 	return code, out.String(), errOut.String()
 }
 
-func fakeEnv(t *testing.T) map[string]string {
+// fakeServer starts a fake Dify server for the test and returns it with
+// the environment that points the command at it.
+func fakeServer(t *testing.T) (*chatflowtest.Server, map[string]string) {
 	t.Helper()
 	srv := chatflowtest.NewServer()
 	t.Cleanup(srv.Close)
-	return map[string]string{"DIFY_API_KEY": srv.APIKey, "DIFY_BASE_URL": srv.URL, "DIFY_USER": "cli-test"}
+	return srv, map[string]string{"DIFY_API_KEY": srv.APIKey, "DIFY_BASE_URL": srv.URL}
+}
+
+// fakeEnv is the environment of a fresh fake server, with the user
+// cli-test.
+// runOK runs one command line as runCLI does, fails the test unless it
+// exits 0, and returns stdout and stderr.
+func runOK(t *testing.T, vars map[string]string, args ...string) (string, string) {
+	t.Helper()
+	code, out, errOut := runCLI(t, vars, args...)
+	if code != 0 {
+		t.Fatalf("%q: exit %d, stderr %q", args, code, errOut)
+	}
+	return out, errOut
+}
+
+func fakeEnv(t *testing.T) map[string]string {
+	t.Helper()
+	_, vars := fakeServer(t)
+	vars["DIFY_USER"] = "cli-test"
+	return vars
+}
+
+// tempFile writes content to a file name in a temporary directory of the
+// test and returns its path.
+func tempFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestChatDemoModeWithoutKey(t *testing.T) {
 	t.Parallel()
-	code, out, errOut := runCLI(t, nil, "chat", "Hello")
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
+	out, errOut := runOK(t, nil, "chat", "Hello")
 	if !strings.Contains(errOut, "demo mode") {
 		t.Errorf("stderr does not say demo mode: %q", errOut)
 	}
@@ -68,10 +98,7 @@ func TestSessionAgainstFake(t *testing.T) {
 	t.Parallel()
 	vars := fakeEnv(t)
 
-	code, out, errOut := runCLI(t, vars, "chat", "-json", "-i", "lang=en", "What is Dify?")
-	if code != 0 {
-		t.Fatalf("chat: exit %d: %s", code, errOut)
-	}
+	out, _ := runOK(t, vars, "chat", "-json", "-i", "lang=en", "What is Dify?")
 	var reply map[string]string
 	if err := json.Unmarshal([]byte(out), &reply); err != nil {
 		t.Fatalf("chat -json output %q: %v", out, err)
@@ -81,12 +108,9 @@ func TestSessionAgainstFake(t *testing.T) {
 		t.Fatalf("chat -json = %v", reply)
 	}
 
-	code, out, errOut = runCLI(t, vars, "chat", "-c", conv, "And again?")
-	if code != 0 {
-		t.Fatalf("second turn: exit %d: %s", code, errOut)
-	}
+	runOK(t, vars, "chat", "-c", conv, "And again?")
 
-	code, out, _ = runCLI(t, vars, "conversations", "-json")
+	code, out, _ := runCLI(t, vars, "conversations", "-json")
 	if code != 0 || !strings.Contains(out, conv) {
 		t.Fatalf("conversations: exit %d, output %q lacks %s", code, out, conv)
 	}
@@ -96,15 +120,12 @@ func TestSessionAgainstFake(t *testing.T) {
 		t.Fatalf("messages: exit %d, output %q", code, out)
 	}
 
-	code, out, errOut = runCLI(t, vars, "rename", conv, "Renamed", "chat")
+	code, out, errOut := runCLI(t, vars, "rename", conv, "Renamed", "chat")
 	if code != 0 || !strings.Contains(out, "Renamed chat") {
 		t.Fatalf("rename: exit %d, out %q, err %q", code, out, errOut)
 	}
 
-	path := filepath.Join(t.TempDir(), "notes.txt")
-	if err := os.WriteFile(path, []byte("some notes"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := tempFile(t, "notes.txt", "some notes")
 	code, out, errOut = runCLI(t, vars, "upload", "-json", path)
 	if code != 0 || !strings.Contains(out, "notes.txt") {
 		t.Fatalf("upload: exit %d, out %q, err %q", code, out, errOut)
@@ -209,10 +230,8 @@ func TestProgressStartsOnItsOwnLine(t *testing.T) {
 
 func TestTimeoutFlag(t *testing.T) {
 	t.Parallel()
-	srv := chatflowtest.NewServer()
-	t.Cleanup(srv.Close)
+	srv, vars := fakeServer(t)
 	srv.SetDelay(time.Hour) // a server that accepts and never answers
-	vars := map[string]string{"DIFY_API_KEY": srv.APIKey, "DIFY_BASE_URL": srv.URL}
 	for _, args := range [][]string{
 		{"conversations", "-timeout", "50ms"},
 		{"chat", "-timeout", "50ms", "Hello"},
@@ -233,23 +252,14 @@ func TestTimeoutFlag(t *testing.T) {
 func TestInputs(t *testing.T) {
 	t.Parallel()
 	vars := fakeEnv(t)
-	path := filepath.Join(t.TempDir(), "brief.txt")
-	if err := os.WriteFile(path, []byte("the brief"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, _, errOut := runCLI(t, vars, "chat",
+	path := tempFile(t, "brief.txt", "the brief")
+	_, errOut := runOK(t, vars, "chat",
 		"-i", "lang=en", "-i", "count:=3", "-i", "flag:=true", "-i", "at:=\"@me\"", "-i", "raw=[1]", "-i", "brief=@"+path,
 		"Go")
-	if code != 0 {
-		t.Fatalf("chat: exit %d: %s", code, errOut)
-	}
 	if !strings.Contains(errOut, "for input brief") {
 		t.Errorf("stderr does not report the upload: %q", errOut)
 	}
-	code, out, errOut := runCLI(t, vars, "conversations", "-json")
-	if code != 0 {
-		t.Fatalf("conversations: exit %d: %s", code, errOut)
-	}
+	out, _ := runOK(t, vars, "conversations", "-json")
 	var convs []struct {
 		Inputs map[string]any `json:"inputs"`
 	}
@@ -325,14 +335,8 @@ func TestListsAndOrder(t *testing.T) {
 func TestUploadJSONHasNoEmptyFields(t *testing.T) {
 	t.Parallel()
 	vars := fakeEnv(t)
-	path := filepath.Join(t.TempDir(), "notes.txt")
-	if err := os.WriteFile(path, []byte("some notes"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out, errOut := runCLI(t, vars, "upload", "-json", path)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	path := tempFile(t, "notes.txt", "some notes")
+	out, _ := runOK(t, vars, "upload", "-json", path)
 	var m map[string]any
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("%q: %v", out, err)
@@ -369,10 +373,9 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 
 func TestInterruptStopsTheRun(t *testing.T) {
 	t.Parallel()
-	srv := chatflowtest.NewServer()
-	t.Cleanup(srv.Close)
+	srv, vars := fakeServer(t)
 	srv.SetEventDelay(50 * time.Millisecond) // a run long enough to interrupt
-	vars := map[string]string{"DIFY_API_KEY": srv.APIKey, "DIFY_BASE_URL": srv.URL, "DIFY_USER": "ctrl-c"}
+	vars["DIFY_USER"] = "ctrl-c"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &cancelOnWrite{cancel: cancel} // Ctrl-C as the first answer text arrives
@@ -468,14 +471,9 @@ func lastLine(s string) string {
 
 func TestDroppedConnectionResumes(t *testing.T) {
 	t.Parallel()
-	srv := chatflowtest.NewServer()
-	t.Cleanup(srv.Close)
+	srv, vars := fakeServer(t)
 	srv.CutStreamAfter(4) // inside the answer
-	vars := map[string]string{"DIFY_API_KEY": srv.APIKey, "DIFY_BASE_URL": srv.URL}
-	code, out, errOut := runCLI(t, vars, "chat", "one two three four five six seven eight")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
+	out, errOut := runOK(t, vars, "chat", "one two three four five six seven eight")
 	if !strings.HasSuffix(out, "You said: one two three four five six seven eight\n") {
 		t.Errorf("stdout = %q, want it to end with the whole answer", out)
 	}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 
 	"github.com/speakeasy-api/openapi/overlay/loader"
 	"gopkg.in/yaml.v3"
@@ -47,6 +48,20 @@ func Apply(spec, overlay []byte) ([]byte, error) {
 	}
 	out.WriteByte('\n')
 	return out.Bytes(), nil
+}
+
+// ApplyFiles reads the description at specPath and the overlay at
+// overlayPath, and applies the overlay as Apply does.
+func ApplyFiles(specPath, overlayPath string) ([]byte, error) {
+	spec, err := os.ReadFile(specPath)
+	if err != nil {
+		return nil, err
+	}
+	overlay, err := os.ReadFile(overlayPath)
+	if err != nil {
+		return nil, err
+	}
+	return Apply(spec, overlay)
 }
 
 // writeJSON writes the YAML node n as compact JSON, keeping the order of

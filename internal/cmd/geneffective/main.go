@@ -14,34 +14,22 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"log"
 	"os"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/difykit/chatflow/internal/cmd/internal/gencommon"
 	"github.com/difykit/chatflow/internal/overlay"
 )
 
 func main() {
-	spec := flag.String("spec", "openapi/chatflow.json", "the API description")
-	ov := flag.String("overlay", "openapi/overlay.yaml", "the overlay applied to it")
+	spec, ov := gencommon.SpecFlags()
 	out := flag.String("o", "openapi/effective.json", "the JSON file to write")
-	flag.Parse()
-	if err := run(*spec, *ov, *out); err != nil {
-		log.Fatalf("geneffective: %v", err)
-	}
+	gencommon.Main("geneffective", func() error { return run(*spec, *ov, *out) })
 }
 
 func run(specPath, overlayPath, outPath string) error {
-	specRaw, err := os.ReadFile(specPath)
-	if err != nil {
-		return err
-	}
-	overlayRaw, err := os.ReadFile(overlayPath)
-	if err != nil {
-		return err
-	}
-	effective, err := overlay.Apply(specRaw, overlayRaw)
+	effective, err := overlay.ApplyFiles(specPath, overlayPath)
 	if err != nil {
 		return err
 	}

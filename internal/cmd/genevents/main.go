@@ -23,29 +23,23 @@ import (
 	"flag"
 	"fmt"
 	"go/ast"
-	"go/format"
 	"go/parser"
 	"go/token"
 	"go/types"
-	"log"
-	"os"
 	"slices"
 	"strings"
 
+	"github.com/difykit/chatflow/internal/cmd/internal/gencommon"
 	"github.com/difykit/chatflow/internal/overlay"
 	"github.com/difykit/chatflow/openapi"
 )
 
 func main() {
-	spec := flag.String("spec", "openapi/chatflow.json", "the API description")
-	ov := flag.String("overlay", "openapi/overlay.yaml", "the overlay applied to it")
+	spec, ov := gencommon.SpecFlags()
 	genFile := flag.String("gen", "gen/chatflow.gen.go", "the code oapi-codegen generated from them")
 	out := flag.String("o", "events_gen.go", "the Go file to write")
 	flat := flag.String("flat", "StreamEventChatMessage", "the generated type that the hand-written fast decoder (decodeFlatMessage) fills")
-	flag.Parse()
-	if err := run(*spec, *ov, *genFile, *flat, *out); err != nil {
-		log.Fatalf("genevents: %v", err)
-	}
+	gencommon.Main("genevents", func() error { return run(*spec, *ov, *genFile, *flat, *out) })
 }
 
 // kind is one event kind.
@@ -66,15 +60,7 @@ type field struct {
 }
 
 func run(specPath, overlayPath, genPath, flatType, outPath string) error {
-	specRaw, err := os.ReadFile(specPath)
-	if err != nil {
-		return err
-	}
-	overlayRaw, err := os.ReadFile(overlayPath)
-	if err != nil {
-		return err
-	}
-	effective, err := overlay.Apply(specRaw, overlayRaw)
+	effective, err := overlay.ApplyFiles(specPath, overlayPath)
 	if err != nil {
 		return err
 	}
@@ -152,11 +138,7 @@ func run(specPath, overlayPath, genPath, flatType, outPath string) error {
 		kinds = append(kinds, k)
 	}
 
-	src, err := format.Source(render(kinds, flatType))
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(outPath, src, 0o644)
+	return gencommon.WriteGo(outPath, render(kinds, flatType))
 }
 
 // article returns the indefinite article for an event name.

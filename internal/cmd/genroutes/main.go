@@ -11,23 +11,20 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"go/format"
-	"log"
 	"os"
 	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/difykit/chatflow/internal/cmd/internal/gencommon"
 )
 
 func main() {
-	spec := flag.String("spec", "openapi/chatflow.json", "the API description")
+	spec := gencommon.SpecFlag()
 	config := flag.String("config", "openapi/oapi-codegen.yaml", "the oapi-codegen config (include-operation-ids)")
 	out := flag.String("o", "routes_gen.go", "the Go file to write")
-	flag.Parse()
-	if err := run(*spec, *config, *out); err != nil {
-		log.Fatalf("genroutes: %v", err)
-	}
+	gencommon.Main("genroutes", func() error { return run(*spec, *config, *out) })
 }
 
 func run(specPath, configPath, outPath string) error {
@@ -82,9 +79,5 @@ func run(specPath, configPath, outPath string) error {
 		fmt.Fprintf(&b, "\t%q,\n", r)
 	}
 	b.WriteString("}\n")
-	src, err := format.Source(b.Bytes())
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(outPath, src, 0o644)
+	return gencommon.WriteGo(outPath, b.Bytes())
 }
