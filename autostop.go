@@ -29,6 +29,11 @@ var errAbandoned = errors.New("chatflow: stream abandoned")
 // the calling goroutine holds readMu, which abandon then releases (or hands
 // over to the background goroutine that reads ahead for the task id).
 func (s *Stream) abandon(owner bool) {
+	// A second abandon (the caller's loop ending while a cancelled
+	// context's abandon runs) waits for the first to decide, so that when
+	// Events returns, a background stop it started is already known.
+	s.abandonMu.Lock()
+	defer s.abandonMu.Unlock()
 	wasEnded := s.ended.Swap(true)
 	if wasEnded || !s.autoStopping() {
 		s.release(errStreamClosed)

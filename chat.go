@@ -182,7 +182,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	}
 	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
 	s.sctx, s.scancel = sctx, scancel
-	s.client, s.user = c, user
+	s.client, s.user, s.parent = c, user, ctx
 	s.method, s.url = method, where
 	s.maxReply = c.cfg.maxReplyBytes
 	s.timing.Sent, s.timing.Headers = sent, headers

@@ -74,7 +74,8 @@ type Stream struct {
 	idle   *idleReader // nil without an idle timeout
 
 	// The stream as a whole, across connections: a child of the caller's
-	// context, cancelled by Close.
+	// context (parent), cancelled by Close.
+	parent  context.Context
 	sctx    context.Context
 	scancel context.CancelCauseFunc
 
@@ -96,6 +97,7 @@ type Stream struct {
 	autoStop  bool                          // stop the run when abandoned
 	stopAfter func() bool                   // unregisters the auto-stop on the caller's context (guarded by segMu)
 	bgDone    atomic.Pointer[chan struct{}] // closed when the background auto-stop ends
+	abandonMu sync.Mutex                    // one abandon decides at a time (see abandon)
 
 	// Used only by the reading goroutine.
 	taskKnown      bool
@@ -211,7 +213,7 @@ func (s *Stream) Events() iter.Seq2[Event, error] {
 		}
 		if s.closed.Load() || !s.readMu.TryLock() {
 			s.ended.Store(true)
-			yield(Event{}, incomplete(errStreamClosed))
+			yield(Event{}, incomplete(s.callerCause(errStreamClosed)))
 			return
 		}
 		for {
@@ -402,7 +404,7 @@ func (s *Stream) readError(err error) error {
 		}
 		return &incompleteError{detail: "the stream ended without message_end, workflow_finished or workflow_paused"}
 	}
-	cause := context.Cause(s.sctx)
+	cause := s.callerCause(context.Cause(s.sctx))
 	if cause == nil {
 		cause = context.Cause(s.ctx)
 	}
@@ -417,6 +419,19 @@ func (s *Stream) readError(err error) error {
 		return &incompleteError{cause: err, detail: "the stream was cut off inside an event (unexpected EOF)"}
 	}
 	return incomplete(err)
+}
+
+// callerCause returns cause, unless it is errStreamClosed and the caller's
+// context has ended: then the context's cause, which is what closed the
+// stream (the auto-stop that a cancelled context starts may release the
+// stream before the cancellation reaches it).
+func (s *Stream) callerCause(cause error) error {
+	if errors.Is(cause, errStreamClosed) && s.parent != nil {
+		if pc := context.Cause(s.parent); pc != nil {
+			return pc
+		}
+	}
+	return cause
 }
 
 // eventError makes the *APIError of an error event.
