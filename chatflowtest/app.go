@@ -231,7 +231,7 @@ func (s *Server) uploadChatFile(c *call) {
 	f := c.form.files["file"][0]
 	now := s.cfg.now()
 	name := f.name
-	ext := strings.TrimPrefix(strings.ToLower(path.Ext(name)), ".")
+	ext := fileExt(name)
 	mt := f.contentType
 	if mt == "" || mt == "application/octet-stream" {
 		if m, ok := mimeByExt[ext]; ok {
