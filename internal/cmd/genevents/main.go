@@ -1,7 +1,8 @@
 // Command genevents writes events_gen.go: the event plumbing of the root
 // package, derived from the API description so that no list of event kinds
-// is kept by hand. For every value of the EventName enum (with the overlay
-// applied) it finds the payload schema that the ChunkChatEvent discriminator
+// is kept by hand. For every value of the EventName enum of the effective
+// description (the overlay applied, as internal/cmd/geneffective writes it)
+// it finds the payload schema that the ChunkChatEvent discriminator
 // maps the name to, and the Go type oapi-codegen generated for that schema,
 // and writes:
 //
@@ -13,9 +14,9 @@
 //     pointer fields to structs (Data, Metadata) never nil;
 //   - (Event).Payload, which dispatches on the name.
 //
-// Run it after oapi-codegen (it reads the generated types):
+// Run it after geneffective and oapi-codegen (it reads their output):
 //
-//	go run ./internal/cmd/genevents -spec openapi/chatflow.json -overlay openapi/overlay.yaml -gen gen/chatflow.gen.go -o events_gen.go
+//	go run ./internal/cmd/genevents -spec openapi/effective.json -gen gen/chatflow.gen.go -o events_gen.go
 package main
 
 import (
@@ -26,20 +27,20 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/difykit/chatflow/internal/cmd/internal/gencommon"
-	"github.com/difykit/chatflow/internal/overlay"
 	"github.com/difykit/chatflow/openapi"
 )
 
 func main() {
-	spec, ov := gencommon.SpecFlags()
+	spec := flag.String("spec", "openapi/effective.json", "the effective API description (the overlay applied), as geneffective writes it")
 	genFile := flag.String("gen", "gen/chatflow.gen.go", "the code oapi-codegen generated from them")
 	out := flag.String("o", "events_gen.go", "the Go file to write")
 	flat := flag.String("flat", "StreamEventChatMessage", "the generated type that the hand-written fast decoder (decodeFlatMessage) fills")
-	gencommon.Main("genevents", func() error { return run(*spec, *ov, *genFile, *flat, *out) })
+	gencommon.Main("genevents", func() error { return run(*spec, *genFile, *flat, *out) })
 }
 
 // kind is one event kind.
@@ -59,8 +60,8 @@ type field struct {
 	pointer      bool
 }
 
-func run(specPath, overlayPath, genPath, flatType, outPath string) error {
-	effective, err := overlay.ApplyFiles(specPath, overlayPath)
+func run(specPath, genPath, flatType, outPath string) error {
+	effective, err := os.ReadFile(specPath)
 	if err != nil {
 		return err
 	}
