@@ -121,7 +121,6 @@ func (st *state) forgetMessage(m *message) {
 		return
 	}
 	delete(st.msgs, m.id)
-	st.messages--
 	if rn := st.runs[m.runID]; rn != nil {
 		delete(st.runs, rn.id)
 		if rn.form != "" {
@@ -136,12 +135,11 @@ func (st *state) addMessage(cv *conversation, m *message, rn *run, l *Limits) {
 	cv.messages = append(cv.messages, m)
 	st.msgs[m.id] = m
 	st.runs[rn.id] = rn
-	st.messages++
 	for len(cv.messages) > l.MessagesPerConversation {
 		st.forgetMessage(cv.messages[0])
 		cv.messages = cv.messages[1:]
 	}
-	for st.messages > l.Messages {
+	for len(st.msgs) > l.Messages {
 		var oldest *conversation
 		for _, c := range st.convs {
 			if len(c.messages) > 0 && (oldest == nil || c.messages[0].seq < oldest.messages[0].seq) {

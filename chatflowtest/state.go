@@ -28,7 +28,6 @@ type state struct {
 	forms           map[string]*form
 	annotationReply bool
 	limits          *Limits // nil: no limits
-	messages        int     // number of stored messages
 	fileBytes       int64   // bytes of stored files
 }
 
