@@ -83,6 +83,11 @@ func run(specPath, genPath, flatType, outPath string) error {
 		return fmt.Errorf("the description has no ChunkChatEvent discriminator")
 	}
 	mapping := base.Value.Discriminator.Mapping
+	flatStruct, ok := structs[flatType]
+	if !ok {
+		return fmt.Errorf("-flat: no generated struct %s", flatType)
+	}
+	flatFields := fieldList(flatStruct)
 
 	var kinds []kind
 	seen := map[string]bool{}
@@ -115,12 +120,8 @@ func run(specPath, genPath, flatType, outPath string) error {
 		if !ok {
 			return fmt.Errorf("event %q: oapi-codegen generated no struct %s (is %s in ChatStreamEvent.oneOf?)", name, goType, schemaName)
 		}
-		flatStruct, ok := structs[flatType]
-		if !ok {
-			return fmt.Errorf("-flat: no generated struct %s", flatType)
-		}
 		k := kind{name: name, camel: camel(name), goType: goType, doc: oneLine(schema.Value.Description)}
-		k.flat = fieldList(st) == fieldList(flatStruct)
+		k.flat = fieldList(st) == flatFields
 		k.accessor = k.camel
 		if reserved[k.accessor] {
 			k.accessor += "Event"
