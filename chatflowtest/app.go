@@ -242,7 +242,7 @@ func (s *Server) uploadChatFile(c *call) {
 	u := s.st.user(c.user, now)
 	up := &upload{
 		id: s.st.newID(), name: name, ext: ext, mime: mt, owner: u.session, createdBy: u.id,
-		data: f.data, size: len(f.data), created: now.Unix(), seq: s.st.next(),
+		data: f.data, created: now.Unix(), seq: s.st.next(),
 	}
 	s.st.addUpload(u, up, &s.cfg.limits)
 	body := up.json()

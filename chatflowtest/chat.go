@@ -104,7 +104,7 @@ func (s *Server) sendChatMessage(c *call) {
 			used = append(used, up)
 			files = append(files, map[string]any{
 				"id": s.st.newID(), "filename": up.name, "type": f.Type, "url": "",
-				"mime_type": up.mime, "size": up.size, "transfer_method": "local_file",
+				"mime_type": up.mime, "size": len(up.data), "transfer_method": "local_file",
 				"belongs_to": "user", "upload_file_id": up.id,
 			})
 		default:

@@ -85,7 +85,6 @@ type upload struct {
 	owner               string // session id
 	createdBy           string // end user id
 	data                []byte
-	size                int
 	created             int64
 	seq                 uint64
 	referenced          bool // a chat message of the app refers to it
@@ -296,7 +295,7 @@ func (f *upload) json() map[string]any {
 	return map[string]any{
 		"id":          f.id,
 		"name":        f.name,
-		"size":        f.size,
+		"size":        len(f.data),
 		"extension":   f.ext,
 		"mime_type":   f.mime,
 		"created_by":  f.createdBy,
