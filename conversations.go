@@ -68,7 +68,8 @@ func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOpt
 		}
 		return page.Data, page.HasMore, nil
 	}
-	return cursorSeq(ctx, fetch, func(v *Conversation) string { return v.ID }, lastID(func(v *Conversation) string { return v.ID }), false)
+	id := func(v *Conversation) string { return v.ID }
+	return cursorSeq(ctx, fetch, id, lastID(id), false)
 }
 
 // RenameConversation gives a conversation of user a new name and returns

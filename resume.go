@@ -344,17 +344,6 @@ func reattachUnavailable(err error) bool {
 		ae.Code == "not_workflow_app"
 }
 
-// dropConn closes the connection that dropped.
-func (s *Stream) dropConn(cause error) {
-	s.segMu.Lock()
-	defer s.segMu.Unlock()
-	s.cancel(cause)
-	if s.idle != nil {
-		s.idle.stop()
-	}
-	_ = s.body.Close()
-}
-
 // adopt makes the connection of ns the stream's own.
 func (s *Stream) adopt(ns *Stream) error {
 	s.segMu.Lock()
@@ -397,7 +386,7 @@ func (s *Stream) runEndEvent(wr *WorkflowRun) Event {
 // lost, it reads the answer the server stored and, if the text yielded
 // differs, queues a message_replace carrying it; then it queues the held
 // terminal events. Nothing is read from the connection after it.
-func (s *Stream) settle() bool {
+func (s *Stream) settle() {
 	rs := s.rs
 	if rs.gap && !rs.settled {
 		rs.settled = true
@@ -412,7 +401,6 @@ func (s *Stream) settle() bool {
 	rs.settled = true
 	s.pending = append(s.pending, rs.takeHeld()...)
 	s.finished = true
-	return true
 }
 
 // replaceEvent builds the message_replace that carries the stored answer.

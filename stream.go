@@ -285,7 +285,8 @@ func (s *Stream) next() (Event, error) {
 				}
 				return Event{}, err
 			}
-			if s.rs != nil && s.settle() {
+			if s.rs != nil {
+				s.settle()
 				continue
 			}
 			s.finished = true
@@ -479,6 +480,19 @@ func (s *Stream) release(cause error) {
 	if s.stopAfter != nil {
 		s.stopAfter()
 	}
+	s.closeConnLocked(cause)
+}
+
+// dropConn closes the connection that dropped; the stream goes on.
+func (s *Stream) dropConn(cause error) {
+	s.segMu.Lock()
+	defer s.segMu.Unlock()
+	s.closeConnLocked(cause)
+}
+
+// closeConnLocked ends the current connection with cause. The caller
+// holds segMu.
+func (s *Stream) closeConnLocked(cause error) {
 	s.cancel(cause)
 	if s.idle != nil {
 		s.idle.stop()
