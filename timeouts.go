@@ -77,13 +77,11 @@ type attempt struct {
 	watchBody bool // the idle timeout also counts while the body is read
 	closed    bool
 
-	rc         io.ReadCloser // the reply body
-	stop       func() bool   // of the context.AfterFunc that closes rc, if any
-	scrub      scrubReader   // reads rc through (*rawBody)(a)
-	limit      int64         // the reply limit; 0: none
-	left       int64
-	overLimit  error
-	readerDone bool // a read returned an error; only the reading goroutine uses it
+	rc    io.ReadCloser // the reply body
+	stop  func() bool   // of the context.AfterFunc that closes rc, if any
+	scrub scrubReader   // reads rc through (*rawBody)(a)
+	limit int64         // the reply limit; 0: none
+	left  int64
 }
 
 // newAttempt starts the watchdog of an attempt whose context cancel
