@@ -533,14 +533,7 @@ func (rs *runState) resumeLocked() {
 	rs.msg.status = "normal"
 	rn.log.ended = false
 	rn.log.notify()
-	if s.closed {
-		return
-	}
-	s.running.Add(1)
-	go func() {
-		defer s.running.Done()
-		rs.resume()
-	}()
+	rs.startLocked(rs.resume)
 }
 
 // resume is the body of a resumed run: a new workflow_started, the filled

@@ -60,16 +60,22 @@ const (
 	waitQuit                      // the Server is closing
 )
 
-// start runs rs in its own goroutine. s.mu must not be held.
+// start runs body in a goroutine of its own, unless the Server is closing.
+// s.mu must not be held.
 func (rs *runState) start(body func()) {
 	s := rs.s
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs.startLocked(body)
+}
+
+// startLocked is start with s.mu held.
+func (rs *runState) startLocked(body func()) {
+	s := rs.s
 	if s.closed {
-		s.mu.Unlock()
 		return
 	}
 	s.running.Add(1)
-	s.mu.Unlock()
 	go func() {
 		defer s.running.Done()
 		body()
