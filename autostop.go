@@ -35,20 +35,20 @@ func (s *Stream) abandon(owner bool) {
 	s.abandonMu.Lock()
 	defer s.abandonMu.Unlock()
 	wasEnded := s.ended.Swap(true)
-	if wasEnded || !s.autoStopping() {
+	letGo := func() { // close the stream and give up readMu if held
 		s.release(errStreamClosed)
 		if owner {
 			s.readMu.Unlock()
 		}
+	}
+	if wasEnded || !s.autoStopping() {
+		letGo()
 		return
 	}
 	task := s.TaskID()
 	switch {
 	case task != "":
-		s.release(errStreamClosed)
-		if owner {
-			s.readMu.Unlock()
-		}
+		letGo()
 		s.background(func(ctx context.Context) string { return task })
 	case owner && context.Cause(s.ctx) == nil:
 		// The connection is alive and this goroutine may read it: read on
@@ -59,17 +59,11 @@ func (s *Stream) abandon(owner bool) {
 			return s.readAheadForTask(ctx)
 		})
 	case s.RunID() != "":
-		s.release(errStreamClosed)
-		if owner {
-			s.readMu.Unlock()
-		}
+		letGo()
 		s.background(s.liveTaskID)
 	default:
 		// Neither a task id nor a run id: nothing can be stopped.
-		s.release(errStreamClosed)
-		if owner {
-			s.readMu.Unlock()
-		}
+		letGo()
 	}
 }
 
