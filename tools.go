@@ -24,8 +24,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +35,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 )
 
 const (
@@ -253,27 +253,24 @@ func (s *spec) reachable(ids map[string]bool) map[string]bool {
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
-// includedOperations reads include-operation-ids from the generator config
-// (a plain YAML list; read line by line to need no YAML library here).
+// includedOperations reads output-options.include-operation-ids from the
+// generator config, as internal/cmd/genroutes does.
 func includedOperations(path string) (map[string]bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	var cfg struct {
+		OutputOptions struct {
+			IncludeOperationIDs []string `yaml:"include-operation-ids"`
+		} `yaml:"output-options"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	ids := map[string]bool{}
-	in := false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(trimmed, "include-operation-ids:"):
-			in = true
-		case in && strings.HasPrefix(trimmed, "- "):
-			ids[strings.Trim(strings.TrimSpace(strings.TrimPrefix(trimmed, "- ")), `"'`)] = true
-		case in && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
-			in = false
-		}
+	for _, id := range cfg.OutputOptions.IncludeOperationIDs {
+		ids[id] = true
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%s: no include-operation-ids found", path)
