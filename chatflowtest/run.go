@@ -191,6 +191,10 @@ func (s *Server) relay(em *emitter, lg *runLog, next int, continueOnPause bool, 
 		evs := lg.events[next:len(lg.events):len(lg.events)]
 		next = len(lg.events)
 		ended, wake := lg.ended, lg.wake
+		last := "" // the name of the log's last event
+		if next > 0 {
+			last, _ = lg.events[next-1]["event"].(string)
+		}
 		s.mu.Unlock()
 		for _, ev := range evs {
 			em.send(ev)
@@ -203,12 +207,6 @@ func (s *Server) relay(em *emitter, lg *runLog, next int, continueOnPause bool, 
 			idleTimer.Reset(idle)
 		}
 		if ended {
-			last := ""
-			if next > 0 {
-				s.mu.Lock()
-				last, _ = lg.events[next-1]["event"].(string)
-				s.mu.Unlock()
-			}
 			// A run that paused before this stream began is waited for.
 			if last != "workflow_paused" || (!continueOnPause && lastSent == "workflow_paused") {
 				return
