@@ -28,12 +28,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -343,7 +343,7 @@ func diffUpstream(out io.Writer, oursPath, theirsPath string) error {
 	section("schemas added upstream that the chatflow operations use", usedAdded)
 	section("schemas removed upstream (an overlay target here may fail)", schemasRemoved)
 	var fieldsAdded, fieldsRemoved []string
-	for _, name := range sortedKeys(ours.schemas) {
+	for _, name := range slices.Sorted(maps.Keys(ours.schemas)) {
 		t, ok := theirs.schemas[name]
 		if !ok {
 			continue
@@ -399,13 +399,4 @@ func keyDiff[V any](a, b map[string]V) (added, removed []string) {
 	return sorted(added), sorted(removed)
 }
 
-func sorted(s []string) []string { sort.Strings(s); return s }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sorted(s []string) []string { slices.Sort(s); return s }
