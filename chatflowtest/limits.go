@@ -50,28 +50,26 @@ var defaultLimits = Limits{
 	RunTime:                 20 * time.Minute,
 }
 
+// orDefault sets *v to def when it is zero or negative.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // withDefaults fills the zero fields of l from the defaults.
 func (l Limits) withDefaults() Limits {
 	d := defaultLimits
-	pick := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	pick(&l.Users, d.Users)
-	pick(&l.ConversationsPerUser, d.ConversationsPerUser)
-	pick(&l.Conversations, d.Conversations)
-	pick(&l.MessagesPerConversation, d.MessagesPerConversation)
-	pick(&l.Messages, d.Messages)
-	pick(&l.FilesPerUser, d.FilesPerUser)
-	pick(&l.Files, d.Files)
-	pick(&l.Annotations, d.Annotations)
-	if l.FileBytes <= 0 {
-		l.FileBytes = d.FileBytes
-	}
-	if l.RunTime <= 0 {
-		l.RunTime = d.RunTime
-	}
+	orDefault(&l.Users, d.Users)
+	orDefault(&l.ConversationsPerUser, d.ConversationsPerUser)
+	orDefault(&l.Conversations, d.Conversations)
+	orDefault(&l.MessagesPerConversation, d.MessagesPerConversation)
+	orDefault(&l.Messages, d.Messages)
+	orDefault(&l.FilesPerUser, d.FilesPerUser)
+	orDefault(&l.Files, d.Files)
+	orDefault(&l.Annotations, d.Annotations)
+	orDefault(&l.FileBytes, d.FileBytes)
+	orDefault(&l.RunTime, d.RunTime)
 	return l
 }
 

@@ -291,28 +291,16 @@ func NewUnstartedServer(opts ...Option) *Server {
 	if cfg.apiKey == "" {
 		cfg.apiKey = randomKey()
 	}
-	if cfg.pingInterval <= 0 {
-		cfg.pingInterval = 10 * time.Second
-	}
-	pick := func(v *int64, def int64) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	pick(&cfg.uploads.Image, defaultUploadLimits.Image)
-	pick(&cfg.uploads.Video, defaultUploadLimits.Video)
-	pick(&cfg.uploads.Audio, defaultUploadLimits.Audio)
-	pick(&cfg.uploads.Document, defaultUploadLimits.Document)
-	pick(&cfg.maxJSONBody, 1<<20)
-	pickD := func(v *time.Duration, def time.Duration) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	pickD(&cfg.timeouts.ReadHeader, 10*time.Second)
-	pickD(&cfg.timeouts.ReadBody, 2*time.Minute)
-	pickD(&cfg.timeouts.Idle, 60*time.Second)
-	pickD(&cfg.reattachIdle, 300*time.Second)
+	orDefault(&cfg.pingInterval, 10*time.Second)
+	orDefault(&cfg.uploads.Image, defaultUploadLimits.Image)
+	orDefault(&cfg.uploads.Video, defaultUploadLimits.Video)
+	orDefault(&cfg.uploads.Audio, defaultUploadLimits.Audio)
+	orDefault(&cfg.uploads.Document, defaultUploadLimits.Document)
+	orDefault(&cfg.maxJSONBody, 1<<20)
+	orDefault(&cfg.timeouts.ReadHeader, 10*time.Second)
+	orDefault(&cfg.timeouts.ReadBody, 2*time.Minute)
+	orDefault(&cfg.timeouts.Idle, 60*time.Second)
+	orDefault(&cfg.reattachIdle, 300*time.Second)
 	cfg.limits = cfg.limits.withDefaults()
 	s := &Server{APIKey: cfg.apiKey, cfg: cfg, quit: make(chan struct{})}
 	s.st.init()
