@@ -86,14 +86,22 @@ func (st *state) addConversation(u *endUser, cv *conversation, l *Limits) {
 		st.dropConversation(u.convs[0])
 	}
 	for len(st.convs) > l.Conversations {
-		var oldest *conversation
-		for _, c := range st.convs {
-			if oldest == nil || c.cseq < oldest.cseq {
-				oldest = c
-			}
-		}
-		st.dropConversation(oldest)
+		old, _ := oldest(st.convs, func(c *conversation) uint64 { return c.cseq })
+		st.dropConversation(old)
 	}
+}
+
+// oldest is the item of m with the lowest sequence number; false when m is
+// empty.
+func oldest[V any](m map[string]V, seq func(V) uint64) (V, bool) {
+	var o V
+	found := false
+	for _, x := range m {
+		if !found || seq(x) < seq(o) {
+			o, found = x, true
+		}
+	}
+	return o, found
 }
 
 // dropConversation forgets a conversation with its messages and runs.
@@ -162,16 +170,11 @@ func (st *state) addUpload(u *endUser, f *upload, l *Limits) {
 		st.dropUpload(u.files[0])
 	}
 	for len(st.files) > l.Files || st.fileBytes > l.FileBytes {
-		var oldest *upload
-		for _, x := range st.files {
-			if oldest == nil || x.seq < oldest.seq {
-				oldest = x
-			}
-		}
-		if oldest == nil {
+		old, ok := oldest(st.files, func(f *upload) uint64 { return f.seq })
+		if !ok {
 			break
 		}
-		st.dropUpload(oldest)
+		st.dropUpload(old)
 	}
 }
 
@@ -216,13 +219,8 @@ func (st *state) evictUser(keep *endUser) {
 func (st *state) addAnnotation(a *annotation, l *Limits) {
 	st.annotations[a.id] = a
 	for len(st.annotations) > l.Annotations {
-		var oldest *annotation
-		for _, x := range st.annotations {
-			if oldest == nil || x.seq < oldest.seq {
-				oldest = x
-			}
-		}
-		delete(st.annotations, oldest.id)
+		old, _ := oldest(st.annotations, func(a *annotation) uint64 { return a.seq })
+		delete(st.annotations, old.id)
 	}
 }
 
@@ -233,12 +231,7 @@ const maxJobs = 1000
 func (st *state) addJob(j *job) {
 	st.jobs[j.id] = j
 	for len(st.jobs) > maxJobs {
-		var oldest *job
-		for _, x := range st.jobs {
-			if oldest == nil || x.seq < oldest.seq {
-				oldest = x
-			}
-		}
-		delete(st.jobs, oldest.id)
+		old, _ := oldest(st.jobs, func(j *job) uint64 { return j.seq })
+		delete(st.jobs, old.id)
 	}
 }
