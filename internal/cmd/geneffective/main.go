@@ -23,7 +23,8 @@ import (
 )
 
 func main() {
-	spec, ov := gencommon.SpecFlags()
+	spec := gencommon.SpecFlag()
+	ov := flag.String("overlay", "openapi/overlay.yaml", "the overlay applied to it")
 	out := flag.String("o", "openapi/effective.json", "the JSON file to write")
 	gencommon.Main("geneffective", func() error { return run(*spec, *ov, *out) })
 }

@@ -15,12 +15,6 @@ func SpecFlag() *string {
 	return flag.String("spec", "openapi/chatflow.json", "the API description")
 }
 
-// SpecFlags defines -spec and -overlay, the overlay applied to the
-// description.
-func SpecFlags() (spec, overlay *string) {
-	return SpecFlag(), flag.String("overlay", "openapi/overlay.yaml", "the overlay applied to it")
-}
-
 // Main parses the command line, then calls run, and exits with
 // "name: error" if it fails.
 func Main(name string, run func() error) {
