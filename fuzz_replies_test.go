@@ -168,6 +168,10 @@ func FuzzLimitBody(f *testing.F) {
 		limit := int64(max) + 1
 		resp := &http.Response{Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(bytes.NewReader(body))}
 		req := httptest.NewRequest("GET", "/v1/meta", nil)
+		// The body as send hands it over: an attempt, which enforces the limit.
+		ctx, cancel := context.WithCancelCause(context.Background())
+		newAttempt(ctx, cancel, 0, nil, req).setBody(resp)
+		defer resp.Body.Close()
 		got, err := io.ReadAll(limitBody(req, resp, limit).Body)
 		if int64(len(body)) <= limit {
 			if err != nil || !bytes.Equal(got, body) {

@@ -148,44 +148,14 @@ func isStreamReply(ctx context.Context) bool { return ctx.Value(streamReply{}) !
 // limited too when it is read whole (by a generated call). Only binary
 // replies (audio, file previews) and the library's own streams (requests
 // marked by withStreamReply, which the doer hands over before this) are
-// not limited.
+// not limited. resp's body is the attempt that send made of it, which
+// enforces the limit (see attempt.Read).
 func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response {
-	if max <= 0 || req.Context().Value(binaryReply{}) != nil || isStreamReply(req.Context()) {
-		return resp
+	if max > 0 && req.Context().Value(binaryReply{}) == nil {
+		resp.Body.(*attempt).setLimit(max)
 	}
-	if a, ok := resp.Body.(*attempt); ok {
-		a.setLimit(max)
-		return resp
-	}
-	resp.Body = &limitedBody{rc: resp.Body, left: max, max: max}
 	return resp
 }
-
-type limitedBody struct {
-	rc   io.ReadCloser
-	left int64
-	max  int64
-}
-
-func (l *limitedBody) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		// Tell a body of exactly max bytes from a longer one.
-		var one [1]byte
-		n, err := l.rc.Read(one[:])
-		if n > 0 {
-			return 0, fmt.Errorf("%w (%d bytes)", ErrReplyTooLarge, l.max)
-		}
-		return 0, err
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.rc.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
-
-func (l *limitedBody) Close() error { return l.rc.Close() }
 
 // Download is a binary reply (a file preview, synthesized speech) being
 // streamed from the server. Read it like any io.Reader, for example with
