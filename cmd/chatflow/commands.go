@@ -167,7 +167,7 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 			case "message_replace":
 				answer.Reset()
 				answer.WriteString(p.Answer)
-				if p.Reason == reasonResumed {
+				if p.Reason == chatflow.ReasonResumed {
 					// Text sent while the connection was down is lost;
 					// this is the answer the server stored.
 					reportedResume = true
@@ -175,7 +175,7 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 				}
 				if !g.json {
 					scr.endAnswer()
-					if p.Reason != reasonResumed {
+					if p.Reason != chatflow.ReasonResumed {
 						scr.progressf("[answer replaced]\n")
 					}
 					scr.answer(p.Answer)
@@ -213,10 +213,6 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		return nil
 	}
 }
-
-// reasonResumed is the reason of the message_replace event with which a
-// resumed stream delivers the stored answer (chatflow.ReasonResumed).
-const reasonResumed = "resumed"
 
 // stopAbandoned stops the run of a stream given up on (Ctrl-C or
 // -timeout). The library stops abandoned runs by itself as well; the stop
