@@ -116,10 +116,9 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 			if err != nil {
 				return err
 			}
-			f := chatflow.InputFile{UploadFileID: up.ID}
-			setString(&f.Type, fileType(path))
-			setString(&f.TransferMethod, "local_file")
-			req.Files = append(req.Files, f)
+			req.Files = append(req.Files, chatflow.InputFile{
+				UploadFileID: up.ID, Type: fileType(path), TransferMethod: chatflow.TransferMethodLocalFile,
+			})
 			fmt.Fprintf(e.stderr, "uploaded %s as %s\n", filepath.Base(path), up.ID)
 		}
 		s, err := g.c.StreamMessage(ctx, req)
@@ -232,23 +231,20 @@ func stopAbandoned(ctx context.Context, s *chatflow.Stream, e env) {
 	fmt.Fprintf(e.stderr, "stopped task %s\n", s.TaskID())
 }
 
-// setString sets a field of a string-based enum type from a string.
-func setString[T ~string](dst *T, v string) { *dst = T(v) }
-
 // fileType guesses Dify's file type (document, image, audio, video or
 // custom) from a file name.
-func fileType(path string) string {
+func fileType(path string) chatflow.FileType {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg":
-		return "image"
+		return chatflow.FileTypeImage
 	case ".mp3", ".m4a", ".wav", ".webm", ".amr", ".mpga":
-		return "audio"
+		return chatflow.FileTypeAudio
 	case ".mp4", ".mov", ".mpeg":
-		return "video"
+		return chatflow.FileTypeVideo
 	case ".txt", ".md", ".markdown", ".pdf", ".html", ".xlsx", ".xls", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub":
-		return "document"
+		return chatflow.FileTypeDocument
 	}
-	return "custom"
+	return chatflow.FileTypeCustom
 }
 
 func uploadPath(ctx context.Context, g *globals, path string) (*chatflow.FileUpload, error) {

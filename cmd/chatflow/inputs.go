@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/difykit/chatflow"
 )
 
 // input is one -i flag: a name and either a value or a file to upload.
@@ -79,11 +81,11 @@ func (l inputList) resolve(ctx context.Context, g *globals, e env) (map[string]a
 
 // fileInput is the value of a file input variable that refers to an
 // uploaded file.
-func fileInput(uploadID, typ string) map[string]any {
+func fileInput(uploadID string, typ chatflow.FileType) map[string]any {
 	return map[string]any{
 		"transfer_method": "local_file",
 		"upload_file_id":  uploadID,
-		"type":            typ,
+		"type":            string(typ),
 	}
 }
 
