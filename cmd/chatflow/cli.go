@@ -23,9 +23,9 @@ type env struct {
 	// answer (stdout) and progress lines (stderr) share one screen.
 	tty bool
 	// demo connects to the demo server used when no API key is set and
-	// returns its base URL and key and what to call when the command is
-	// done. nil: a fresh in-process fake server for this one command.
-	demo func(ctx context.Context, e env) (baseURL, key string, done func(), err error)
+	// returns its base URL and key. nil: a fresh in-process fake server for
+	// this one command.
+	demo func(ctx context.Context, e env) (baseURL, key string, err error)
 }
 
 // usage is printed by "chatflow help" and after a usage error.
@@ -181,7 +181,7 @@ func (g *globals) client(ctx context.Context, e env) (*chatflow.Client, func(), 
 			key, base, cleanup = srv.APIKey, srv.URL, srv.Close
 		} else {
 			var err error
-			base, key, cleanup, err = e.demo(ctx, e)
+			base, key, err = e.demo(ctx, e)
 			if err != nil {
 				return nil, nil, fmt.Errorf("chatflow: demo mode: %w", err)
 			}

@@ -136,24 +136,24 @@ func (st *demoState) shutdown(ctx context.Context) error {
 
 // connectDemo returns the running demo server, starting one when there is
 // none (or when it is of another version).
-func connectDemo(ctx context.Context, e env) (string, string, func(), error) {
+func connectDemo(ctx context.Context, e env) (string, string, error) {
 	dir, err := demoDir(e.getenv)
 	if err != nil {
-		return "", "", nil, err
+		return "", "", err
 	}
 	if st, err := readDemoState(dir); err == nil {
 		if st.Version == chatflow.Version && st.alive(ctx) {
-			return st.URL, st.Key, func() {}, nil
+			return st.URL, st.Key, nil
 		}
 		_ = st.shutdown(ctx) // another version, or gone
 		_ = os.Remove(filepath.Join(dir, demoStateFile))
 	}
 	st, err := startDemo(ctx, dir)
 	if err != nil {
-		return "", "", nil, err
+		return "", "", err
 	}
 	fmt.Fprintf(e.stderr, "started a demo server in the background (pid %d); it keeps your conversations until \"chatflow demo reset\" or an idle hour\n", st.PID)
-	return st.URL, st.Key, func() {}, nil
+	return st.URL, st.Key, nil
 }
 
 // startDemo starts "chatflow demo serve" as a background process of its
