@@ -1,7 +1,6 @@
 package chatflowtest_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -125,29 +124,15 @@ func TestUploadRules(t *testing.T) {
 	for _, name := range []string{"tool.exe", "run.SH"} {
 		wantError(t, upload(t, s, "u", name, "application/octet-stream", []byte("x")), 400, "invalid_param")
 	}
+	// The name is quoted in the part header: \ and " go escaped.
+	quote := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	for _, c := range []string{"/", `\`, ":", "*", "?", `"`, "<", ">", "|"} {
-		body := multipartRawName(t, "a"+c+"b.txt")
-		r := doWith(t, s, "POST", "/files/upload", body.data, "Bearer "+s.APIKey, body.contentType)
+		r := upload(t, s, "u", quote.Replace("a"+c+"b.txt"), "text/plain", []byte("hello"))
 		wantError(t, r, 400, "invalid_param")
 	}
 	// Without options nothing is blocked.
 	d := newServer(t)
 	wantStatus(t, upload(t, d, "u", "tool.exe", "application/octet-stream", []byte("x")), 201)
-}
-
-type rawBody struct {
-	data        []byte
-	contentType string
-}
-
-// multipartRawName builds an upload whose file name is sent as is.
-func multipartRawName(t *testing.T, name string) rawBody {
-	t.Helper()
-	var b bytes.Buffer
-	esc := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name)
-	b.WriteString("--XX\r\nContent-Disposition: form-data; name=\"user\"\r\n\r\nu\r\n")
-	b.WriteString("--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + esc + "\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XX--\r\n")
-	return rawBody{b.Bytes(), "multipart/form-data; boundary=XX"}
 }
 
 func TestAudioRules(t *testing.T) {
