@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// headerValueBreaks are the bytes a header value may not hold: they could
+// split the header block.
+const headerValueBreaks = "\r\n\x00"
+
 // checkHeaders refuses a request whose header names or values (the
 // library's, or any a request editor set) could split the header block:
 // line breaks and NUL in values, and anything but a token in names. The
@@ -16,7 +20,7 @@ func checkHeaders(req *http.Request) error {
 			return fmt.Errorf("chatflow: %s %s: invalid header name %q", req.Method, req.URL.Path, name)
 		}
 		for _, v := range values {
-			if strings.ContainsAny(v, "\r\n\x00") {
+			if strings.ContainsAny(v, headerValueBreaks) {
 				return fmt.Errorf("chatflow: %s %s: header %s has a line break or NUL in its value", req.Method, req.URL.Path, name)
 			}
 		}
@@ -24,8 +28,10 @@ func checkHeaders(req *http.Request) error {
 	return nil
 }
 
+// checkHeaderValue refuses, when an option is set, a value that
+// checkHeaders would refuse on every request.
 func checkHeaderValue(name, v string) error {
-	if strings.ContainsAny(v, "\r\n\x00") {
+	if strings.ContainsAny(v, headerValueBreaks) {
 		return fmt.Errorf("chatflow: %s header value contains a line break or NUL", name)
 	}
 	return nil
