@@ -50,11 +50,7 @@ func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		what := "reply"
-		if r := resp.Request; r != nil && r.URL != nil {
-			what = "reply to " + r.Method + " " + redactURL(r.URL.String())
-		}
-		return nil, fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
+		return nil, decodeError(resp, err)
 	}
 	return v, nil
 }
@@ -104,12 +100,17 @@ func checkSuccess(resp *http.Response, err error) error {
 	case nil, io.EOF:
 		return nil
 	default:
-		what := "reply"
-		if r := resp.Request; r != nil && r.URL != nil {
-			what = "reply to " + r.Method + " " + redactURL(r.URL.String())
-		}
-		return fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
+		return decodeError(resp, err)
 	}
+}
+
+// decodeError describes a 2xx reply whose body could not be decoded.
+func decodeError(resp *http.Response, err error) error {
+	what := "reply"
+	if r := resp.Request; r != nil && r.URL != nil {
+		what = "reply to " + r.Method + " " + redactURL(r.URL.String())
+	}
+	return fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
 }
 
 // drainClose discards what is left of a reply body (bounded) and closes it,
