@@ -365,13 +365,12 @@ func (c *Client) apiError(req *http.Request, resp *http.Response) error {
 }
 
 // scrubError removes any echo of the API key from what e holds of the
-// server's words.
-func (c *Client) scrubError(e *APIError) *APIError {
+// server's words, in place.
+func (c *Client) scrubError(e *APIError) {
 	e.Code = c.sec.text(e.Code)
 	e.Message = c.sec.text(e.Message)
 	e.Params = c.sec.text(e.Params)
 	e.Body = c.sec.bytes(e.Body)
-	return e
 }
 
 // normalizeBaseURL checks a base URL and gives it a trailing slash. Space
