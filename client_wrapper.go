@@ -46,6 +46,7 @@ type Client struct {
 	cfg     config
 	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
 	sec     *secret               // removes the key from what a server sent back
+	wd      *watchdog             // enforces the idle timeout; nil: none
 
 	// safeClient and safeStreamClient are copies of hc with the redirect
 	// policy of redirectSafeClient; the stream one has no Timeout.
@@ -159,6 +160,8 @@ func WithRequestEditor(fn RequestEditorFn) Option {
 // been sent; time spent in the caller's own upload reader does not count),
 // and the silence while a reply body is read (time the caller spends
 // between reads does not count). A reply that keeps sending is never cut.
+// A silent call fails between d and a quarter more (the silences of a
+// Client's calls are checked every d/4), never sooner.
 // A call that timed out this way is not retried. 0 disables the limit.
 //
 // A blocking chat call (response_mode blocking through API()) gets its
@@ -282,6 +285,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		return nil
 	}
 	c.sec = newSecret(apiKey)
+	c.wd = newWatchdog(cfg.idleTimeout)
 	c.editors = append([]gen.RequestEditorFn{headers}, cfg.editors...)
 
 	d := apiDoer{c: c}

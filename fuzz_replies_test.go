@@ -170,7 +170,7 @@ func FuzzLimitBody(f *testing.F) {
 		req := httptest.NewRequest("GET", "/v1/meta", nil)
 		// The body as send hands it over: an attempt, which enforces the limit.
 		ctx, cancel := context.WithCancelCause(context.Background())
-		newAttempt(ctx, cancel, 0, nil, req).setBody(resp)
+		newAttempt(ctx, cancel, nil, nil, req).setBody(resp)
 		defer resp.Body.Close()
 		got, err := io.ReadAll(limitBody(req, resp, limit).Body)
 		if int64(len(body)) <= limit {

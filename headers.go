@@ -3,24 +3,20 @@ package chatflow
 import (
 	"fmt"
 	"net/http"
-	"strings"
 )
-
-// headerValueBreaks are the bytes a header value may not hold: they could
-// split the header block.
-const headerValueBreaks = "\r\n\x00"
 
 // checkHeaders refuses a request whose header names or values (the
 // library's, or any a request editor set) could split the header block:
 // line breaks and NUL in values, and anything but a token in names. The
-// error names the header but never repeats its value.
+// error names the header but never repeats its value. It runs on every
+// request, so it is a plain loop over the bytes.
 func checkHeaders(req *http.Request) error {
 	for name, values := range req.Header {
-		if name == "" || strings.ContainsAny(name, "\r\n\x00 :\t") {
+		if !validHeaderName(name) {
 			return fmt.Errorf("chatflow: %s %s: invalid header name %q", req.Method, req.URL.Path, name)
 		}
 		for _, v := range values {
-			if strings.ContainsAny(v, headerValueBreaks) {
+			if !validHeaderValue(v) {
 				return fmt.Errorf("chatflow: %s %s: header %s has a line break or NUL in its value", req.Method, req.URL.Path, name)
 			}
 		}
@@ -31,8 +27,31 @@ func checkHeaders(req *http.Request) error {
 // checkHeaderValue refuses, when an option is set, a value that
 // checkHeaders would refuse on every request.
 func checkHeaderValue(name, v string) error {
-	if strings.ContainsAny(v, headerValueBreaks) {
+	if !validHeaderValue(v) {
 		return fmt.Errorf("chatflow: %s header value contains a line break or NUL", name)
 	}
 	return nil
+}
+
+// validHeaderName reports whether name is non-empty and holds none of the
+// bytes that would end a header name: CR, LF, NUL, space, colon, tab.
+func validHeaderName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\r', '\n', 0, ' ', ':', '\t':
+			return false
+		}
+	}
+	return name != ""
+}
+
+// validHeaderValue reports whether v holds no CR, LF or NUL, the bytes that
+// could split the header block.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && (c == '\r' || c == '\n' || c == 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -12,7 +12,7 @@ import (
 // logAttempt logs one HTTP attempt at debug level. It logs the method and
 // path only: never headers (the API key) nor the query string; an error's
 // text has the key removed (net/http may quote what a server sent).
-func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, d time.Duration, err error, willRetry bool) {
+func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, start time.Time, err error, willRetry bool) {
 	l := c.cfg.logger
 	if l == nil || !l.Enabled(ctx, slog.LevelDebug) {
 		return
@@ -21,7 +21,7 @@ func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, sta
 		slog.String("method", req.Method),
 		slog.String("path", req.URL.Path),
 		slog.Int("attempt", attempt+1),
-		slog.Duration("duration", d),
+		slog.Duration("duration", time.Since(start)),
 		slog.Bool("retry", willRetry),
 	}
 	if err != nil {

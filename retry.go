@@ -165,11 +165,14 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			}
 			attemptReq = r
 		}
-		a := newAttempt(actx, acancel, c.cfg.idleTimeout, c.sec, req)
-		if b := attemptReq.Body; a.timer != nil && b != nil && b != http.NoBody {
+		a := newAttempt(actx, acancel, c.wd, c.sec, req)
+		if b := attemptReq.Body; a.wd != nil && b != nil && b != http.NoBody {
 			attemptReq.Body = &sendBody{rc: b, a: a}
 		}
-		start := time.Now()
+		var start time.Time
+		if c.cfg.logger != nil {
+			start = time.Now()
+		}
 		resp, err := hc.Do(attemptReq)
 		if err != nil && resp != nil { // a failed redirect; net/http closed the body
 			resp = nil
@@ -204,7 +207,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 				retry = false
 			}
 		}
-		c.logAttempt(ctx, req, attempt, status, time.Since(start), err, retry)
+		c.logAttempt(ctx, req, attempt, status, start, err, retry)
 		if !retry {
 			if err != nil {
 				return nil, transportError(attempt, c.sec.err(err))

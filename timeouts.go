@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,8 +15,8 @@ import (
 // caller's context says, and ties every read of a reply body to the call's
 // context.
 //
-// The idle timeout (WithIdleTimeout) is measured by a watchdog per attempt
-// (type attempt).
+// The idle timeout (WithIdleTimeout) is measured by one watchdog per
+// Client (type watchdog) over the attempts in flight (type attempt).
 // It counts only the time the library waits for the server: while the
 // request is being sent (but not while the caller's own reader, an upload's
 // file, is being read), while waiting for the reply's headers, and, for an
@@ -66,15 +67,21 @@ type attempt struct {
 	ctx          context.Context
 	cancel       context.CancelCauseFunc
 	sec          *secret
-	d            time.Duration // the idle timeout; 0: none
+	wd           *watchdog // nil without an idle timeout
 	method, path string
 
+	// Under the watchdog's lock: the attempt's place in its list, and the
+	// silence the watchdog has seen (seq at seenAt).
+	prev, next *attempt
+	watched    bool
+	seen       uint64
+	seenAt     time.Time
+
 	mu        sync.Mutex
-	timer     *time.Timer // nil without an idle timeout
 	phase     int
 	armed     bool
-	deadline  time.Time
-	watchBody bool // the idle timeout also counts while the body is read
+	seq       uint64 // counts the times the attempt was armed
+	watchBody bool   // the idle timeout also counts while the body is read
 	closed    bool
 
 	rc    io.ReadCloser // the reply body
@@ -84,81 +91,208 @@ type attempt struct {
 	left  int64
 }
 
-// newAttempt starts the watchdog of an attempt whose context cancel
-// cancels, in the headers phase.
-func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, d time.Duration, sec *secret, req *http.Request) *attempt {
-	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, d: d, method: req.Method, path: req.URL.Path}
-	if d > 0 {
-		a.armed, a.deadline = true, time.Now().Add(d)
-		a.timer = time.AfterFunc(d, a.fire)
+// newAttempt starts an attempt whose context cancel cancels, in the
+// headers phase, watched by wd (nil: no idle timeout).
+func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdog, sec *secret, req *http.Request) *attempt {
+	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, wd: wd, method: req.Method, path: req.URL.Path}
+	if wd != nil {
+		a.armed, a.seq = true, 1
+		wd.add(a)
 	}
 	return a
 }
 
-func (a *attempt) fire() {
-	a.mu.Lock()
-	if !a.armed || a.phase == phaseDone || time.Now().Before(a.deadline) {
-		a.mu.Unlock() // a stale run of the timer: it was paused or re-armed
+// arm starts a new silence in phase (if the attempt is in it).
+func (a *attempt) arm(phase int) {
+	if a.wd == nil {
 		return
 	}
-	what := "no reply headers within"
-	if a.phase == phaseBody {
-		what = "no reply data for"
+	a.mu.Lock()
+	ok := a.phase == phase && (phase != phaseBody || a.watchBody)
+	if ok {
+		a.armed = true
+		a.seq++
 	}
 	a.mu.Unlock()
-	a.cancel(&idleError{method: a.method, path: a.path, what: what, d: a.d})
-}
-
-// arm starts a new silence of d in phase (if the attempt is in it).
-func (a *attempt) arm(phase int) {
-	if a.timer == nil {
-		return
+	if ok {
+		a.wd.ensure()
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.phase != phase || (phase == phaseBody && !a.watchBody) {
-		return
-	}
-	a.armed, a.deadline = true, time.Now().Add(a.d)
-	a.timer.Reset(a.d)
 }
 
 // disarm stops counting in phase (if the attempt is in it).
 func (a *attempt) disarm(phase int) {
-	if a.timer == nil {
+	if a.wd == nil {
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.phase != phase {
-		return
+	if a.phase == phase {
+		a.armed = false
 	}
-	a.armed = false
-	a.timer.Stop()
+	a.mu.Unlock()
 }
 
 // headersIn ends the headers phase. With watch, the idle timeout also
 // counts while the body is read; without, the watchdog is done (a stream
 // watches its own silence).
 func (a *attempt) headersIn(watch bool) {
-	if a.timer == nil {
+	if a.wd == nil {
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.phase, a.armed, a.watchBody = phaseBody, false, watch
-	a.timer.Stop()
+	a.mu.Unlock()
+	if !watch {
+		a.wd.remove(a)
+	}
+}
+
+// finish marks the attempt over and takes it off the watchdog's list.
+func (a *attempt) finish() {
+	a.mu.Lock()
+	a.phase, a.armed = phaseDone, false
+	a.mu.Unlock()
+	if a.wd != nil {
+		a.wd.remove(a)
+	}
 }
 
 // end ends an attempt that got no reply.
 func (a *attempt) end() {
-	a.mu.Lock()
-	a.phase, a.armed = phaseDone, false
-	if a.timer != nil {
-		a.timer.Stop()
-	}
-	a.mu.Unlock()
+	a.finish()
 	a.cancel(nil)
+}
+
+// check looks at a at a tick of its watchdog (now) and returns the error
+// to cancel it with when it has been silent for the idle timeout. It
+// reports whether a is still counting. A new silence (a was armed again
+// since the last tick) is taken to start at this tick, so a call is never
+// cut before d of silence, and is cut at most a tick after that.
+func (a *attempt) check(now time.Time) (idle *idleError, counting bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case !a.armed || a.phase == phaseDone:
+		return nil, false
+	case a.seq != a.seen || a.seenAt.IsZero():
+		a.seen, a.seenAt = a.seq, now
+		return nil, true
+	case now.Sub(a.seenAt) < a.wd.d:
+		return nil, true
+	}
+	what := "no reply headers within"
+	if a.phase == phaseBody {
+		what = "no reply data for"
+	}
+	return &idleError{method: a.method, path: a.path, what: what, d: a.wd.d}, false
+}
+
+// watchdog enforces the idle timeout d of a Client's attempts with one
+// timer for all of them, which ticks every quarter of d while an attempt
+// is counting. Arming an attempt costs no timer and no clock read (it
+// counts the times it was armed, and the tick notices the count change),
+// which matters because every read of a reply body arms and disarms. A
+// silence is cut between d and d plus a tick after it began.
+type watchdog struct {
+	d, tick time.Duration
+	set     atomic.Bool // the timer is set (or firing)
+	mu      sync.Mutex  // guards timer, head and the attempts' list fields
+	timer   *time.Timer
+	head    *attempt
+}
+
+func newWatchdog(d time.Duration) *watchdog {
+	if d <= 0 {
+		return nil
+	}
+	return &watchdog{d: d, tick: max(d/4, time.Millisecond)}
+}
+
+// add puts a on the list and makes sure the timer is set.
+func (w *watchdog) add(a *attempt) {
+	w.mu.Lock()
+	a.next, a.watched = w.head, true
+	if w.head != nil {
+		w.head.prev = a
+	}
+	w.head = a
+	w.setLocked()
+	w.mu.Unlock()
+}
+
+// remove takes a off the list (if it is on it).
+func (w *watchdog) remove(a *attempt) {
+	w.mu.Lock()
+	w.unlinkLocked(a)
+	w.mu.Unlock()
+}
+
+func (w *watchdog) unlinkLocked(a *attempt) {
+	if !a.watched {
+		return
+	}
+	if a.prev != nil {
+		a.prev.next = a.next
+	} else {
+		w.head = a.next
+	}
+	if a.next != nil {
+		a.next.prev = a.prev
+	}
+	a.prev, a.next, a.watched = nil, nil, false
+}
+
+// ensure sets the timer if it is not set. An attempt arms itself before it
+// calls ensure, and fire clears set before it looks at the attempts, so an
+// armed attempt is never left without a timer.
+func (w *watchdog) ensure() {
+	if w.set.Load() {
+		return
+	}
+	w.mu.Lock()
+	w.setLocked()
+	w.mu.Unlock()
+}
+
+func (w *watchdog) setLocked() {
+	if w.set.Load() {
+		return
+	}
+	w.set.Store(true)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.tick, w.fire)
+	} else {
+		w.timer.Reset(w.tick)
+	}
+}
+
+// fire is a tick of the timer.
+func (w *watchdog) fire() { w.scan(time.Now()) }
+
+// scan cancels the attempts that have been silent for d at now, and sets
+// the timer again while any attempt is counting.
+func (w *watchdog) scan(now time.Time) {
+	var idle []*attempt
+	var errs []*idleError
+	counting := false
+	w.mu.Lock()
+	w.set.Store(false)
+	for a := w.head; a != nil; {
+		following := a.next
+		e, ok := a.check(now)
+		if e != nil {
+			w.unlinkLocked(a)
+			idle, errs = append(idle, a), append(errs, e)
+		}
+		counting = counting || ok
+		a = following
+	}
+	if counting {
+		w.setLocked()
+	}
+	w.mu.Unlock()
+	for i, a := range idle {
+		a.cancel(errs[i])
+	}
 }
 
 // setBody makes a the body of resp.
@@ -214,11 +348,8 @@ func (a *attempt) Close() error {
 		return nil
 	}
 	a.closed = true
-	a.phase, a.armed = phaseDone, false
-	if a.timer != nil {
-		a.timer.Stop()
-	}
 	a.mu.Unlock()
+	a.finish()
 	if a.stop != nil {
 		a.stop()
 	}
