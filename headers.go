@@ -48,7 +48,17 @@ func validHeaderName(name string) bool {
 // validHeaderValue reports whether v holds no CR, LF or NUL, the bytes that
 // could split the header block.
 func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
+	// Eight bytes at a time: skip the words without a byte below 0x20
+	// (the bytes refused are all control bytes; a tab is allowed).
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		if (w-0x2020202020202020)&^w&0x8080808080808080 != 0 {
+			break // a control byte (or more) in this word: look byte by byte
+		}
+	}
+	for ; i < len(v); i++ {
 		if c := v[i]; c < ' ' && (c == '\r' || c == '\n' || c == 0) {
 			return false
 		}

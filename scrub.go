@@ -82,11 +82,20 @@ func (s *secret) text(t string) string {
 	if s == nil || len(t) < minFragment {
 		return t
 	}
-	key, str := s.get()
-	if !strings.Contains(t, str) && tailFragment(key, t) < minFragment && headFragment(key, t) < minFragment {
+	if !s.mayHold(t) {
 		return t
 	}
 	return string(s.bytes([]byte(t)))
+}
+
+// mayHold reports whether t may hold the key or a fragment of it that
+// bytes removes: the key and every start of it that long begin with its
+// first minFragment bytes, and every end of it that long ends with its last
+// minFragment bytes. Two searches for short strings cost much less than
+// looking for every fragment, and almost every text fails both.
+func (s *secret) mayHold(t string) bool {
+	_, str := s.get()
+	return strings.Contains(t, str[:minFragment]) || strings.Contains(t, str[len(str)-minFragment:])
 }
 
 // tailFragment returns the length of the longest proper start of key that
@@ -205,7 +214,10 @@ func (r *scrubReader) Read(p []byte) (int, error) {
 			r.err = err
 		}
 		key, _ := r.sec.get()
-		if len(r.hold) == 0 && (n == 0 || !bytes.Contains(chunk, key) && tailFragment(key, chunk) == 0) {
+		// Without the key's first minFragment bytes, chunk can hold neither
+		// the key nor a start of it longer than its last minFragment-1
+		// bytes: only those need looking at.
+		if len(r.hold) == 0 && (n == 0 || !bytes.Contains(chunk, key[:minFragment]) && tailFragment(key, chunk[max(0, n-(minFragment-1)):]) == 0) {
 			if n > 0 || err == nil {
 				return n, nil
 			}

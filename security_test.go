@@ -350,3 +350,25 @@ func TestLoggerOmitsQuery(t *testing.T) {
 	}
 	noKey(t, "log", out)
 }
+
+// TestHeaderValueCheck compares the word-at-a-time check with a plain one,
+// for each refused byte (and bytes near them) at every place in values of
+// several lengths.
+func TestHeaderValueCheck(t *testing.T) {
+	t.Parallel()
+	naive := func(v string) bool { return !strings.ContainsAny(v, "\r\n\x00") }
+	base := "Bearer app-0123456789abcdefé\tXYZ" // tab and UTF-8 are allowed
+	for _, b := range []byte{'\r', '\n', 0, '\t', 0x1f, 0x20, 0x7f, 0x80, 0xff, 0x0b} {
+		for n := 0; n <= len(base); n++ {
+			for i := 0; i <= n; i++ {
+				v := base[:i] + string([]byte{b}) + base[i:n]
+				if got, want := validHeaderValue(v), naive(v); got != want {
+					t.Fatalf("validHeaderValue(%q) = %v, want %v", v, got, want)
+				}
+			}
+		}
+	}
+	if !validHeaderValue(base) || validHeaderName("") || validHeaderName("X Y") || !validHeaderName("X-Y") {
+		t.Error("the checks refuse a valid value or name, or accept an invalid name")
+	}
+}
