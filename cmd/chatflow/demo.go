@@ -350,7 +350,9 @@ func runDemoServe(ctx context.Context, args []string, e env) int {
 		defer func() { lastSeen.Store(time.Now().UnixNano()); active.Add(-1) }()
 		api.ServeHTTP(w, r)
 	}))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The connection limits of chatflowtest's own servers (the handler
+	// bounds request bodies itself).
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 
