@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/difykit/chatflow"
 	"github.com/difykit/chatflow/chatflowtest"
 )
 
@@ -491,5 +492,22 @@ func TestDroppedConnectionResumes(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "connection dropped; resumed") {
 		t.Errorf("stderr does not say the stream was resumed: %q", errOut)
+	}
+}
+
+// TestFileTypeFollowsDify checks the file types chat -f sends against
+// Dify's own extension lists (webm is a video there, not an audio file).
+func TestFileTypeFollowsDify(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]chatflow.FileType{
+		"a.webm": chatflow.FileTypeVideo, "a.MP4": chatflow.FileTypeVideo, "a.mov": chatflow.FileTypeVideo,
+		"a.mp3": chatflow.FileTypeAudio, "a.mpga": chatflow.FileTypeAudio, "a.m4a": chatflow.FileTypeAudio,
+		"a.svg": chatflow.FileTypeImage, "a.jpeg": chatflow.FileTypeImage,
+		"a.mdx": chatflow.FileTypeDocument, "a.htm": chatflow.FileTypeDocument, "a.doc": chatflow.FileTypeDocument,
+		"a.zip": chatflow.FileTypeCustom, "noext": chatflow.FileTypeCustom,
+	} {
+		if got := fileType(name); got != want {
+			t.Errorf("fileType(%q) = %q, want %q", name, got, want)
+		}
 	}
 }

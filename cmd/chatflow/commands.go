@@ -232,16 +232,17 @@ func stopAbandoned(ctx context.Context, s *chatflow.Stream, e env) {
 }
 
 // fileType guesses Dify's file type (document, image, audio, video or
-// custom) from a file name.
+// custom) from a file name, by the extension lists Dify itself uses (so
+// .webm is a video, as the server and chatflowtest count it).
 func fileType(path string) chatflow.FileType {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg":
 		return chatflow.FileTypeImage
-	case ".mp3", ".m4a", ".wav", ".webm", ".amr", ".mpga":
+	case ".mp3", ".m4a", ".wav", ".amr", ".mpga":
 		return chatflow.FileTypeAudio
-	case ".mp4", ".mov", ".mpeg":
+	case ".mp4", ".mov", ".mpeg", ".webm":
 		return chatflow.FileTypeVideo
-	case ".txt", ".md", ".markdown", ".pdf", ".html", ".xlsx", ".xls", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub":
+	case ".txt", ".md", ".markdown", ".mdx", ".pdf", ".html", ".htm", ".xlsx", ".xls", ".vtt", ".properties", ".doc", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub":
 		return chatflow.FileTypeDocument
 	}
 	return chatflow.FileTypeCustom
