@@ -96,8 +96,10 @@ type attempt struct {
 func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdog, sec *secret, req *http.Request) *attempt {
 	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, wd: wd, method: req.Method, path: req.URL.Path}
 	if wd != nil {
+		// The wait for the headers starts now, and is known exactly: a
+		// server that never answers is cut at d, not a tick later.
 		a.armed, a.seq = true, 1
-		wd.add(a)
+		wd.add(a, time.Now())
 	}
 	return a
 }
@@ -162,36 +164,39 @@ func (a *attempt) end() {
 	a.cancel(nil)
 }
 
-// check looks at a at a tick of its watchdog (now) and returns the error
-// to cancel it with when it has been silent for the idle timeout. It
-// reports whether a is still counting. A new silence (a was armed again
-// since the last tick) is taken to start at this tick, so a call is never
-// cut before d of silence, and is cut at most a tick after that.
-func (a *attempt) check(now time.Time) (idle *idleError, counting bool) {
+// check looks at a at a tick of its watchdog (now). It returns the error
+// to cancel a with when a has been silent for the idle timeout, and
+// otherwise when its silence will reach it (zero when a is not counting).
+// A silence that began since the last tick (a was armed again) is taken to
+// begin at this tick: a call is never cut before d of silence, and at most
+// a tick after.
+func (a *attempt) check(now time.Time) (idle *idleError, deadline time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	switch {
-	case !a.armed || a.phase == phaseDone:
-		return nil, false
-	case a.seq != a.seen || a.seenAt.IsZero():
+	if !a.armed || a.phase == phaseDone {
+		return nil, time.Time{}
+	}
+	if a.seq != a.seen {
 		a.seen, a.seenAt = a.seq, now
-		return nil, true
-	case now.Sub(a.seenAt) < a.wd.d:
-		return nil, true
+	}
+	if deadline = a.seenAt.Add(a.wd.d); now.Before(deadline) {
+		return nil, deadline
 	}
 	what := "no reply headers within"
 	if a.phase == phaseBody {
 		what = "no reply data for"
 	}
-	return &idleError{method: a.method, path: a.path, what: what, d: a.wd.d}, false
+	return &idleError{method: a.method, path: a.path, what: what, d: a.wd.d}, time.Time{}
 }
 
 // watchdog enforces the idle timeout d of a Client's attempts with one
-// timer for all of them, which ticks every quarter of d while an attempt
-// is counting. Arming an attempt costs no timer and no clock read (it
-// counts the times it was armed, and the tick notices the count change),
-// which matters because every read of a reply body arms and disarms. A
-// silence is cut between d and d plus a tick after it began.
+// timer for all of them. While an attempt is counting, the timer fires at
+// the earliest deadline it knows of, and at least every tick (d/16).
+// Arming an attempt costs no timer and no clock read: it counts the times
+// it was armed, and the next tick notices the count change. Every read of
+// a reply body arms and disarms, so this keeps a call's fixed cost low. A
+// silence is cut between d and d plus a tick after it began (a server that
+// never sends the headers: at d).
 type watchdog struct {
 	d, tick time.Duration
 	set     atomic.Bool // the timer is set (or firing)
@@ -204,18 +209,20 @@ func newWatchdog(d time.Duration) *watchdog {
 	if d <= 0 {
 		return nil
 	}
-	return &watchdog{d: d, tick: max(d/4, time.Millisecond)}
+	return &watchdog{d: d, tick: max(d/16, time.Millisecond)}
 }
 
-// add puts a on the list and makes sure the timer is set.
-func (w *watchdog) add(a *attempt) {
+// add puts a, which began counting at now, on the list and makes sure the
+// timer is set.
+func (w *watchdog) add(a *attempt, now time.Time) {
 	w.mu.Lock()
+	a.seen, a.seenAt = a.seq, now
 	a.next, a.watched = w.head, true
 	if w.head != nil {
 		w.head.prev = a
 	}
 	w.head = a
-	w.setLocked()
+	w.setLocked(w.tick)
 	w.mu.Unlock()
 }
 
@@ -249,19 +256,22 @@ func (w *watchdog) ensure() {
 		return
 	}
 	w.mu.Lock()
-	w.setLocked()
+	w.setLocked(w.tick)
 	w.mu.Unlock()
 }
 
-func (w *watchdog) setLocked() {
+// setLocked sets the timer to fire after d, unless it is set. A set timer
+// fires at most a tick away: soon enough for every new deadline, which is
+// at least d away.
+func (w *watchdog) setLocked(d time.Duration) {
 	if w.set.Load() {
 		return
 	}
 	w.set.Store(true)
 	if w.timer == nil {
-		w.timer = time.AfterFunc(w.tick, w.fire)
+		w.timer = time.AfterFunc(d, w.fire)
 	} else {
-		w.timer.Reset(w.tick)
+		w.timer.Reset(d)
 	}
 }
 
@@ -269,25 +279,26 @@ func (w *watchdog) setLocked() {
 func (w *watchdog) fire() { w.scan(time.Now()) }
 
 // scan cancels the attempts that have been silent for d at now, and sets
-// the timer again while any attempt is counting.
+// the timer again while any attempt is counting: for the earliest
+// deadline, or a tick, whichever comes first.
 func (w *watchdog) scan(now time.Time) {
 	var idle []*attempt
 	var errs []*idleError
-	counting := false
+	var next time.Time
 	w.mu.Lock()
 	w.set.Store(false)
 	for a := w.head; a != nil; {
 		following := a.next
-		e, ok := a.check(now)
-		if e != nil {
+		if e, deadline := a.check(now); e != nil {
 			w.unlinkLocked(a)
 			idle, errs = append(idle, a), append(errs, e)
+		} else if !deadline.IsZero() && (next.IsZero() || deadline.Before(next)) {
+			next = deadline
 		}
-		counting = counting || ok
 		a = following
 	}
-	if counting {
-		w.setLocked()
+	if !next.IsZero() {
+		w.setLocked(min(next.Sub(now), w.tick))
 	}
 	w.mu.Unlock()
 	for i, a := range idle {

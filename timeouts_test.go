@@ -11,8 +11,9 @@ import (
 )
 
 // watchdogAttempt starts an attempt watched by a watchdog whose timer is
-// driven by hand (its real timer is an hour away), at time t0.
-func watchdogAttempt(t *testing.T, d time.Duration) (*watchdog, *attempt, context.Context) {
+// driven by hand (d is long enough for the real timer not to fire during
+// the test). The attempt starts after the time it returns.
+func watchdogAttempt(t *testing.T, d time.Duration) (*watchdog, *attempt, context.Context, time.Time) {
 	t.Helper()
 	w := newWatchdog(d)
 	ctx, cancel := context.WithCancelCause(t.Context())
@@ -20,23 +21,23 @@ func watchdogAttempt(t *testing.T, d time.Duration) (*watchdog, *attempt, contex
 	if err != nil {
 		t.Fatal(err)
 	}
+	t0 := time.Now()
 	a := newAttempt(ctx, cancel, w, nil, req)
 	t.Cleanup(a.end)
-	return w, a, ctx
+	return w, a, ctx, t0
 }
 
 func TestWatchdogCutsOnlyAfterAWholeSilence(t *testing.T) {
 	t.Parallel()
 	const d = time.Hour
-	w, a, ctx := watchdogAttempt(t, d)
-	t0 := time.Now()
-	w.scan(t0) // the silence is seen from here
-	w.scan(t0.Add(d - time.Nanosecond))
+	w, a, ctx, t0 := watchdogAttempt(t, d)
+	w.scan(t0)
+	w.scan(t0.Add(d - time.Nanosecond)) // the wait for the headers began after t0
 	if ctx.Err() != nil {
 		t.Fatalf("cut before a silence of %v: %v", d, context.Cause(ctx))
 	}
 	a.arm(phaseHeaders) // the server did something: a new silence
-	w.scan(t0.Add(d))
+	w.scan(t0.Add(d))   // sees the new silence, from here
 	if ctx.Err() != nil {
 		t.Fatalf("cut although the attempt was armed again: %v", context.Cause(ctx))
 	}
@@ -57,10 +58,9 @@ func TestWatchdogCutsOnlyAfterAWholeSilence(t *testing.T) {
 func TestWatchdogDoesNotCountWhileDisarmed(t *testing.T) {
 	t.Parallel()
 	const d = time.Hour
-	w, a, ctx := watchdogAttempt(t, d)
+	w, a, ctx, t0 := watchdogAttempt(t, d)
 	a.headersIn(true)
 	a.disarm(phaseBody) // the caller is between reads
-	t0 := time.Now()
 	for i := range 5 {
 		w.scan(t0.Add(time.Duration(i) * d))
 	}
@@ -83,7 +83,7 @@ func TestWatchdogDoesNotCountWhileDisarmed(t *testing.T) {
 
 func TestWatchdogListFollowsAttempts(t *testing.T) {
 	t.Parallel()
-	w, a, _ := watchdogAttempt(t, time.Hour)
+	w, a, _, _ := watchdogAttempt(t, time.Hour)
 	ctx, cancel := context.WithCancelCause(t.Context())
 	b := newAttempt(ctx, cancel, w, nil, &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/v1/chat-messages"}})
 	if w.head != b || b.next != a {
@@ -98,4 +98,16 @@ func TestWatchdogListFollowsAttempts(t *testing.T) {
 		t.Fatal("an ended attempt stays on the list")
 	}
 	b.end()
+}
+
+// A server that never sends the headers is cut at d, not a tick later: the
+// wait is known to begin when the attempt does.
+func TestWatchdogCutsASilentServerAtD(t *testing.T) {
+	t.Parallel()
+	const d = time.Hour
+	w, _, ctx, _ := watchdogAttempt(t, d)
+	w.scan(time.Now().Add(d))
+	if cause := context.Cause(ctx); !errors.Is(cause, ErrIdleTimeout) {
+		t.Fatalf("cause = %v, want the idle timeout once d has passed since the request", cause)
+	}
 }
