@@ -81,28 +81,110 @@ func WithLimits(l Limits) Option { return func(c *config) { c.limits = l } }
 // past the limits.
 func (st *state) addConversation(u *endUser, cv *conversation, l *Limits) {
 	st.convs[cv.id] = cv
+	st.convQ.push(cv, st.convLive, len(st.convs))
 	u.convs = append(u.convs, cv)
 	for len(u.convs) > l.ConversationsPerUser {
 		st.dropConversation(u.convs[0])
 	}
 	for len(st.convs) > l.Conversations {
-		old, _ := oldest(st.convs, func(c *conversation) uint64 { return c.cseq })
+		old, ok := st.convQ.front(st.convLive, nil)
+		if !ok {
+			break
+		}
 		st.dropConversation(old)
 	}
 }
 
-// oldest is the item of m with the lowest sequence number; false when m is
-// empty.
-func oldest[V any](m map[string]V, seq func(V) uint64) (V, bool) {
-	var o V
-	found := false
-	for _, x := range m {
-		if !found || seq(x) < seq(o) {
-			o, found = x, true
+// fifoSlack is how many dead items a fifo may hold beyond twice its live
+// ones before it is compacted.
+const fifoSlack = 32
+
+// fifo is a queue of the items of one of the state's maps in the order they
+// were stored, which is the order of their sequence numbers, so that the
+// oldest item still stored is found in O(1) amortized time. Items removed
+// from the map by any path stay in the queue as dead items: front drops
+// them once they reach the head, and push compacts the queue when dead
+// items make up most of it, so that it never holds more than twice the
+// items its map held at the last push, plus fifoSlack and one. Each dead or
+// popped item is copied at most once by a compaction, which makes push and
+// front O(1) amortized.
+type fifo[T comparable] struct {
+	items []T // items[head:] are queued, oldest first
+	head  int
+}
+
+// push queues x, the newest item; live reports whether an item is still
+// stored and n is how many are (x included).
+func (q *fifo[T]) push(x T, live func(T) bool, n int) {
+	if q.len() > 2*n+fifoSlack || q.head > fifoSlack && q.head > len(q.items)/2 {
+		q.compact(live)
+	}
+	q.items = append(q.items, x)
+}
+
+// len is how many items, live or dead, are queued.
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+
+// compact keeps only the live items, in order, at the start of items,
+// and lets go of the backing array when it has become far too big.
+func (q *fifo[T]) compact(live func(T) bool) {
+	kept := q.items[:0]
+	for _, x := range q.items[q.head:] {
+		if live(x) {
+			kept = append(kept, x)
 		}
 	}
-	return o, found
+	clear(q.items[len(kept):])
+	if cap(kept) > 4*len(kept)+2*fifoSlack {
+		kept = append([]T(nil), kept...)
+	}
+	q.items, q.head = kept, 0
 }
+
+// front returns the oldest live item for which skip, if not nil, reports
+// false, dropping the dead items at the head of the queue; false when
+// there is none. Live items that skip passes over are kept, and scanned
+// again on the next call: skip is for passing over the newest item only
+// (evictUser's new user), not for many.
+func (q *fifo[T]) front(live, skip func(T) bool) (T, bool) {
+	var zero T
+	for q.head < len(q.items) {
+		x := q.items[q.head]
+		if live(x) {
+			break
+		}
+		q.items[q.head] = zero
+		q.head++
+	}
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+		return zero, false
+	}
+	for _, x := range q.items[q.head:] {
+		if live(x) && (skip == nil || !skip(x)) {
+			return x, true
+		}
+	}
+	return zero, false
+}
+
+// convLive reports whether cv is still stored.
+func (st *state) convLive(cv *conversation) bool { return st.convs[cv.id] == cv }
+
+// msgLive reports whether m is still stored.
+func (st *state) msgLive(m *message) bool { return st.msgs[m.id] == m }
+
+// fileLive reports whether f is still stored.
+func (st *state) fileLive(f *upload) bool { return st.files[f.id] == f }
+
+// userLive reports whether u is still remembered.
+func (st *state) userLive(u *endUser) bool { return st.users[u.session] == u }
+
+// annotationLive reports whether a is still stored.
+func (st *state) annotationLive(a *annotation) bool { return st.annotations[a.id] == a }
+
+// jobLive reports whether j is still remembered.
+func (st *state) jobLive(j *job) bool { return st.jobs[j.id] == j }
 
 // dropConversation forgets a conversation with its messages and runs.
 func (st *state) dropConversation(cv *conversation) {
@@ -140,37 +222,59 @@ func (st *state) forgetMessage(m *message) {
 func (st *state) addMessage(cv *conversation, m *message, rn *run, l *Limits) {
 	cv.messages = append(cv.messages, m)
 	st.msgs[m.id] = m
+	st.msgQ.push(m, st.msgLive, len(st.msgs))
 	st.runs[rn.id] = rn
 	for len(cv.messages) > l.MessagesPerConversation {
 		st.forgetMessage(cv.messages[0])
 		cv.messages = cv.messages[1:]
 	}
 	for len(st.msgs) > l.Messages {
-		var oldest *conversation
-		for _, c := range st.convs {
-			if len(c.messages) > 0 && (oldest == nil || c.messages[0].seq < oldest.messages[0].seq) {
-				oldest = c
-			}
-		}
-		if oldest == nil {
+		// The oldest stored message is the first of its conversation,
+		// as every stored message is in the messages of a stored
+		// conversation, oldest first.
+		old, ok := st.msgQ.front(st.msgLive, nil)
+		if !ok {
 			break
 		}
-		st.forgetMessage(oldest.messages[0])
-		oldest.messages = oldest.messages[1:]
+		c := st.convs[old.conv]
+		if c == nil || len(c.messages) == 0 || c.messages[0] != old {
+			// Not reached; kept so that a broken invariant cannot
+			// make the loop spin.
+			c = st.oldestMessageConversation()
+			if c == nil {
+				break
+			}
+		}
+		st.forgetMessage(c.messages[0])
+		c.messages = c.messages[1:]
 	}
+}
+
+// oldestMessageConversation is the stored conversation whose first message
+// is the oldest, by a scan of all conversations; nil when none has
+// messages.
+func (st *state) oldestMessageConversation() *conversation {
+	var oldest *conversation
+	for _, c := range st.convs {
+		if len(c.messages) > 0 && (oldest == nil || c.messages[0].seq < oldest.messages[0].seq) {
+			oldest = c
+		}
+	}
+	return oldest
 }
 
 // addUpload stores an uploaded file of u, evicting the oldest files past
 // the limits.
 func (st *state) addUpload(u *endUser, f *upload, l *Limits) {
 	st.files[f.id] = f
+	st.fileQ.push(f, st.fileLive, len(st.files))
 	st.fileBytes += int64(len(f.data))
 	u.files = append(u.files, f)
 	for len(u.files) > l.FilesPerUser {
 		st.dropUpload(u.files[0])
 	}
 	for len(st.files) > l.Files || st.fileBytes > l.FileBytes {
-		old, ok := oldest(st.files, func(f *upload) uint64 { return f.seq })
+		old, ok := st.fileQ.front(st.fileLive, nil)
 		if !ok {
 			break
 		}
@@ -178,6 +282,7 @@ func (st *state) addUpload(u *endUser, f *upload, l *Limits) {
 	}
 }
 
+// dropUpload forgets an uploaded file.
 func (st *state) dropUpload(f *upload) {
 	if _, ok := st.files[f.id]; ok {
 		delete(st.files, f.id)
@@ -196,13 +301,8 @@ func (st *state) dropUpload(f *upload) {
 // evictUser forgets the oldest end user other than keep, with its
 // conversations and files.
 func (st *state) evictUser(keep *endUser) {
-	var oldest *endUser
-	for _, u := range st.users {
-		if u != keep && (oldest == nil || u.seq < oldest.seq) {
-			oldest = u
-		}
-	}
-	if oldest == nil {
+	oldest, ok := st.userQ.front(st.userLive, func(u *endUser) bool { return u == keep })
+	if !ok {
 		return
 	}
 	for len(oldest.convs) > 0 {
@@ -218,8 +318,12 @@ func (st *state) evictUser(keep *endUser) {
 // addAnnotation stores an annotation, evicting the oldest past the limit.
 func (st *state) addAnnotation(a *annotation, l *Limits) {
 	st.annotations[a.id] = a
+	st.annotationQ.push(a, st.annotationLive, len(st.annotations))
 	for len(st.annotations) > l.Annotations {
-		old, _ := oldest(st.annotations, func(a *annotation) uint64 { return a.seq })
+		old, ok := st.annotationQ.front(st.annotationLive, nil)
+		if !ok {
+			break
+		}
 		delete(st.annotations, old.id)
 	}
 }
@@ -230,8 +334,12 @@ const maxJobs = 1000
 // addJob stores an annotation reply job, forgetting the oldest past maxJobs.
 func (st *state) addJob(j *job) {
 	st.jobs[j.id] = j
+	st.jobQ.push(j, st.jobLive, len(st.jobs))
 	for len(st.jobs) > maxJobs {
-		old, _ := oldest(st.jobs, func(j *job) uint64 { return j.seq })
+		old, ok := st.jobQ.front(st.jobLive, nil)
+		if !ok {
+			break
+		}
 		delete(st.jobs, old.id)
 	}
 }

@@ -29,6 +29,15 @@ type state struct {
 	annotationReply bool
 	limits          *Limits // nil: no limits
 	fileBytes       int64   // bytes of stored files
+
+	// The items of convs, msgs, files, users, annotations and jobs in
+	// the order they were stored, to find the oldest (see fifo).
+	convQ       fifo[*conversation]
+	msgQ        fifo[*message]
+	fileQ       fifo[*upload]
+	userQ       fifo[*endUser]
+	annotationQ fifo[*annotation]
+	jobQ        fifo[*job]
 }
 
 type endUser struct {
@@ -175,6 +184,7 @@ func (st *state) user(session string, now time.Time) *endUser {
 		u.seq = st.next()
 		st.users[session] = u
 		st.usersByID[u.id] = u
+		st.userQ.push(u, st.userLive, len(st.users))
 		if st.limits != nil && len(st.users) > st.limits.Users {
 			st.evictUser(u)
 		}
