@@ -232,35 +232,16 @@ func (st *state) addMessage(cv *conversation, m *message, rn *run, l *Limits) {
 		// The oldest stored message is the first of its conversation,
 		// as every stored message is in the messages of a stored
 		// conversation, oldest first.
+		// Forgetting old ends the loop even if that did not hold.
 		old, ok := st.msgQ.front(st.msgLive, nil)
 		if !ok {
 			break
 		}
-		c := st.convs[old.conv]
-		if c == nil || len(c.messages) == 0 || c.messages[0] != old {
-			// Not reached; kept so that a broken invariant cannot
-			// make the loop spin.
-			c = st.oldestMessageConversation()
-			if c == nil {
-				break
-			}
-		}
-		st.forgetMessage(c.messages[0])
-		c.messages = c.messages[1:]
-	}
-}
-
-// oldestMessageConversation is the stored conversation whose first message
-// is the oldest, by a scan of all conversations; nil when none has
-// messages.
-func (st *state) oldestMessageConversation() *conversation {
-	var oldest *conversation
-	for _, c := range st.convs {
-		if len(c.messages) > 0 && (oldest == nil || c.messages[0].seq < oldest.messages[0].seq) {
-			oldest = c
+		st.forgetMessage(old)
+		if c := st.convs[old.conv]; c != nil && len(c.messages) > 0 && c.messages[0] == old {
+			c.messages = c.messages[1:]
 		}
 	}
-	return oldest
 }
 
 // addUpload stores an uploaded file of u, evicting the oldest files past
@@ -301,18 +282,21 @@ func (st *state) dropUpload(f *upload) {
 // evictUser forgets the oldest end user other than keep, with its
 // conversations and files.
 func (st *state) evictUser(keep *endUser) {
-	oldest, ok := st.userQ.front(st.userLive, func(u *endUser) bool { return u == keep })
-	if !ok {
-		return
+	if oldest, ok := st.userQ.front(st.userLive, func(u *endUser) bool { return u == keep }); ok {
+		st.forgetUser(oldest)
 	}
-	for len(oldest.convs) > 0 {
-		st.dropConversation(oldest.convs[0])
+}
+
+// forgetUser forgets an end user with its conversations and files.
+func (st *state) forgetUser(u *endUser) {
+	for len(u.convs) > 0 {
+		st.dropConversation(u.convs[0])
 	}
-	for len(oldest.files) > 0 {
-		st.dropUpload(oldest.files[0])
+	for len(u.files) > 0 {
+		st.dropUpload(u.files[0])
 	}
-	delete(st.users, oldest.session)
-	delete(st.usersByID, oldest.id)
+	delete(st.users, u.session)
+	delete(st.usersByID, u.id)
 }
 
 // addAnnotation stores an annotation, evicting the oldest past the limit.

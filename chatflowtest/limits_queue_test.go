@@ -52,14 +52,7 @@ var scanned = evictor{
 					}
 				}
 				if oldest != nil {
-					for len(oldest.convs) > 0 {
-						st.dropConversation(oldest.convs[0])
-					}
-					for len(oldest.files) > 0 {
-						st.dropUpload(oldest.files[0])
-					}
-					delete(st.users, oldest.session)
-					delete(st.usersByID, oldest.id)
+					st.forgetUser(oldest)
 				}
 			}
 		}
