@@ -153,3 +153,23 @@ func (s *Stream) liveTaskID(ctx context.Context) string {
 	}
 	return ""
 }
+
+// WaitStop waits until the background work that abandoning the stream
+// started (learning the task id and sending the stop request, see
+// WithAutoStop) has ended, or ctx is done. It returns at once when no such
+// work is under way. A program about to exit calls it after Close so that
+// the run it gave up on is stopped before the process ends.
+func (s *Stream) WaitStop(ctx context.Context) error {
+	s.abandonMu.Lock() // an abandon deciding right now has started its work after this
+	p := s.bgDone.Load()
+	s.abandonMu.Unlock()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-*p:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

@@ -411,3 +411,20 @@ func TestCollectBounded(t *testing.T) {
 	}
 	wait(t, chanOf(sr.stopped), "the stop request")
 }
+
+func TestWaitStopWaitsForTheBackgroundStop(t *testing.T) {
+	ss := newStopServer(t)
+	s := ss.stream(t, context.Background())
+	<-ss.started
+	if err := s.WaitStop(context.Background()); err != nil {
+		t.Fatalf("WaitStop before any abandon: %v", err)
+	}
+	s.Close()
+	if err := s.WaitStop(context.Background()); err != nil {
+		t.Fatalf("WaitStop: %v", err)
+	}
+	// WaitStop returned: the stop is on the server without more waiting.
+	if got := ss.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
+		t.Errorf("after WaitStop: stop requests %q, want one for %s %s", got, abTask, abUser)
+	}
+}
