@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/difykit/chatflow/internal/jsonscan"
 )
 
 // Stopping the runs a caller abandons. Closing a streaming connection does
@@ -98,18 +100,18 @@ func (s *Stream) readAheadForTask(ctx context.Context) string {
 	t := time.AfterFunc(readAheadTimeout, func() { s.cancel(errAbandoned) })
 	defer t.Stop()
 	for {
-		raw, err := s.dec.next()
+		raw, err := s.dec.Next()
 		if err != nil || s.closedConn() {
 			return ""
 		}
-		if !raw.hasData {
+		if !raw.HasData {
 			continue
 		}
-		data := trimJSONSpace(raw.data)
+		data := jsonscan.TrimSpace(raw.Data)
 		if data == "" || data[0] != '{' {
 			continue
 		}
-		ev := Event{name: eventName(data), data: data}
+		ev := Event{name: jsonscan.EventName(data, knownTypes), data: data}
 		s.learnIDs(ev)
 		switch ev.name {
 		case EventMessageEnd, EventWorkflowFinished, EventWorkflowPaused, EventError:

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/sse"
 )
 
 // Version is the version of this library, sent in the default User-Agent.
@@ -184,8 +185,8 @@ func WithIdleTimeout(d time.Duration) Option {
 // other lines (event, id and retry fields, comments), line ends not counted.
 func WithMaxEventBytes(n int) Option {
 	return func(c *config) error {
-		if n <= 0 || n > maxEventBytesLimit {
-			return fmt.Errorf("chatflow: WithMaxEventBytes: %d is not from 1 to %d", n, maxEventBytesLimit)
+		if n <= 0 || n > sse.MaxEventBytesLimit {
+			return fmt.Errorf("chatflow: WithMaxEventBytes: %d is not from 1 to %d", n, sse.MaxEventBytesLimit)
 		}
 		c.maxEventBytes = n
 		return nil

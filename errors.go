@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/difykit/chatflow/internal/sse"
 )
 
 // Sentinel errors matched by errors.Is against an *APIError.
@@ -32,6 +34,10 @@ var (
 	// concurrency limit matches ErrRateLimited instead.
 	ErrBadRequest = errors.New("chatflow: bad request (400 or 422)")
 )
+
+// ErrEventTooLarge is wrapped by the error that ends a stream whose event
+// (or single line) is larger than the limit set by WithMaxEventBytes.
+var ErrEventTooLarge = sse.ErrEventTooLarge
 
 // maxRetryAfter caps a Retry-After header, in either of its forms.
 const maxRetryAfter = 24 * time.Hour

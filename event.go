@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/jsonscan"
 )
 
 // The event constants (EventMessage, ...), the payload aliases
@@ -89,8 +90,8 @@ func decodeAs[T any](e Event, want string) (T, error) {
 }
 
 // decodeFlatAs is decodeAs for the payloads shaped like a "message" event
-// (one per token of the answer): decodeFlatMessage's fast path, with
-// encoding/json's results, and encoding/json where it gives up.
+// (one per token of the answer): jsonscan's fast path, with encoding/json's
+// results, and encoding/json where it gives up.
 func decodeFlatAs[T flatPayload](e Event, want string) (T, error) {
 	if e.name != want {
 		return T{}, &WrongEventError{Have: e.name, Want: want}
@@ -108,4 +109,33 @@ func payloadPtr[T any](v T, err error) (any, error) {
 		return nil, err
 	}
 	return &v, nil
+}
+
+// knownTypes interns the event names of the API description: a known name
+// read from a stream costs no allocation.
+var knownTypes = func() map[string]string {
+	m := make(map[string]string, len(allEventNames))
+	for _, n := range allEventNames {
+		m[string(n)] = string(n)
+	}
+	return m
+}()
+
+// decodeFlatMessage decodes the "message" event s into m with jsonscan's
+// fast path; it returns false, leaving m in any state, where that path
+// gives up.
+func decodeFlatMessage(s string, m *gen.StreamEventChatMessage) bool {
+	var f jsonscan.Message
+	if !jsonscan.DecodeMessage(s, &f, knownTypes) {
+		return false
+	}
+	*m = gen.StreamEventChatMessage{
+		Answer:         f.Answer,
+		ConversationID: f.ConversationID,
+		CreatedAt:      f.CreatedAt,
+		Event:          gen.EventName(f.Event),
+		MessageID:      f.MessageID,
+		TaskID:         f.TaskID,
+	}
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/jsonscan"
 )
 
 // Reply is a chat reply collected from a stream by Collect or SendMessage.
@@ -293,13 +294,13 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 	}
 	// Ids that the typed payloads may not carry.
 	if r.ConversationID == "" {
-		r.ConversationID = topLevelString(ev.data, "conversation_id")
+		r.ConversationID = jsonscan.TopLevelString(ev.data, "conversation_id")
 	}
 	if r.MessageID == "" {
-		r.MessageID = topLevelString(ev.data, "message_id")
+		r.MessageID = jsonscan.TopLevelString(ev.data, "message_id")
 	}
 	if r.WorkflowRunID == "" {
-		r.WorkflowRunID = topLevelString(ev.data, "workflow_run_id")
+		r.WorkflowRunID = jsonscan.TopLevelString(ev.data, "workflow_run_id")
 	}
 	return nil
 }

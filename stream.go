@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/difykit/chatflow/internal/jsonscan"
+	"github.com/difykit/chatflow/internal/sse"
 )
 
 // ErrIncompleteStream matches the error of a stream that ended without a
@@ -68,7 +71,7 @@ type Stream struct {
 	// fields against Close from another goroutine.
 	segMu  sync.Mutex
 	body   io.ReadCloser
-	dec    *sseDecoder
+	dec    *sse.Decoder
 	ctx    context.Context // the connection's request context
 	cancel context.CancelCauseFunc
 	idle   *idleReader // nil without an idle timeout
@@ -120,7 +123,7 @@ func newStream(ctx context.Context, cancel context.CancelCauseFunc, body io.Read
 		s.idle = newIdleReader(body, idle, func() { cancel(ErrIdleTimeout) })
 		rd = s.idle
 	}
-	s.dec = newSSEDecoder(rd, maxEventBytes)
+	s.dec = sse.NewDecoder(rd, maxEventBytes, knownTypes)
 	return s
 }
 
@@ -269,7 +272,7 @@ func (s *Stream) next() (Event, error) {
 		if s.finished {
 			return Event{}, io.EOF
 		}
-		raw, err := s.dec.next()
+		raw, err := s.dec.Next()
 		if err != nil {
 			if err := s.readError(err); err != io.EOF {
 				if s.rs != nil && s.rs.held != nil {
@@ -295,7 +298,7 @@ func (s *Stream) next() (Event, error) {
 		if s.timing.FirstEvent.IsZero() {
 			s.timing.FirstEvent = time.Now()
 		}
-		if !raw.hasData { // Dify's ping
+		if !raw.HasData { // Dify's ping
 			ev := Event{name: EventPing, data: pingJSON}
 			if s.rs != nil && s.rs.held != nil {
 				s.pending = append(s.rs.takeHeld(), ev)
@@ -303,16 +306,16 @@ func (s *Stream) next() (Event, error) {
 			}
 			return ev, nil
 		}
-		data := trimJSONSpace(raw.data)
+		data := jsonscan.TrimSpace(raw.Data)
 		if data == "" || data == "[DONE]" {
 			continue // not sent by Dify; harmless
 		}
 		if data[0] != '{' || data[len(data)-1] != '}' {
 			return Event{}, &incompleteError{detail: "event data is not a JSON object: " + shorten(data, 80)}
 		}
-		ev := Event{name: eventName(data), data: data}
+		ev := Event{name: jsonscan.EventName(data, knownTypes), data: data}
 		if ev.name == "" {
-			ev.name = raw.typ
+			ev.name = raw.Type
 		}
 		s.learnIDs(ev)
 		if s.rs != nil && !s.rs.admit(ev) {
@@ -364,22 +367,22 @@ func (s *Stream) learnIDs(ev Event) {
 	isText := ev.name == EventMessage || ev.name == EventAgentMessage
 	run := s.RunID()
 	if run == "" && !isText {
-		if id := topLevelString(data, "workflow_run_id"); id != "" {
+		if id := jsonscan.TopLevelString(data, "workflow_run_id"); id != "" {
 			s.runID.Store(&id)
 			run = id
 		}
 	}
 	if !s.taskKnown {
-		if id := topLevelString(data, "task_id"); id != "" && id != run {
+		if id := jsonscan.TopLevelString(data, "task_id"); id != "" && id != run {
 			s.taskID.Store(&id)
 			s.taskKnown = true
 		}
 	}
 	if s.conversationID == "" {
-		s.conversationID = topLevelString(data, "conversation_id")
+		s.conversationID = jsonscan.TopLevelString(data, "conversation_id")
 	}
 	if s.messageID == "" {
-		s.messageID = topLevelString(data, "message_id")
+		s.messageID = jsonscan.TopLevelString(data, "message_id")
 	}
 }
 

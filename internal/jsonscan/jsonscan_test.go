@@ -1,4 +1,4 @@
-package chatflow
+package jsonscan
 
 import (
 	"encoding/json"
@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/difykit/chatflow/gen"
 )
 
 func TestMessageFastPath(t *testing.T) {
@@ -56,20 +54,11 @@ func TestMessageFastPath(t *testing.T) {
 		{``, false},
 	}
 	for _, tt := range tests {
-		var m gen.StreamEventChatMessage
-		if got := decodeFlatMessage(tt.in, &m); got != tt.fast {
-			t.Errorf("decodeFlatMessage(%q) = %v, want %v", tt.in, got, tt.fast)
+		var m Message
+		if got := DecodeMessage(tt.in, &m, nil); got != tt.fast {
+			t.Errorf("DecodeMessage(%q) = %v, want %v", tt.in, got, tt.fast)
 		}
 		checkMessageFastPath(t, tt.in)
-
-		// Through the accessor: the same result as encoding/json.
-		ev := Event{name: EventMessage, data: tt.in}
-		got, err := ev.Message()
-		var want gen.StreamEventChatMessage
-		wantErr := json.Unmarshal([]byte(tt.in), &want)
-		if (err != nil) != (wantErr != nil) || err == nil && got != want {
-			t.Errorf("Message() of %q = %+v, %v; encoding/json %+v, %v", tt.in, got, err, want, wantErr)
-		}
 	}
 }
 
@@ -97,8 +86,8 @@ func TestEventName(t *testing.T) {
 		`{"answer":"x"}`:                             "",
 		`{"event":1}`:                                "",
 	} {
-		if got := eventName(in); got != want {
-			t.Errorf("eventName(%s) = %q, want %q", in, got, want)
+		if got := EventName(in, nil); got != want {
+			t.Errorf("EventName(%s) = %q, want %q", in, got, want)
 		}
 	}
 	for in, want := range map[string]string{
@@ -108,8 +97,8 @@ func TestEventName(t *testing.T) {
 		`{"task_id":"a\"b"}`:                             `a"b`,
 		`{"x":[1,2}`:                                     "",
 	} {
-		if got := topLevelString(in, "task_id"); got != want {
-			t.Errorf("topLevelString(%s) = %q, want %q", in, got, want)
+		if got := TopLevelString(in, "task_id"); got != want {
+			t.Errorf("TopLevelString(%s) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -119,10 +108,10 @@ func TestEventName(t *testing.T) {
 // into valid UTF-8.
 func checkTopLevel(t *testing.T, s string) {
 	t.Helper()
-	task := topLevelString(s, "task_id")
+	task := TopLevelString(s, "task_id")
 	name := ""
 	if strings.HasPrefix(s, "{") {
-		name = eventName(s)
+		name = EventName(s, nil)
 	}
 	var v struct {
 		Event  string `json:"event"`
@@ -132,15 +121,18 @@ func checkTopLevel(t *testing.T, s string) {
 		return
 	}
 	if !strings.ContainsRune(v.Event, utf8.RuneError) && name != v.Event {
-		t.Fatalf("eventName(%q) = %q, encoding/json reads %q", s, name, v.Event)
+		t.Fatalf("EventName(%q) = %q, encoding/json reads %q", s, name, v.Event)
 	}
 	if !strings.ContainsRune(v.TaskID, utf8.RuneError) && task != v.TaskID {
-		t.Fatalf("topLevelString(%q, task_id) = %q, encoding/json reads %q", s, task, v.TaskID)
+		t.Fatalf("TopLevelString(%q, task_id) = %q, encoding/json reads %q", s, task, v.TaskID)
 	}
 }
 
 // A repeated or differently spelled "event" key: Name and the decoders
 // agree, the way encoding/json resolves it (the last match counts, keys
+// match without regard to case, null changes nothing).
+// A repeated or differently spelled "event" key: EventName reads it the
+// way encoding/json resolves it (the last match counts, keys
 // match without regard to case, null changes nothing).
 func TestEventNameLikeEncodingJSON(t *testing.T) {
 	t.Parallel()
@@ -156,41 +148,45 @@ func TestEventNameLikeEncodingJSON(t *testing.T) {
 		`{"event":"message","conversation_id":"c","ok":true}`:  "message",
 		`{"task_id":"t","event":"ping","eVeNt":"message_end"}`: "message_end",
 	} {
-		if got := eventName(in); got != want {
-			t.Errorf("eventName(%s) = %q, want %q", in, got, want)
+		if got := EventName(in, nil); got != want {
+			t.Errorf("EventName(%s) = %q, want %q", in, got, want)
 		}
 		checkTopLevel(t, in)
-		// Name and the accessors see the same event.
-		ev := Event{name: eventName(in), data: in}
-		p, err := ev.Payload()
-		if err != nil {
-			t.Errorf("%s: Payload: %v", in, err)
-			continue
-		}
-		var base gen.ChunkChatEvent
-		b, _ := json.Marshal(p)
-		if err := json.Unmarshal(b, &base); err != nil || string(base.Event) != want {
-			t.Errorf("%s: payload's event = %q (%v), want %q", in, base.Event, err, want)
-		}
 	}
-	if got := topLevelString(`{"task_id":"a","task_id":"b","TASK_ID":null}`, "task_id"); got != "b" {
+	if got := TopLevelString(`{"task_id":"a","task_id":"b","TASK_ID":null}`, "task_id"); got != "b" {
 		t.Errorf("topLevelString with repeated keys = %q, want b", got)
 	}
 }
 
-// The fast path fills every field of the "message" payload: a field that
-// the description adds must be added to flatKeys and decodeFlatMessage, or
-// the fast path would drop it silently.
-func TestFlatKeysCoverMessagePayload(t *testing.T) {
+// The fast path fills every field of Message: a field added to Message
+// must be added to flatKeys and DecodeMessage, or the fast path would drop
+// it silently.
+func TestFlatKeysCoverMessage(t *testing.T) {
 	t.Parallel()
-	rt := reflect.TypeFor[gen.StreamEventChatMessage]()
+	rt := reflect.TypeFor[Message]()
 	for i := range rt.NumField() {
 		key, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 		if !slices.Contains(flatKeys[:], key) {
-			t.Errorf("field %s (%q) of the message payload is not one of flatKeys", rt.Field(i).Name, key)
+			t.Errorf("field %s (%q) of Message is not one of flatKeys", rt.Field(i).Name, key)
 		}
 	}
 	if rt.NumField() != len(flatKeys) {
-		t.Errorf("the message payload has %d fields, flatKeys %d", rt.NumField(), len(flatKeys))
+		t.Errorf("Message has %d fields, flatKeys %d", rt.NumField(), len(flatKeys))
+	}
+}
+
+// checkMessageFastPath fails t when DecodeMessage accepts s but decodes it
+// differently from encoding/json.
+func checkMessageFastPath(t *testing.T, s string) {
+	t.Helper()
+	var fast Message
+	ok := DecodeMessage(s, &fast, nil)
+	var std Message
+	err := json.Unmarshal([]byte(s), &std)
+	if ok && err != nil {
+		t.Fatalf("fast path accepts %q, encoding/json fails: %v", s, err)
+	}
+	if ok && fast != std {
+		t.Fatalf("fast path decodes %q as\n%+v\nencoding/json as\n%+v", s, fast, std)
 	}
 }

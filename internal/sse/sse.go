@@ -1,4 +1,7 @@
-package chatflow
+// Package sse decodes server-sent event streams, following the event-stream
+// parsing rules of the WHATWG HTML standard, with a bound on the size of
+// each event.
+package sse
 
 import (
 	"bytes"
@@ -7,9 +10,9 @@ import (
 	"io"
 )
 
-// This file holds the server-sent events decoder: the event-stream parsing
-// rules of the WHATWG HTML standard (section "Server-sent events"), for
-// everything a server or a proxy may send:
+// The decoder follows the event-stream parsing rules of the WHATWG HTML
+// standard (section "Server-sent events"), for everything a server or a
+// proxy may send:
 //
 //   - lines end with CRLF, LF or a lone CR;
 //   - one leading UTF-8 byte-order mark is dropped;
@@ -32,8 +35,8 @@ import (
 // of the reader) or a line does not fit, and goes back to its small size
 // once the reader has caught up.
 
-// ErrEventTooLarge is wrapped by the error that ends a stream whose event
-// (or single line) is larger than the limit set by WithMaxEventBytes.
+// ErrEventTooLarge is wrapped by the error a Decoder returns for an event
+// (or a single line) larger than its limit.
 var ErrEventTooLarge = errors.New("chatflow: server-sent event exceeds the size limit")
 
 const (
@@ -46,9 +49,10 @@ const (
 	// lineSlack is what a line may hold beyond the data limit: the field
 	// name, the colon and the space of "data: ".
 	lineSlack = 16
-	// maxEventBytesLimit is the largest limit WithMaxEventBytes accepts.
-	maxEventBytesLimit = 1 << 30
 )
+
+// MaxEventBytesLimit is the largest event size limit NewDecoder accepts.
+const MaxEventBytesLimit = 1 << 30
 
 var utf8BOM = []byte("\xEF\xBB\xBF")
 
@@ -191,48 +195,46 @@ func (l *lineReader) fill() {
 	l.empty = 0
 }
 
-// sseEvent is one dispatched event of the stream, before any JSON decoding.
-type sseEvent struct {
-	typ     string // the "event" field, "" when absent
-	data    string // the data lines joined with "\n"
-	hasData bool   // at least one data line was seen
+// Event is one dispatched event of a stream, before any decoding of its data.
+type Event struct {
+	Type    string // the "event" field, "" when absent
+	Data    string // the data lines joined with "\n"
+	HasData bool   // at least one data line was seen
 }
 
-// sseDecoder turns lines into events.
+// keepAlive is the type of the keep-alive event Dify sends without data,
+// which is dispatched all the same.
+const keepAlive = "ping"
+
+// Decoder turns the lines of a stream into events.
 //
 // The size of an event, which max bounds, is its data (the data lines'
 // values joined with "\n") plus every other line of the event, counted
 // whole: event, id and retry fields, unknown fields and comments, including
 // those before its first field. Line ends are not counted.
-type sseDecoder struct {
+type Decoder struct {
 	lr    lineReader
-	max   int    // largest event, in bytes
-	multi []byte // the data of an event with more than one data line
+	max   int               // largest event, in bytes
+	multi []byte            // the data of an event with more than one data line
+	names map[string]string // the canonical copy of each known event type
 }
 
-// newSSEDecoder returns a decoder of the events of rd, each at most
-// maxEventBytes, which must be from 1 to maxEventBytesLimit.
-func newSSEDecoder(rd io.Reader, maxEventBytes int) *sseDecoder {
-	return &sseDecoder{lr: newLineReader(rd, maxEventBytes+lineSlack), max: maxEventBytes}
+// NewDecoder returns a decoder of the events of rd, each at most
+// maxEventBytes, which must be from 1 to MaxEventBytesLimit. An event type
+// that is a key of names is returned as its value, so that the known types
+// cost no allocation; names may be nil, and is only read.
+func NewDecoder(rd io.Reader, maxEventBytes int, names map[string]string) *Decoder {
+	return &Decoder{lr: newLineReader(rd, maxEventBytes+lineSlack), max: maxEventBytes, names: names}
 }
 
-func (d *sseDecoder) tooLarge() error {
+func (d *Decoder) tooLarge() error {
 	return fmt.Errorf("%w (an event of more than %d bytes; see WithMaxEventBytes)", ErrEventTooLarge, d.max)
 }
 
-// knownTypes interns the values of the event field that Dify may send.
-var knownTypes = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range allEventNames {
-		m[string(n)] = string(n)
-	}
-	return m
-}()
-
-// next returns the next event. At the end of the input it returns io.EOF,
+// Next returns the next event. At the end of the input it returns io.EOF,
 // or io.ErrUnexpectedEOF when the input stops inside an event.
-func (d *sseDecoder) next() (sseEvent, error) {
-	var ev sseEvent
+func (d *Decoder) Next() (Event, error) {
+	var ev Event
 	lines := 0       // data lines of this event
 	pending := false // a field of this event has been read
 	size := 0        // the size of this event so far
@@ -241,34 +243,34 @@ func (d *sseDecoder) next() (sseEvent, error) {
 		if err != nil {
 			if err == errNoEOL {
 				if pending || len(line) == 0 || line[0] != ':' {
-					return sseEvent{}, io.ErrUnexpectedEOF
+					return Event{}, io.ErrUnexpectedEOF
 				}
-				return sseEvent{}, io.EOF
+				return Event{}, io.EOF
 			}
 			if err == io.EOF && pending {
-				return sseEvent{}, io.ErrUnexpectedEOF
+				return Event{}, io.ErrUnexpectedEOF
 			}
-			return sseEvent{}, err
+			return Event{}, err
 		}
 		if len(line) == 0 {
-			if ev.hasData {
+			if ev.HasData {
 				if lines > 1 {
-					ev.data = string(d.multi)
+					ev.Data = string(d.multi)
 					if cap(d.multi) > minBufSize {
 						d.multi = nil
 					}
 				}
 				return ev, nil
 			}
-			if ev.typ == EventPing {
+			if ev.Type == keepAlive {
 				return ev, nil
 			}
-			ev, lines, pending, size = sseEvent{}, 0, false, 0
+			ev, lines, pending, size = Event{}, 0, false, 0
 			continue
 		}
 		if line[0] == ':' {
 			if size += len(line); size > d.max {
-				return sseEvent{}, d.tooLarge()
+				return Event{}, d.tooLarge()
 			}
 			continue
 		}
@@ -282,7 +284,7 @@ func (d *sseDecoder) next() (sseEvent, error) {
 		}
 		if string(field) != "data" {
 			if size += len(line); size > d.max {
-				return sseEvent{}, d.tooLarge()
+				return Event{}, d.tooLarge()
 			}
 		}
 		switch string(field) {
@@ -291,14 +293,14 @@ func (d *sseDecoder) next() (sseEvent, error) {
 				size++ // the "\n" that joins the lines
 			}
 			if size += len(value); size > d.max {
-				return sseEvent{}, d.tooLarge()
+				return Event{}, d.tooLarge()
 			}
 			lines++
 			switch lines {
 			case 1:
-				ev.data, ev.hasData = string(value), true
+				ev.Data, ev.HasData = string(value), true
 			case 2:
-				d.multi = append(d.multi[:0], ev.data...)
+				d.multi = append(d.multi[:0], ev.Data...)
 				d.multi = append(d.multi, '\n')
 				d.multi = append(d.multi, value...)
 			default:
@@ -306,10 +308,10 @@ func (d *sseDecoder) next() (sseEvent, error) {
 				d.multi = append(d.multi, value...)
 			}
 		case "event":
-			if s, ok := knownTypes[string(value)]; ok {
-				ev.typ = s
+			if s, ok := d.names[string(value)]; ok {
+				ev.Type = s
 			} else {
-				ev.typ = string(value)
+				ev.Type = string(value)
 			}
 		}
 	}

@@ -1,21 +1,17 @@
-package chatflow
+// Package jsonscan is a small strict JSON scanner over strings: enough to
+// find top-level keys without decoding the whole object, and to decode the
+// flat "message" event of a stream, the most frequent one, without
+// encoding/json. Whenever it meets something it does not handle exactly as
+// encoding/json would, it gives up and the caller falls back to
+// encoding/json.
+package jsonscan
 
 import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/difykit/chatflow/gen"
 )
-
-// ---- JSON scanning -------------------------------------------------------
-//
-// A small strict JSON scanner over strings: enough to find top-level keys
-// without decoding the whole object, and to decode the flat "message"
-// event. Whenever it meets something it does not handle exactly as
-// encoding/json would, it gives up and the caller falls back to
-// encoding/json.
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
@@ -26,8 +22,8 @@ func skipSpace(s string, i int) int {
 	return i
 }
 
-// trimJSONSpace removes JSON white space around s.
-func trimJSONSpace(s string) string {
+// TrimSpace removes JSON white space around s.
+func TrimSpace(s string) string {
 	i, j := 0, len(s)
 	for i < j && isJSONSpace(s[i]) {
 		i++
@@ -295,13 +291,13 @@ func hex4(h string) rune {
 	return r
 }
 
-// topLevelString returns the string value of key in the JSON object s as
+// TopLevelString returns the string value of key in the JSON object s as
 // encoding/json would decode it into a string field tagged key: keys are
 // matched without regard to case (after unescaping), the last match wins,
 // and a null leaves the value unchanged. It returns "" if s has no such
 // key, if the value that counts is not a string, or if s is not valid as
 // far as it was read.
-func topLevelString(s, key string) string {
+func TopLevelString(s, key string) string {
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return ""
@@ -360,11 +356,12 @@ func topLevelString(s, key string) string {
 	}
 }
 
-// eventName finds the "event" field of the JSON object s as encoding/json
-// reads it (see topLevelString). The fast path covers what Dify sends: the
+// EventName finds the "event" field of the JSON object s as encoding/json
+// reads it (see TopLevelString). The fast path covers what Dify sends: the
 // field first, a name without escapes, and no other key later that could
-// match "event".
-func eventName(s string) string {
+// match "event". s must begin with '{'. A name that is a key of names is
+// returned as its value (names may be nil).
+func EventName(s string, names map[string]string) string {
 	const prefix = `"event"`
 	i := skipSpace(s, 1) // s[0] == '{'
 	if strings.HasPrefix(s[i:], prefix) {
@@ -376,7 +373,7 @@ func eventName(s string) string {
 				if j >= 0 {
 					name := s[i+1 : i+1+j]
 					if strings.IndexByte(name, '\\') < 0 && !mayHoldEventKey(s[i+2+j:]) {
-						if n, ok := knownTypes[name]; ok {
+						if n, ok := names[name]; ok {
 							return n
 						}
 						return name
@@ -385,7 +382,7 @@ func eventName(s string) string {
 			}
 		}
 	}
-	return topLevelString(s, "event")
+	return TopLevelString(s, "event")
 }
 
 // mayHoldEventKey reports whether rest might hold a key that encoding/json
@@ -409,7 +406,18 @@ func mayHoldEventKey(rest string) bool {
 	}
 }
 
-// flatKeys are the keys of a "message" event that decodeFlatMessage fills.
+// Message is the flat payload of a "message" event: the fields
+// DecodeMessage fills, tagged as encoding/json would read them.
+type Message struct {
+	Answer         string `json:"answer"`
+	ConversationID string `json:"conversation_id"`
+	CreatedAt      int64  `json:"created_at"`
+	Event          string `json:"event"`
+	MessageID      string `json:"message_id"`
+	TaskID         string `json:"task_id"`
+}
+
+// flatKeys are the keys of a "message" event that DecodeMessage fills.
 var flatKeys = [...]string{"answer", "conversation_id", "created_at", "event", "message_id", "task_id"}
 
 // foldsToFlatKey reports whether key is not one of flatKeys but
@@ -429,12 +437,13 @@ func foldsToFlatKey(key string) bool {
 	return false
 }
 
-// decodeFlatMessage decodes the JSON object s into m, the hot path of a
+// DecodeMessage decodes the JSON object s into m, the hot path of a
 // stream (one "message" event per token of the answer). Strings without
-// escapes are taken from s without copying. It returns false, leaving m in
-// any state, for input it does not decode exactly as encoding/json would
-// (including every invalid input).
-func decodeFlatMessage(s string, m *gen.StreamEventChatMessage) bool {
+// escapes are taken from s without copying; an event name that is a key of
+// names is taken as its value (names may be nil). It returns false, leaving
+// m in any state, for input it does not decode exactly as encoding/json
+// would (including every invalid input).
+func DecodeMessage(s string, m *Message, names map[string]string) bool {
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return false
@@ -476,10 +485,10 @@ func decodeFlatMessage(s string, m *gen.StreamEventChatMessage) bool {
 				return false
 			}
 			if !null {
-				if n, known := knownTypes[v]; known {
+				if n, known := names[v]; known {
 					v = n
 				}
-				m.Event = gen.EventName(v)
+				m.Event = v
 			}
 			i = end
 		case "created_at":

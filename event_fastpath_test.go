@@ -1,0 +1,133 @@
+package chatflow
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/jsonscan"
+)
+
+// The scanner's own tests are in internal/jsonscan; these check the
+// accessors built on it.
+
+// The accessor reads a "message" event as encoding/json does, through the
+// fast path or around it.
+func TestMessageAccessorLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		fast bool // the fast path handles it
+	}{
+		{`{"event":"message","conversation_id":"c","message_id":"m","created_at":1775993023,"task_id":"t","id":"m","answer":"Hi"}`, true},
+		{`{"event": "message", "answer": "a", "from_variable_selector": ["1775", "text"], "metadata": {"x": [1, 2.5e3, true, null, {"y": "z"}]}}`, true},
+		{` { "answer" : "x" } `, true},
+		{`{}`, true},
+		{`{"answer":null,"created_at":null,"event":null}`, true},
+		{`{"answer":"a","answer":"b"}`, true},
+		{`{"answer":"a","answer":null}`, true},
+		{`{"answer":"line\nbreak \"quoted\" back\\slash \/ \b\f\r\t"}`, true},
+		{`{"answer":"\u00e9\u4e2d\uD83D\uDE00 \ud83d\ude00"}`, true},
+		{`{"answer":"lone \ud83d high, lone \ude00 low, \ud83d\u0041 pair-less"}`, true},
+		{`{"answer":"\ud83d\ud83d\ude00"}`, true},
+		{`{"answer":"你好👋"}`, true},
+		{`{"answer":"\u0000"}`, true},
+		{`{"created_at":-12}`, true},
+		{`{"created_at":0}`, true},
+		// Left to encoding/json:
+		{`{"Answer":"case"}`, false},
+		{`{"ANSWER":"case"}`, false},
+		{`{"anſwer":"unicode fold"}`, false},
+		{`{"answer":"bad utf8 \xff"}`, false},
+		{`{"answer":"esc bad utf8 \n \xff"}`, false},
+		{`{"answer":1}`, false},
+		{`{"created_at":1.5}`, false},
+		{`{"created_at":1e3}`, false},
+		{`{"created_at":"1"}`, false},
+		{`{"created_at":99999999999999999999}`, false},
+		{`{"answer":"a",}`, false},
+		{`{"answer":"a"} x`, false},
+		{`{"answer":"a\x01"}`, false},
+		{`{"answer":"\x"}`, false},
+		{`{"answer":"\u12"}`, false},
+		{`{"a\u006e":"escaped key"}`, false},
+		{`{"x":01}`, false},
+		{`{"x":[1,]}`, false},
+		{`{"x":tru}`, false},
+		{`[]`, false},
+		{``, false},
+	}
+	for _, tt := range tests {
+		checkMessageFastPath(t, tt.in)
+
+		// Through the accessor: the same result as encoding/json.
+		ev := Event{name: EventMessage, data: tt.in}
+		got, err := ev.Message()
+		var want gen.StreamEventChatMessage
+		wantErr := json.Unmarshal([]byte(tt.in), &want)
+		if (err != nil) != (wantErr != nil) || err == nil && got != want {
+			t.Errorf("Message() of %q = %+v, %v; encoding/json %+v, %v", tt.in, got, err, want, wantErr)
+		}
+	}
+}
+
+// A repeated or differently spelled "event" key: Name and the decoders
+// agree, the way encoding/json resolves it (the last match counts, keys
+// match without regard to case, null changes nothing).
+func TestEventNameLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{"event":"message_end","event":"message"}`:            "message",
+		`{"event":"message","event":"message_end"}`:            "message_end",
+		`{"event":"message","EVENT":"message_end"}`:            "message_end",
+		`{"event":"message","Event":null}`:                     "message",
+		`{"event":"message","ev\u0065nt":"ping"}`:              "ping",
+		`{"event":"message","answer":"an event\" here"}`:       "message",
+		`{"event":"message","answer":"vent\"","x":1}`:          "message",
+		`{"event":"message","data":{"event":"node_started"}}`:  "message",
+		`{"event":"message","conversation_id":"c","ok":true}`:  "message",
+		`{"task_id":"t","event":"ping","eVeNt":"message_end"}`: "message_end",
+	} {
+		if got := jsonscan.EventName(in, knownTypes); got != want {
+			t.Errorf("EventName(%s) = %q, want %q", in, got, want)
+		}
+		// Name and the accessors see the same event.
+		ev := Event{name: jsonscan.EventName(in, knownTypes), data: in}
+		p, err := ev.Payload()
+		if err != nil {
+			t.Errorf("%s: Payload: %v", in, err)
+			continue
+		}
+		var base gen.ChunkChatEvent
+		b, _ := json.Marshal(p)
+		if err := json.Unmarshal(b, &base); err != nil || string(base.Event) != want {
+			t.Errorf("%s: payload's event = %q (%v), want %q", in, base.Event, err, want)
+		}
+	}
+}
+
+// The fast path fills every field of the "message" payload: a field that
+// the description adds must be added to jsonscan.Message (and its
+// decoder), or the fast path would drop it silently.
+func TestFlatKeysCoverMessagePayload(t *testing.T) {
+	t.Parallel()
+	keys := func(rt reflect.Type) map[string]reflect.Type {
+		m := map[string]reflect.Type{}
+		for i := range rt.NumField() {
+			key, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			m[key] = rt.Field(i).Type
+		}
+		return m
+	}
+	payload, scanned := keys(reflect.TypeFor[gen.StreamEventChatMessage]()), keys(reflect.TypeFor[jsonscan.Message]())
+	if len(payload) != len(scanned) {
+		t.Errorf("the message payload has %d fields, jsonscan.Message %d", len(payload), len(scanned))
+	}
+	for key, typ := range payload {
+		if st, ok := scanned[key]; !ok || st.Kind() != typ.Kind() {
+			t.Errorf("field %q (%v) of the message payload is not in jsonscan.Message", key, typ)
+		}
+	}
+}
