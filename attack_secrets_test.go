@@ -9,9 +9,7 @@ package chatflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +17,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/difykit/chatflow/internal/scrub"
 )
 
 // secretAttacks are the hostile servers of TestAttackSecrets.
@@ -161,7 +161,7 @@ func TestAttackSecrets(t *testing.T) {
 				t.Errorf("no retry was logged:\n%s", out)
 			}
 			noKeyRun(t, "the log", out)
-			if !strings.Contains(err.Error(), redacted) && strings.Contains(a.want, "malformed") {
+			if !strings.Contains(err.Error(), scrub.Redacted) && strings.Contains(a.want, "malformed") {
 				t.Errorf("err = %v; want [REDACTED] where the key was", err)
 			}
 		})
@@ -182,8 +182,8 @@ func TestAttackSecretsEchoedInData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Name != redacted {
-		t.Errorf("Name = %q, want %q", info.Name, redacted)
+	if info.Name != scrub.Redacted {
+		t.Errorf("Name = %q, want %q", info.Name, scrub.Redacted)
 	}
 	resp, err := c.API().GetChatAppInfoWithResponse(context.Background())
 	if err != nil {
@@ -191,105 +191,9 @@ func TestAttackSecretsEchoedInData(t *testing.T) {
 	}
 	noKeyRun(t, "the generated reply's body", string(resp.Body))
 	noKeyRun(t, "the reply's headers", fmt.Sprint(resp.HTTPResponse.Header))
-	if !strings.Contains(resp.HTTPResponse.Header.Get("X-Echo"), redacted) {
+	if !strings.Contains(resp.HTTPResponse.Header.Get("X-Echo"), scrub.Redacted) {
 		t.Errorf("X-Echo = %q, want the key replaced", resp.HTTPResponse.Header.Get("X-Echo"))
 	}
-}
-
-// TestScrubFragments: the scrubber removes the key whole, then a start of
-// it left at the end of a text and an end of it left at the start; short
-// keys and short fragments are left alone.
-func TestScrubFragments(t *testing.T) {
-	t.Parallel()
-	s := newSecret(testKey)
-	tests := []struct{ in, want string }{
-		{"x " + testKey + " y", "x " + redacted + " y"},
-		{"cut: " + testKey[:12], "cut: " + redacted},
-		{"cut: " + testKey[:minFragment], "cut: " + redacted},
-		{"cut: " + testKey[:minFragment-1], "cut: " + testKey[:minFragment-1]},
-		{testKey[len(testKey)-10:] + " rest", redacted + " rest"},
-		{testKey + testKey, redacted + redacted},
-		{"nothing here", "nothing here"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := s.text(tt.in); got != tt.want {
-			t.Errorf("text(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-		if got := string(s.bytes([]byte(tt.in))); got != tt.want {
-			t.Errorf("bytes(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	if newSecret("short") != nil {
-		t.Error("a key shorter than minScrubKey is scrubbed (it would mangle ordinary text)")
-	}
-	var none *secret
-	if got := none.text("abc " + testKey); got != "abc "+testKey {
-		t.Errorf("nil secret changed the text: %q", got)
-	}
-	// The scrubbed error still matches what the original matched, and
-	// prints the scrubbed text with every verb.
-	orig := fmt.Errorf("boom %s: %w", testKey, context.Canceled)
-	err := s.err(orig)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("scrubbed error lost its match: %v", err)
-	}
-	errNoKey(t, err)
-}
-
-// FuzzScrubReader: whatever surrounds the key and however the body is
-// split into reads, the scrubbed body shows no run of the key that the
-// text around it did not already hold, and a body with nothing of the key
-// comes out unchanged.
-func FuzzScrubReader(f *testing.F) {
-	f.Add([]byte("hello "), []byte(" world"), uint8(3), true)
-	f.Add([]byte(testKey[:9]), []byte(""), uint8(1), true)
-	f.Add([]byte("app-app-"), []byte(testKey[:12]), uint8(5), true)
-	f.Add([]byte("no key at all"), []byte("a"), uint8(2), false)
-	s := newSecret(testKey)
-	f.Fuzz(func(t *testing.T, a, b []byte, step uint8, withKey bool) {
-		body := string(a) + string(b)
-		if withKey {
-			body = string(a) + testKey + string(b)
-		}
-		r := &scrubReader{rd: &chunked{b: []byte(body), step: int(step%16) + 1}, sec: s}
-		var out []byte
-		buf := make([]byte, int(step%7)+1)
-		for {
-			n, err := r.Read(buf)
-			out = append(out, buf[:n]...)
-			if err != nil {
-				if err != io.EOF {
-					t.Fatal(err)
-				}
-				break
-			}
-		}
-		if keyRun(string(a)) == "" && keyRun(string(b)) == "" {
-			if r := keyRun(string(out)); r != "" {
-				t.Errorf("scrubbed %q still shows %q: %q", body, r, out)
-			}
-		}
-		if !strings.Contains(body, testKey[:minFragment]) && !strings.Contains(body, testKey[len(testKey)-minFragment:]) &&
-			string(out) != body {
-			t.Errorf("body %q without the key came out as %q", body, out)
-		}
-	})
-}
-
-// chunked returns its bytes step at a time.
-type chunked struct {
-	b    []byte
-	step int
-}
-
-func (c *chunked) Read(p []byte) (int, error) {
-	if len(c.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(len(p), c.step)], c.b)
-	c.b = c.b[n:]
-	return n, nil
 }
 
 // TestAttackRedirectHTTPSToHTTP: a server that sends a request on from

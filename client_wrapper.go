@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/scrub"
 	"github.com/difykit/chatflow/internal/sse"
 )
 
@@ -46,7 +47,7 @@ type Client struct {
 	hc      *http.Client
 	cfg     config
 	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
-	sec     *secret               // removes the key from what a server sent back
+	sec     *scrub.Secret         // removes the key from what a server sent back
 	wd      *watchdog             // enforces the idle timeout; nil: none
 
 	// safeClient and safeStreamClient are copies of hc with the redirect
@@ -286,7 +287,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		req.Header["Authorization"], req.Header["User-Agent"] = v[:1:1], v[1:]
 		return nil
 	}
-	c.sec = newSecret(apiKey)
+	c.sec = scrub.New(apiKey)
 	c.wd = newWatchdog(cfg.idleTimeout)
 	c.editors = append([]gen.RequestEditorFn{headers}, cfg.editors...)
 
@@ -373,10 +374,10 @@ func (c *Client) apiError(req *http.Request, resp *http.Response) error {
 // scrubError removes any echo of the API key from what e holds of the
 // server's words, in place.
 func (c *Client) scrubError(e *APIError) {
-	e.Code = c.sec.text(e.Code)
-	e.Message = c.sec.text(e.Message)
-	e.Params = c.sec.text(e.Params)
-	e.Body = c.sec.bytes(e.Body)
+	e.Code = c.sec.Text(e.Code)
+	e.Message = c.sec.Text(e.Message)
+	e.Params = c.sec.Text(e.Params)
+	e.Body = c.sec.Bytes(e.Body)
 }
 
 // normalizeBaseURL checks a base URL and gives it a trailing slash. Space

@@ -25,7 +25,7 @@ func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, sta
 		slog.Bool("retry", willRetry),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", c.sec.text(errText(err))))
+		attrs = append(attrs, slog.String("error", c.sec.Text(errText(err))))
 	} else {
 		attrs = append(attrs, slog.Int("status", status))
 	}

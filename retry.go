@@ -161,7 +161,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			r, err := retryRequest(actx, req)
 			if err != nil {
 				acancel(nil)
-				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, c.sec.err(err))
+				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, c.sec.Err(err))
 			}
 			attemptReq = r
 		}
@@ -183,7 +183,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			a.end()
 		} else {
 			status = resp.StatusCode
-			c.sec.header(resp.Header)
+			c.sec.Header(resp.Header)
 			resp.Request = req
 			// A stream watches its own silence between events.
 			a.headersIn(!(stream && status >= 200 && status <= 299 && isEventStream(resp)))
@@ -210,14 +210,14 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		c.logAttempt(ctx, req, attempt, status, start, err, retry)
 		if !retry {
 			if err != nil {
-				return nil, transportError(attempt, c.sec.err(err))
+				return nil, transportError(attempt, c.sec.Err(err))
 			}
 			return resp, nil
 		}
 
 		var lastErr error
 		if err != nil {
-			lastErr = transportError(attempt, c.sec.err(err))
+			lastErr = transportError(attempt, c.sec.Err(err))
 		} else {
 			lastErr = c.apiError(req, resp) // reads a bounded part of the body and closes it
 		}
@@ -226,7 +226,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 				slog.String("method", req.Method),
 				slog.String("path", req.URL.Path),
 				slog.Int("attempt", attempt+1),
-				slog.String("reason", c.sec.text(reason)),
+				slog.String("reason", c.sec.Text(reason)),
 				slog.Duration("wait", wait))
 		}
 		if err := sleepFor(ctx)(ctx, wait); err != nil {

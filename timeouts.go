@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/difykit/chatflow/internal/scrub"
 )
 
 // This file bounds how long a call waits for the server, whatever the
@@ -60,13 +62,13 @@ const (
 // done every read returns the context's cause (a read in progress ends too:
 // net/http aborts it, and for a connection net/http no longer watches,
 // after a 101 Switching Protocols, a context.AfterFunc closes it). It
-// removes the API key from what it reads (see scrubReader), scrubs read
+// removes the API key from what it reads (see scrub.Reader), scrubs read
 // errors, and applies the reply limit when one is set. Closing it ends the
 // attempt.
 type attempt struct {
 	ctx          context.Context
 	cancel       context.CancelCauseFunc
-	sec          *secret
+	sec          *scrub.Secret
 	wd           *watchdog // nil without an idle timeout
 	method, path string
 
@@ -86,14 +88,14 @@ type attempt struct {
 
 	rc    io.ReadCloser // the reply body
 	stop  func() bool   // of the context.AfterFunc that closes rc, if any
-	scrub scrubReader   // reads rc through (*rawBody)(a)
+	scrub scrub.Reader  // reads rc through (*rawBody)(a)
 	limit int64         // the reply limit; 0: none
 	left  int64
 }
 
 // newAttempt starts an attempt whose context cancel cancels, in the
 // headers phase, watched by wd (nil: no idle timeout).
-func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdog, sec *secret, req *http.Request) *attempt {
+func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdog, sec *scrub.Secret, req *http.Request) *attempt {
 	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, wd: wd, method: req.Method, path: req.URL.Path}
 	if wd != nil {
 		// The wait for the headers starts now, and is known exactly: a
@@ -309,7 +311,7 @@ func (w *watchdog) scan(now time.Time) {
 // setBody makes a the body of resp.
 func (a *attempt) setBody(resp *http.Response) {
 	a.rc = resp.Body
-	a.scrub = scrubReader{rd: (*rawBody)(a), sec: a.sec}
+	a.scrub = scrub.NewReader((*rawBody)(a), a.sec)
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// net/http hands the connection over and stops watching the
 		// request's context: close it when the context ends.
@@ -382,7 +384,7 @@ func (r *rawBody) Read(p []byte) (int, error) {
 		if cause := context.Cause(a.ctx); cause != nil {
 			return n, cause
 		}
-		err = a.sec.err(err)
+		err = a.sec.Err(err)
 	}
 	return n, err
 }

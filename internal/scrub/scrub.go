@@ -1,4 +1,8 @@
-package chatflow
+// Package scrub keeps an API key out of everything a client hands back:
+// reply bodies and headers (a server or proxy may echo the request back),
+// error texts (net/http quotes status lines, header lines and redirect
+// URLs) and log lines.
+package scrub
 
 import (
 	"bytes"
@@ -10,11 +14,6 @@ import (
 	"strings"
 )
 
-// This file keeps the API key out of everything the library hands back:
-// reply bodies and headers (a server or proxy may echo the request back),
-// error texts (net/http quotes status lines, header lines and redirect
-// URLs) and log lines.
-//
 // The order matters: the key is removed from whole texts first, and only
 // then is anything cut to length. A text that a server or net/http cut
 // before it reached us may still end with the start of the key (or begin
@@ -22,8 +21,8 @@ import (
 // too.
 
 const (
-	// redacted replaces the key, or a fragment of it.
-	redacted = "[REDACTED]"
+	// Redacted replaces the key, or a fragment of it.
+	Redacted = "[REDACTED]"
 	// minScrubKey is the shortest key that is scrubbed: replacing a very
 	// short key would mangle ordinary text, and such a key is no secret.
 	minScrubKey = 8
@@ -32,68 +31,72 @@ const (
 	minFragment = 6
 )
 
-// secret is what the scrubbing code knows of the API key: a closure that
+// Secret is what the scrubbing code knows of the API key: a closure that
 // returns it, since fmt prints what any field holds (even behind a pointer,
 // with a verb such as %s that the field's type does not take) but never
-// what a function captured. A nil *secret scrubs nothing.
-type secret struct {
+// what a function captured. A nil *Secret scrubs nothing. Its methods are
+// safe for concurrent use.
+type Secret struct {
 	get func() (key []byte, str string)
 }
 
-func newSecret(key string) *secret {
+// New returns the Secret of key, or nil (which scrubs nothing) for a key
+// too short to scrub without mangling ordinary text; such a key is no
+// secret.
+func New(key string) *Secret {
 	if len(key) < minScrubKey {
 		return nil
 	}
 	b := []byte(key)
-	return &secret{get: func() ([]byte, string) { return b, key }}
+	return &Secret{get: func() ([]byte, string) { return b, key }}
 }
 
 // Format prints [REDACTED] whatever the verb.
-func (s *secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+func (s *Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, Redacted) }
 
 // String returns [REDACTED], for printers that look for a Stringer.
-func (s *secret) String() string { return redacted }
+func (s *Secret) String() string { return Redacted }
 
 // GoString returns [REDACTED].
-func (s *secret) GoString() string { return redacted }
+func (s *Secret) GoString() string { return Redacted }
 
-// bytes returns b without the key: every whole occurrence, then a start of
+// Bytes returns b without the key: every whole occurrence, then a start of
 // the key at the end of b and an end of the key at its start. It returns b
 // itself when there is nothing to remove.
-func (s *secret) bytes(b []byte) []byte {
+func (s *Secret) Bytes(b []byte) []byte {
 	if s == nil || len(b) < minFragment {
 		return b
 	}
 	key, _ := s.get()
 	if bytes.Contains(b, key) {
-		b = bytes.ReplaceAll(b, key, []byte(redacted))
+		b = bytes.ReplaceAll(b, key, []byte(Redacted))
 	}
 	if k := tailFragment(key, b); k >= minFragment {
-		b = append(b[:len(b)-k:len(b)-k], redacted...)
+		b = append(b[:len(b)-k:len(b)-k], Redacted...)
 	}
 	if k := headFragment(key, b); k >= minFragment {
-		b = append([]byte(redacted), b[k:]...)
+		b = append([]byte(Redacted), b[k:]...)
 	}
 	return b
 }
 
-// text is bytes for a string.
-func (s *secret) text(t string) string {
+// Text is Bytes for a string.
+func (s *Secret) Text(t string) string {
 	if s == nil || len(t) < minFragment {
 		return t
 	}
 	if !s.mayHold(t) {
 		return t
 	}
-	return string(s.bytes([]byte(t)))
+	return string(s.Bytes([]byte(t)))
 }
 
 // mayHold reports whether t may hold the key or a fragment of it that
-// bytes removes: the key and every start of it that long begin with its
+// Bytes removes: the key and every start of it that long begin with its
 // first minFragment bytes, and every end of it that long ends with its last
 // minFragment bytes. Two searches for short strings cost much less than
 // looking for every fragment, and almost every text fails both.
-func (s *secret) mayHold(t string) bool {
+func (s *Secret) mayHold(t string) bool {
 	_, str := s.get()
 	return strings.Contains(t, str[:minFragment]) || strings.Contains(t, str[len(str)-minFragment:])
 }
@@ -133,24 +136,24 @@ func sameBytes[T ~string | ~[]byte](a T, b []byte) bool {
 	return true
 }
 
-// err returns err unchanged when its text holds nothing of the key, and
+// Err returns err unchanged when its text holds nothing of the key, and
 // otherwise an error whose text has the key removed. A *url.Error (what
 // net/http returns) is rebuilt with its URL scrubbed, so that errors.As
 // still finds it; any other error is replaced by one that prints only the
 // scrubbed text and still matches, through errors.Is, everything the
 // original matched, but does not hand the original out.
-func (s *secret) err(err error) error {
+func (s *Secret) Err(err error) error {
 	if s == nil || err == nil {
 		return err
 	}
 	msg := err.Error()
-	clean := s.text(msg)
+	clean := s.Text(msg)
 	if clean == msg {
 		return err
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) && ue.Error() == msg {
-		return &url.Error{Op: ue.Op, URL: s.text(ue.URL), Err: s.err(ue.Err)}
+		return &url.Error{Op: ue.Op, URL: s.Text(ue.URL), Err: s.Err(ue.Err)}
 	}
 	return &scrubbedError{msg: clean, orig: err}
 }
@@ -175,21 +178,26 @@ func (e *scrubbedError) Format(f fmt.State, verb rune) {
 	_, _ = io.WriteString(f, e.msg)
 }
 
-// scrubReader removes the key from a reply body while it is read. Bytes
+// Reader removes the key from a reply body while it is read. Bytes
 // that could be the start of the key are held back until the next read
 // tells whether they are; at the end of the body, a held-back start of the
 // key of minFragment bytes or more is replaced too. The key contains no
 // line break, so holding back never delays the end of a line (an event of
 // a stream is never held up by it).
-type scrubReader struct {
+type Reader struct {
 	rd   io.Reader
-	sec  *secret
+	sec  *Secret
 	hold []byte // raw bytes that may start the key
 	out  []byte // scrubbed bytes not yet returned
 	err  error  // the error of rd, returned once hold and out are empty
 }
 
-func (r *scrubReader) Read(p []byte) (int, error) {
+// NewReader returns a Reader of rd that removes the key of s, which must
+// not be nil. It is a value, so that it can live inside another struct.
+func NewReader(rd io.Reader, s *Secret) Reader { return Reader{rd: rd, sec: s} }
+
+// Read reads scrubbed bytes.
+func (r *Reader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		if len(r.out) > 0 || len(r.hold) > 0 {
 			return 0, nil
@@ -224,11 +232,11 @@ func (r *scrubReader) Read(p []byte) (int, error) {
 			continue // the error, on the next turn
 		}
 		data := append(r.hold, chunk...)
-		data = bytes.ReplaceAll(data, key, []byte(redacted))
+		data = bytes.ReplaceAll(data, key, []byte(Redacted))
 		k := tailFragment(key, data)
 		if err != nil { // nothing more will come: decide now
 			if k >= minFragment {
-				data = append(data[:len(data)-k:len(data)-k], redacted...)
+				data = append(data[:len(data)-k:len(data)-k], Redacted...)
 			}
 			k = 0
 		}
@@ -237,14 +245,14 @@ func (r *scrubReader) Read(p []byte) (int, error) {
 	}
 }
 
-// header scrubs the values of h in place.
-func (s *secret) header(h map[string][]string) {
+// Header scrubs the values of h in place.
+func (s *Secret) Header(h map[string][]string) {
 	if s == nil {
 		return
 	}
 	for _, vs := range h {
 		for i, v := range vs {
-			vs[i] = s.text(v)
+			vs[i] = s.Text(v)
 		}
 	}
 }
