@@ -9,10 +9,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"path/filepath"
 	"strings"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/filekind"
 )
 
 // ErrNoAudio is returned by TextToAudio when the server answers without
@@ -40,14 +40,6 @@ func (c *Client) AudioToText(ctx context.Context, user, filename string, r io.Re
 	return out.Text, nil
 }
 
-// audioTypes are the media types whose subtype Dify's speech-to-text
-// accepts (it checks the subtype against its list of extensions).
-var audioTypes = map[string]string{
-	".mp3": "audio/mpeg", ".mpga": "audio/mpeg", ".mpeg": "audio/mpeg",
-	".mp4": "audio/mp4", ".m4a": "audio/m4a", ".wav": "audio/wav",
-	".webm": "audio/webm", ".amr": "audio/amr",
-}
-
 // sniffedAudio maps what http.DetectContentType says to names Dify takes.
 var sniffedAudio = map[string]string{
 	"audio/wave": "audio/wav", "video/webm": "audio/webm", "video/mp4": "audio/mp4",
@@ -55,11 +47,10 @@ var sniffedAudio = map[string]string{
 }
 
 func contentTypeForAudio(name string, head []byte) string {
-	ext := strings.ToLower(filepath.Ext(name))
-	if t, ok := audioTypes[ext]; ok {
+	if t, ok := filekind.SpeechType(name); ok {
 		return t
 	}
-	if ext != "" {
+	if ext := filekind.Ext(name); ext != "" {
 		if t := mime.TypeByExtension(ext); strings.HasPrefix(t, "audio/") {
 			return t
 		}

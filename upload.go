@@ -10,10 +10,11 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/difykit/chatflow/internal/filekind"
 )
 
 // expectContinueSize is the body size from which an upload asks the server
@@ -452,36 +453,14 @@ var quoteEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
 
-// fileTypes names the media types of the file kinds Dify accepts, so that
-// the type sent does not depend on the machine's MIME tables.
-var fileTypes = map[string]string{
-	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
-	".webp": "image/webp", ".svg": "image/svg+xml", ".bmp": "image/bmp",
-	".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown",
-	".markdown": "text/markdown", ".mdx": "text/markdown", ".html": "text/html", ".htm": "text/html",
-	".csv": "text/csv", ".json": "application/json", ".xml": "application/xml",
-	".doc":  "application/msword",
-	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-	".xls":  "application/vnd.ms-excel",
-	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-	".ppt":  "application/vnd.ms-powerpoint",
-	".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-	".epub": "application/epub+zip", ".eml": "message/rfc822", ".msg": "application/vnd.ms-outlook",
-	".vtt": "text/vtt", ".properties": "text/plain",
-	".mp3": "audio/mpeg", ".mpga": "audio/mpeg", ".m4a": "audio/m4a", ".wav": "audio/wav",
-	".amr": "audio/amr", ".ogg": "audio/ogg", ".flac": "audio/flac", ".aac": "audio/aac",
-	".mp4": "video/mp4", ".mov": "video/quicktime", ".mpeg": "video/mpeg", ".webm": "video/webm",
-}
-
 // contentTypeForFile names the media type of an uploaded file from its
 // extension (our table, then the system's), else from its first bytes;
 // "" asks for those bytes.
 func contentTypeForFile(name string, head []byte) string {
-	ext := strings.ToLower(filepath.Ext(name))
-	if t, ok := fileTypes[ext]; ok {
+	if t, ok := filekind.MediaType(name); ok {
 		return t
 	}
-	if ext != "" {
+	if ext := filekind.Ext(name); ext != "" {
 		if t := mime.TypeByExtension(ext); t != "" {
 			return t
 		}

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/difykit/chatflow/internal/filekind"
 )
 
 // handlers serve the operations of the API description by operationId.
@@ -83,18 +84,18 @@ func (s *Server) checkUpload(c *call) bool {
 const badNameChars = `/\:*?"<>|`
 
 func fileExt(name string) string {
-	return strings.TrimPrefix(strings.ToLower(path.Ext(name)), ".")
+	return strings.TrimPrefix(filekind.Ext(name), ".")
 }
 
 // uploadLimit is the kind of file a name stands for and its size limit.
 func (s *Server) uploadLimit(name string) (kind string, limit int64) {
 	u := s.cfg.uploads
-	switch fileExt(name) {
-	case "jpg", "jpeg", "png", "webp", "gif", "svg":
+	switch filekind.Of(name) {
+	case filekind.Image:
 		return "Image", u.Image
-	case "mp4", "mov", "mpeg", "webm":
+	case filekind.Video:
 		return "Video", u.Video
-	case "mp3", "m4a", "wav", "amr", "mpga":
+	case filekind.Audio:
 		return "Audio", u.Audio
 	}
 	return "Document", u.Document
@@ -220,13 +221,6 @@ func (s *Server) getAppFeedbacks(c *call) {
 	writeJSON(c.w, http.StatusOK, map[string]any{"data": data})
 }
 
-var mimeByExt = map[string]string{
-	"txt": "text/plain", "md": "text/markdown", "pdf": "application/pdf", "png": "image/png",
-	"jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
-	"json": "application/json", "csv": "text/csv", "html": "text/html", "mp3": "audio/mpeg",
-	"wav": "audio/wav", "mp4": "video/mp4", "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
-
 func (s *Server) uploadChatFile(c *call) {
 	f := c.form.files["file"][0]
 	now := s.cfg.now()
@@ -234,7 +228,7 @@ func (s *Server) uploadChatFile(c *call) {
 	ext := fileExt(name)
 	mt := f.contentType
 	if mt == "" || mt == "application/octet-stream" {
-		if m, ok := mimeByExt[ext]; ok {
+		if m, ok := filekind.MediaType(name); ok {
 			mt = m
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow"
+	"github.com/difykit/chatflow/internal/filekind"
 )
 
 // signalContext is cancelled by Ctrl-C or SIGTERM.
@@ -235,17 +236,7 @@ func stopAbandoned(ctx context.Context, s *chatflow.Stream, e env) {
 // custom) from a file name, by the extension lists Dify itself uses (so
 // .webm is a video, as the server and chatflowtest count it).
 func fileType(path string) chatflow.FileType {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg":
-		return chatflow.FileTypeImage
-	case ".mp3", ".m4a", ".wav", ".amr", ".mpga":
-		return chatflow.FileTypeAudio
-	case ".mp4", ".mov", ".mpeg", ".webm":
-		return chatflow.FileTypeVideo
-	case ".txt", ".md", ".markdown", ".mdx", ".pdf", ".html", ".htm", ".xlsx", ".xls", ".vtt", ".properties", ".doc", ".docx", ".csv", ".eml", ".msg", ".pptx", ".ppt", ".xml", ".epub":
-		return chatflow.FileTypeDocument
-	}
-	return chatflow.FileTypeCustom
+	return chatflow.FileType(filekind.Of(path))
 }
 
 func uploadPath(ctx context.Context, g *globals, path string) (*chatflow.FileUpload, error) {
