@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/difykit/chatflow/openapi"
+	"github.com/difykit/chatflow/internal/spec"
 )
 
 // eventAccessor finds the method of Event that returns payload type t, by
@@ -36,7 +36,7 @@ func eventAccessor(t *testing.T, payload reflect.Type) reflect.Method {
 // discriminator maps it to.
 func TestEventKindsFromSpec(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi.Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/difykit/chatflow/gen"
-	"github.com/difykit/chatflow/openapi"
+	"github.com/difykit/chatflow/internal/spec"
 )
 
 // generatedOperationIDs reads the operation ids that the generator config
@@ -43,7 +43,7 @@ func TestEveryOperationHasATypedMethod(t *testing.T) {
 	if len(ids) == 0 || len(ids) != len(apiRoutes) {
 		t.Fatalf("the generator config keeps %d operations, routes_gen.go has %d routes", len(ids), len(apiRoutes))
 	}
-	doc, err := openapi.Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/difykit/chatflow/chatflowtest"
-	"github.com/difykit/chatflow/openapi"
+	"github.com/difykit/chatflow/internal/spec"
 )
 
 func TestBlockingIsTheDefault(t *testing.T) {
@@ -70,7 +70,7 @@ var streamEventSchemas = map[string]string{
 // checkEvents validates each event's payload against its schema.
 func checkEvents(t *testing.T, evs []event) {
 	t.Helper()
-	doc, err := openapi.Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package openapi
+package openapi_test
 
 import (
 	"encoding/json"
@@ -8,11 +8,14 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/difykit/chatflow/internal/spec"
+	"github.com/difykit/chatflow/openapi"
 )
 
 func TestSpecLoadsWithOverlay(t *testing.T) {
 	t.Parallel()
-	doc, err := Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +73,7 @@ func TestSameOperationsAsUpstream(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +96,7 @@ func TestSameOperationsAsUpstream(t *testing.T) {
 // silently if an overlay action stopped matching its target.
 func TestOverlayServerFacts(t *testing.T) {
 	t.Parallel()
-	doc, err := Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +200,10 @@ func TestEventNameCoversDescription(t *testing.T) {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(Raw(), &raw); err != nil {
+	if err := json.Unmarshal(openapi.Raw(), &raw); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := Spec()
+	doc, err := spec.Load()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/difykit/chatflow/openapi"
+	"github.com/difykit/chatflow/internal/spec"
 )
 
 // TB is the part of testing.TB the helpers use.
@@ -45,7 +45,7 @@ var (
 )
 
 func load() {
-	doc, err = openapi.Spec()
+	doc, err = spec.Load()
 	if err != nil {
 		return
 	}

@@ -32,7 +32,7 @@ import (
 	"strings"
 
 	"github.com/difykit/chatflow/internal/cmd/internal/gencommon"
-	"github.com/difykit/chatflow/openapi"
+	"github.com/difykit/chatflow/internal/spec"
 )
 
 func main() {
@@ -65,7 +65,7 @@ func run(specPath, genPath, flatType, outPath string) error {
 	if err != nil {
 		return err
 	}
-	doc, err := openapi.Parse(effective)
+	doc, err := spec.Parse(effective)
 	if err != nil {
 		return err
 	}
