@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // Annotations yields the app's annotations, page by page (page numbers);
@@ -14,7 +15,7 @@ func (c *Client) Annotations(ctx context.Context, opts ...ListOption) iter.Seq2[
 	cfg := newListConfig(opts)
 	fetch := func(ctx context.Context, page int) ([]Annotation, bool, error) {
 		params := &gen.GetAnnotationListParams{Page: &page, Limit: &cfg.pageSize, Keyword: ptr(cfg.keyword)}
-		r, err := decodeJSON[gen.AnnotationListResponse](c.raw.GetAnnotationList(ctx, params))
+		r, err := transport.DecodeJSON[gen.AnnotationListResponse](c.raw.GetAnnotationList(ctx, params))
 		if err != nil {
 			return nil, false, err
 		}
@@ -25,24 +26,24 @@ func (c *Client) Annotations(ctx context.Context, opts ...ListOption) iter.Seq2[
 
 // CreateAnnotation adds an annotation and returns it with its id.
 func (c *Client) CreateAnnotation(ctx context.Context, question, answer string) (*Annotation, error) {
-	return decodeJSON[Annotation](c.raw.CreateAnnotation(ctx, gen.CreateAnnotationRequest{Question: question, Answer: answer}))
+	return transport.DecodeJSON[Annotation](c.raw.CreateAnnotation(ctx, gen.CreateAnnotationRequest{Question: question, Answer: answer}))
 }
 
 // UpdateAnnotation replaces the question and answer of an annotation and
 // returns it as it is now.
 func (c *Client) UpdateAnnotation(ctx context.Context, annotationID, question, answer string) (*Annotation, error) {
-	if err := checkID("annotation id", annotationID); err != nil {
+	if err := transport.CheckID("annotation id", annotationID); err != nil {
 		return nil, err
 	}
-	return decodeJSON[Annotation](c.raw.UpdateAnnotation(ctx, annotationID, gen.UpdateAnnotationRequest{Question: question, Answer: answer}))
+	return transport.DecodeJSON[Annotation](c.raw.UpdateAnnotation(ctx, annotationID, gen.UpdateAnnotationRequest{Question: question, Answer: answer}))
 }
 
 // DeleteAnnotation deletes an annotation (the server answers 204).
 func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string) error {
-	if err := checkID("annotation id", annotationID); err != nil {
+	if err := transport.CheckID("annotation id", annotationID); err != nil {
 		return err
 	}
-	return checkSuccess(c.raw.DeleteAnnotation(ctx, annotationID))
+	return transport.CheckSuccess(c.raw.DeleteAnnotation(ctx, annotationID))
 }
 
 // EnableAnnotationReply starts the job that turns annotation reply on with
@@ -58,7 +59,7 @@ func (c *Client) DisableAnnotationReply(ctx context.Context, settings Annotation
 }
 
 func (c *Client) annotationReply(ctx context.Context, action AnnotationReplyAction, settings AnnotationReplySettings) (*AnnotationReplyJob, error) {
-	r, err := decodeJSON[gen.InitialAnnotationReplySettingsResponse](c.raw.InitialAnnotationReplySettings(ctx, action, settings))
+	r, err := transport.DecodeJSON[gen.InitialAnnotationReplySettingsResponse](c.raw.InitialAnnotationReplySettings(ctx, action, settings))
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +70,8 @@ func (c *Client) annotationReply(ctx context.Context, action AnnotationReplyActi
 // started by EnableAnnotationReply or DisableAnnotationReply. An unknown
 // job id is a 400 error.
 func (c *Client) AnnotationReplyStatus(ctx context.Context, action AnnotationReplyAction, jobID string) (*AnnotationReplyJob, error) {
-	if err := checkID("job id", jobID); err != nil {
+	if err := transport.CheckID("job id", jobID); err != nil {
 		return nil, err
 	}
-	return decodeJSON[AnnotationReplyJob](c.raw.GetInitialAnnotationReplySettingsStatus(ctx, gen.GetInitialAnnotationReplySettingsStatusParamsAction(action), jobID))
+	return transport.DecodeJSON[AnnotationReplyJob](c.raw.GetInitialAnnotationReplySettingsStatus(ctx, gen.GetInitialAnnotationReplySettingsStatusParamsAction(action), jobID))
 }

@@ -5,28 +5,29 @@ import (
 	"iter"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // AppInfo returns the app's basic information (GET /info).
 func (c *Client) AppInfo(ctx context.Context) (*AppInfo, error) {
-	return decodeJSON[AppInfo](c.raw.GetChatAppInfo(ctx))
+	return transport.DecodeJSON[AppInfo](c.raw.GetChatAppInfo(ctx))
 }
 
 // AppParameters returns what a client needs to start a conversation: the
 // input form, the opening statement, the features and the upload limits
 // (GET /parameters).
 func (c *Client) AppParameters(ctx context.Context) (*AppParameters, error) {
-	return decodeJSON[AppParameters](c.raw.GetChatAppParameters(ctx))
+	return transport.DecodeJSON[AppParameters](c.raw.GetChatAppParameters(ctx))
 }
 
 // AppMeta returns the icons of the tools the app uses (GET /meta).
 func (c *Client) AppMeta(ctx context.Context) (*AppMeta, error) {
-	return decodeJSON[AppMeta](c.raw.GetChatAppMeta(ctx))
+	return transport.DecodeJSON[AppMeta](c.raw.GetChatAppMeta(ctx))
 }
 
 // AppSite returns the settings of the app's web app (GET /site).
 func (c *Client) AppSite(ctx context.Context) (*AppSite, error) {
-	return decodeJSON[AppSite](c.raw.GetChatWebAppSettings(ctx))
+	return transport.DecodeJSON[AppSite](c.raw.GetChatWebAppSettings(ctx))
 }
 
 // AppFeedbacks yields the ratings given to the app's messages, page by
@@ -37,7 +38,7 @@ func (c *Client) AppFeedbacks(ctx context.Context, opts ...ListOption) iter.Seq2
 	cfg := newListConfig(opts)
 	fetch := func(ctx context.Context, page int) ([]AppFeedback, bool, error) {
 		params := &gen.GetChatAppFeedbacksParams{Page: &page, Limit: &cfg.pageSize}
-		r, err := decodeJSON[gen.AppFeedbacksResponse](c.raw.GetChatAppFeedbacks(ctx, params))
+		r, err := transport.DecodeJSON[gen.AppFeedbacksResponse](c.raw.GetChatAppFeedbacks(ctx, params))
 		if err != nil {
 			return nil, false, err
 		}
@@ -49,8 +50,8 @@ func (c *Client) AppFeedbacks(ctx context.Context, opts ...ListOption) iter.Seq2
 // EndUser returns an end user of the app by id (the id the server gave
 // the user, not the user string the client sends).
 func (c *Client) EndUser(ctx context.Context, endUserID string) (*EndUser, error) {
-	if err := checkID("end user id", endUserID); err != nil {
+	if err := transport.CheckID("end user id", endUserID); err != nil {
 		return nil, err
 	}
-	return decodeJSON[EndUser](c.raw.GetEndUserChat(ctx, endUserID))
+	return transport.DecodeJSON[EndUser](c.raw.GetEndUserChat(ctx, endUserID))
 }

@@ -216,7 +216,7 @@ func TestAttackRedirectHTTPSToHTTP(t *testing.T) {
 	t.Cleanup(tlsSrv.Close)
 	hc := tlsSrv.Client()
 	t.Cleanup(hc.CloseIdleConnections)
-	c, err := NewClient(testKey, WithBaseURL(tlsSrv.URL+"/v1"), WithHTTPClient(hc))
+	c, err := NewClient(testKey, withContextSleep(), WithBaseURL(tlsSrv.URL+"/v1"), WithHTTPClient(hc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,8 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/filekind"
+	"github.com/difykit/chatflow/internal/transport"
 )
-
-// ErrNoAudio is returned by TextToAudio when the server answers without
-// audio: a JSON null, which it sends for an unknown message_id.
-var ErrNoAudio = errors.New("chatflow: the server returned no audio")
 
 // AudioToText transcribes the speech in r (the content of an audio file
 // named filename) on behalf of user and returns the text.
@@ -33,7 +30,7 @@ func (c *Client) AudioToText(ctx context.Context, user, filename string, r io.Re
 	}
 	resp, err := c.raw.AudioToTextWithBody(ctx, u.contentType, u.body(), u.editor)
 	resp, err = u.finish(resp, err)
-	out, err := decodeJSON[gen.AudioToTextResponse](resp, err)
+	out, err := transport.DecodeJSON[gen.AudioToTextResponse](resp, err)
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +72,7 @@ func (c *Client) TextToAudio(ctx context.Context, req TextToAudioRequest) (*Down
 	if req.Text == "" && req.MessageID == "" {
 		return nil, errors.New("chatflow: TextToAudio: neither text nor message id")
 	}
-	resp, err := c.raw.TextToAudioChat(withBinaryReply(ctx), req)
+	resp, err := c.raw.TextToAudioChat(transport.WithBinaryReply(ctx), req)
 	if err != nil {
 		return nil, err
 	}
@@ -83,10 +80,10 @@ func (c *Client) TextToAudio(ctx context.Context, req TextToAudioRequest) (*Down
 	head, _ := br.Peek(16) // fewer bytes only at the end of the body
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if mt == "application/json" || string(bytes.TrimSpace(head)) == "null" {
-		body, _ := io.ReadAll(io.LimitReader(br, errBodyReadLimit))
-		_ = drainClose(resp)
+		body, _ := io.ReadAll(io.LimitReader(br, transport.ErrBodyReadLimit))
+		_ = transport.DrainClose(resp)
 		if t := bytes.TrimSpace(body); len(t) > 0 && string(t) != "null" {
-			return nil, fmt.Errorf("%w: a %s reply: %s", ErrNoAudio, mt, shorten(string(t), errMessageShort))
+			return nil, fmt.Errorf("%w: a %s reply: %s", ErrNoAudio, mt, transport.Shorten(string(t), transport.ErrMessageShort))
 		}
 		return nil, ErrNoAudio
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/internal/jsonscan"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // Stopping the runs a caller abandons. Closing a streaming connection does
@@ -131,7 +132,7 @@ func (s *Stream) closedConn() bool { return context.Cause(s.ctx) != nil }
 // the real task id), for at most readAheadTimeout.
 func (s *Stream) liveTaskID(ctx context.Context) string {
 	run := s.RunID()
-	if checkID("workflow run id", run) != nil {
+	if transport.CheckID("workflow run id", run) != nil {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, readAheadTimeout)

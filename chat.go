@@ -10,12 +10,8 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
-
-// ErrNotEventStream is wrapped by the error of a stream request answered
-// with a 2xx status but not with text/event-stream, such as a proxy's HTML
-// page or a blocking JSON reply.
-var ErrNotEventStream = errors.New("chatflow: reply is not an event stream")
 
 // StreamMessage sends a chat message and returns its reply as a stream of
 // events. It sends response_mode "streaming", and inputs {} when req has
@@ -97,7 +93,7 @@ func WithContinueOnPause(on bool) WorkflowEventsOption {
 // answer is only in data.outputs: Collect then takes outputs.answer as the
 // answer and sets Reply.AnswerFromOutputs.
 func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string, opts ...WorkflowEventsOption) (*Stream, error) {
-	if err := checkID("workflow run id", workflowRunID); err != nil {
+	if err := transport.CheckID("workflow run id", workflowRunID); err != nil {
 		return nil, err
 	}
 	var cfg workflowEventsConfig
@@ -151,7 +147,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	sctx, scancel := context.WithCancelCause(ctx)
 	cctx, cancel := context.WithCancelCause(sctx)
 	sent := time.Now()
-	resp, err := send(withStreamReply(cctx))
+	resp, err := send(transport.WithStreamReply(cctx))
 	if err != nil {
 		cancel(nil)
 		scancel(nil)
@@ -160,19 +156,19 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	headers := time.Now()
 	var method, where string
 	if r := resp.Request; r != nil {
-		method, where = r.Method, redactURL(r.URL.String())
+		method, where = r.Method, transport.RedactURL(r.URL.String())
 	}
 	ct := resp.Header.Get("Content-Type")
 	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
 		e := &APIError{}
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, errBodyReadLimit))
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, transport.ErrBodyReadLimit))
 		_ = resp.Body.Close()
 		cancel(nil)
 		scancel(nil)
-		decodeErrorBody(e, body, ct)
-		c.scrubError(e)
+		transport.DecodeErrorBody(e, body, ct)
+		c.tr.ScrubError(e)
 		err := fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
-			resp.StatusCode, ct, shorten(e.Message, errMessageShort), method, where)
+			resp.StatusCode, ct, transport.Shorten(e.Message, transport.ErrMessageShort), method, where)
 		if rerr != nil {
 			// The page stalled or was cut: say so, and let errors.Is find
 			// ErrIdleTimeout or the context's error.

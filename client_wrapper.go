@@ -16,13 +16,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/difykit/chatflow/gen"
-	"github.com/difykit/chatflow/internal/scrub"
 	"github.com/difykit/chatflow/internal/sse"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // Version is the version of this library, sent in the default User-Agent.
@@ -41,18 +40,10 @@ const DefaultUserAgent = "chatflow-go/" + Version + " (+https://github.com/difyk
 //
 // A Client is safe for concurrent use by many goroutines.
 type Client struct {
-	raw     *gen.Client              // unparsed replies, for the hand-written methods
-	api     *gen.ClientWithResponses // the same, with typed replies (API)
-	server  string                   // base URL with a trailing slash
-	hc      *http.Client
-	cfg     config
-	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
-	sec     *scrub.Secret         // removes the key from what a server sent back
-	wd      *watchdog             // enforces the idle timeout; nil: none
-
-	// safeClient and safeStreamClient are copies of hc with the redirect
-	// policy of redirectSafeClient; the stream one has no Timeout.
-	safeClient, safeStreamClient *http.Client
+	raw *gen.Client              // unparsed replies, for the hand-written methods
+	api *gen.ClientWithResponses // the same, with typed replies (API)
+	tr  *transport.Doer          // the request path of every call
+	cfg config
 }
 
 // config holds what the options set. It never holds the API key.
@@ -69,6 +60,9 @@ type config struct {
 	logger        *slog.Logger
 	noResume      bool // WithResume(false)
 	noAutoStop    bool // WithAutoStop(false)
+	// sleep replaces the timer of the waits before a retry or a resume
+	// (nil: a timer); the package's tests set it to record the waits.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Option configures a Client; pass options to NewClient.
@@ -135,7 +129,7 @@ func WithRetryWaitMax(d time.Duration) Option {
 // WithUserAgent sets the User-Agent header sent with every request.
 func WithUserAgent(ua string) Option {
 	return func(c *config) error {
-		if err := checkHeaderValue("User-Agent", ua); err != nil {
+		if err := transport.CheckHeaderValue("User-Agent", ua); err != nil {
 			return err
 		}
 		c.userAgent = ua
@@ -262,37 +256,28 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	server, err := normalizeBaseURL(cfg.baseURL)
+	server, err := transport.NormalizeBaseURL(cfg.baseURL, DefaultBaseURL)
 	if err != nil {
 		return nil, err
 	}
-	hc := cfg.httpClient
-	if hc == nil {
-		hc = &http.Client{}
+	editors := make([]func(context.Context, *http.Request) error, len(cfg.editors))
+	for i, e := range cfg.editors {
+		editors[i] = e
 	}
-	c := &Client{server: server, hc: hc, cfg: cfg}
-	c.safeClient = c.redirectSafeClient()
-	c.safeStreamClient = c.redirectSafeClient()
-	c.safeStreamClient.Timeout = 0
-	// The key lives only in this closure: no field of Client holds it.
-	bearer := "Bearer " + apiKey
-	ua := cfg.userAgent
-	headers := func(_ context.Context, req *http.Request) error {
-		if req.Header == nil {
-			req.Header = http.Header{}
-		}
-		// One allocation for both values, each capped so that an append to
-		// one cannot write into the other.
-		v := []string{bearer, ua}
-		req.Header["Authorization"], req.Header["User-Agent"] = v[:1:1], v[1:]
-		return nil
-	}
-	c.sec = scrub.New(apiKey)
-	c.wd = newWatchdog(cfg.idleTimeout)
-	c.editors = append([]gen.RequestEditorFn{headers}, cfg.editors...)
-
-	d := apiDoer{c: c}
-	c.raw, err = gen.NewClient(server, gen.WithHTTPClient(d), gen.WithRequestEditorFn(c.applyEditors))
+	c := &Client{cfg: cfg, tr: transport.New(apiKey, transport.Config{
+		BaseURL:       server,
+		HTTPClient:    cfg.httpClient,
+		MaxRetries:    cfg.maxRetries,
+		RetryWaitMax:  cfg.retryWaitMax,
+		IdleTimeout:   cfg.idleTimeout,
+		MaxReplyBytes: cfg.maxReplyBytes,
+		Logger:        cfg.logger,
+		UserAgent:     cfg.userAgent,
+		Editors:       editors,
+		Routes:        apiRoutes,
+		Sleep:         cfg.sleep,
+	})}
+	c.raw, err = gen.NewClient(server, gen.WithHTTPClient(c.tr), gen.WithRequestEditorFn(c.tr.Edit))
 	if err != nil {
 		return nil, fmt.Errorf("chatflow: %w", err)
 	}
@@ -309,10 +294,12 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 func (c *Client) API() *gen.ClientWithResponses { return c.api }
 
 // BaseURL returns the base URL requests are sent to, with a trailing slash.
-func (c *Client) BaseURL() string { return c.server }
+func (c *Client) BaseURL() string { return c.tr.BaseURL() }
 
 // String describes the client without its API key.
-func (c *Client) String() string { return "chatflow.Client(" + redactURL(c.server) + ")" }
+func (c *Client) String() string {
+	return "chatflow.Client(" + transport.RedactURL(c.tr.BaseURL()) + ")"
+}
 
 // GoString is the same as String, so that %#v never prints internals.
 func (c *Client) GoString() string { return c.String() }
@@ -320,90 +307,18 @@ func (c *Client) GoString() string { return c.String() }
 // Format prints the client the same way for every verb (%v, %+v, %#v, %s).
 func (c *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
-// applyEditors runs the library's and the caller's request editors.
-func (c *Client) applyEditors(ctx context.Context, req *http.Request) error {
-	for _, e := range c.editors {
-		if err := e(ctx, req); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// apiDoer is the HTTP doer behind every generated call: it sends the request
-// (with retries) and turns a non-2xx reply into an error (an *APIError).
-type apiDoer struct{ c *Client }
-
-// Do implements gen.HttpRequestDoer.
-func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
-	if err := checkRequestPath(req, d.c.server); err != nil {
-		return nil, err
-	}
-	resp, err := d.c.send(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, d.c.apiError(req, resp)
-	}
-	if isStreamReply(req.Context()) {
-		return resp, nil // handed over unread: the stream decoder bounds each event
-	}
-	return limitBody(req, resp, d.c.cfg.maxReplyBytes), nil
-}
-
-// apiError describes a non-2xx reply, with any echo of the API key removed.
-// It reads a bounded part of the body, within the call's context and idle
-// timeout: when that read is cut short by them, the error matches both the
-// *APIError and the context's error (or ErrIdleTimeout).
-func (c *Client) apiError(req *http.Request, resp *http.Response) error {
-	e, readErr := newAPIError(req, resp)
-	c.scrubError(e)
-	if e.StatusCode == http.StatusNotFound && !strings.Contains(req.URL.Path, "/v1/") {
-		e.hint = "the base URL usually ends in /v1"
-	}
-	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
-		if len(e.Body) == 0 {
-			e.Message = "the body could not be read"
-		}
-		return fmt.Errorf("%w (reading its body: %w)", e, readErr)
-	}
-	return e
-}
-
-// scrubError removes any echo of the API key from what e holds of the
-// server's words, in place.
-func (c *Client) scrubError(e *APIError) {
-	e.Code = c.sec.Text(e.Code)
-	e.Message = c.sec.Text(e.Message)
-	e.Params = c.sec.Text(e.Params)
-	e.Body = c.sec.Bytes(e.Body)
-}
-
-// normalizeBaseURL checks a base URL and gives it a trailing slash. Space
-// around it is dropped, and "" means DefaultBaseURL.
-func normalizeBaseURL(raw string) (string, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	if !strings.Contains(raw, "://") {
-		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactURL(raw))
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL", redactURL(raw))
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("chatflow: base URL %q is not an absolute http(s) URL", redactURL(raw))
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return "", fmt.Errorf("chatflow: base URL %q has a query or fragment", redactURL(raw))
-	}
-	u.User = nil
-	s := u.String()
-	if !strings.HasSuffix(s, "/") {
-		s += "/"
-	}
-	return s, nil
+// WithRetries returns a copy of ctx that makes every request of this
+// package sent with it retry at most n times, instead of the count set by
+// WithMaxRetries; n <= 0 disables retries for those calls. The generated
+// methods take only a context and request editors, so a context is how a
+// single call chooses:
+//
+//	// The user is waiting: fail fast rather than back off.
+//	meta, err := c.API().GetChatAppMetaWithResponse(chatflow.WithRetries(ctx, 0))
+//
+// Retries never exceed the context's own limits: to bound a call as a
+// whole, including its retries and their waits, give it a deadline with
+// context.WithTimeout; a wait that would pass the deadline is not started.
+func WithRetries(ctx context.Context, n int) context.Context {
+	return transport.WithRetries(ctx, n)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 func TestNewClientValidation(t *testing.T) {
@@ -190,19 +191,45 @@ func TestGeneratedCallsRejectDotIDs(t *testing.T) {
 // Every operation's own path passes the check, with ids of any shape.
 func TestRequestPathCheckAcceptsEveryRoute(t *testing.T) {
 	t.Parallel()
-	for _, r := range apiRoutes {
-		method, path, _ := strings.Cut(r, " ")
-		path = strings.NewReplacer("{", "", "}", "").Replace(path) // the parameter names as ids
-		req, err := http.NewRequest(method, "https://dify.example.com/v1"+path, nil)
+	sent := 0
+	d := transport.New(testKey, transport.Config{
+		BaseURL: "https://dify.example.com/v1/",
+		Routes:  apiRoutes,
+		HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent++
+			return &http.Response{StatusCode: 204, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+		})},
+	})
+	check := func(method, u string) error {
+		req, err := http.NewRequest(method, u, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := checkRequestPath(req, "https://dify.example.com/v1/"); err != nil {
+		resp, err := d.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}
+	for _, r := range apiRoutes {
+		method, path, _ := strings.Cut(r, " ")
+		path = strings.NewReplacer("{", "", "}", "").Replace(path) // the parameter names as ids
+		if err := check(method, "https://dify.example.com/v1"+path); err != nil {
 			t.Errorf("%s: %v", r, err)
 		}
 	}
-	req, _ := http.NewRequest("GET", "https://elsewhere.example.com/x/../y", nil)
-	if err := checkRequestPath(req, "https://dify.example.com/v1/"); err != nil {
+	if err := check("GET", "https://elsewhere.example.com/x/../y"); err != nil {
 		t.Errorf("a URL outside the base was checked: %v", err)
 	}
+	if err := check("GET", "https://dify.example.com/v1/conversations/./variables"); !errors.Is(err, ErrInvalidID) {
+		t.Errorf("a dot id passed the check: %v", err)
+	}
+	if sent != len(apiRoutes)+1 {
+		t.Errorf("%d requests sent, want %d", sent, len(apiRoutes)+1)
+	}
 }
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // DeleteConversation deletes a conversation of user. The server answers 204
@@ -19,10 +20,10 @@ import (
 // newer servers delete by id without that check and answer 204 even for an
 // unknown id, so a nil error does not prove that the id existed.
 func (c *Client) DeleteConversation(ctx context.Context, conversationID, user string) error {
-	if err := checkID("conversation id", conversationID); err != nil {
+	if err := transport.CheckID("conversation id", conversationID); err != nil {
 		return err
 	}
-	return checkSuccess(c.raw.DeleteConversation(ctx, conversationID, gen.DeleteConversationJSONRequestBody{User: user}))
+	return transport.CheckSuccess(c.raw.DeleteConversation(ctx, conversationID, gen.DeleteConversationJSONRequestBody{User: user}))
 }
 
 // Conversations yields the conversations of user, one page at a time
@@ -45,8 +46,8 @@ func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOpt
 		// (the generated builder costs about 15 allocations more per page)
 		// and sent through the same doer, editors and checks.
 		var b strings.Builder
-		b.Grow(len(c.server) + 64 + len(user) + len(cursor))
-		b.WriteString(c.server)
+		b.Grow(len(c.tr.BaseURL()) + 64 + len(user) + len(cursor))
+		b.WriteString(c.tr.BaseURL())
 		b.WriteString("conversations?limit=")
 		b.WriteString(strconv.Itoa(cfg.pageSize))
 		for _, p := range [...][2]string{{"user", user}, {"last_id", cursor}, {"sort_by", string(cfg.sortBy)}} {
@@ -57,12 +58,12 @@ func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOpt
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.String(), nil)
 		if err == nil {
-			err = c.applyEditors(ctx, req)
+			err = c.tr.Edit(ctx, req)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("chatflow: %w", err)
 		}
-		page, err := decodeJSON[gen.ConversationsListResponse](apiDoer{c}.Do(req))
+		page, err := transport.DecodeJSON[gen.ConversationsListResponse](c.tr.Do(req))
 		if err != nil {
 			return nil, false, err
 		}
@@ -89,10 +90,10 @@ func (c *Client) AutoRenameConversation(ctx context.Context, conversationID, use
 }
 
 func (c *Client) renameConversation(ctx context.Context, conversationID string, body gen.ConversationRenameRequest) (*Conversation, error) {
-	if err := checkID("conversation id", conversationID); err != nil {
+	if err := transport.CheckID("conversation id", conversationID); err != nil {
 		return nil, err
 	}
-	return decodeJSON[Conversation](c.raw.RenameConversation(ctx, conversationID, body))
+	return transport.DecodeJSON[Conversation](c.raw.RenameConversation(ctx, conversationID, body))
 }
 
 // ConversationVariables yields the variables of a conversation of user,
@@ -107,7 +108,7 @@ func (c *Client) renameConversation(ctx context.Context, conversationID string, 
 // (MaxPageSize) unless WithPageSize chooses otherwise: a conversation with
 // at most that many variables is read whole, in one request.
 func (c *Client) ConversationVariables(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[ConversationVariable, error] {
-	if err := checkID("conversation id", conversationID); err != nil {
+	if err := transport.CheckID("conversation id", conversationID); err != nil {
 		return errSeq[ConversationVariable](err)
 	}
 	cfg := newListConfig(opts)
@@ -121,7 +122,7 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 			Limit:        &cfg.pageSize,
 			VariableName: ptr(cfg.variableName),
 		}
-		page, err := decodeJSON[gen.ConversationVariablesResponse](c.raw.GetConversationVariables(ctx, conversationID, params))
+		page, err := transport.DecodeJSON[gen.ConversationVariablesResponse](c.raw.GetConversationVariables(ctx, conversationID, params))
 		if err != nil {
 			return nil, false, err
 		}
@@ -151,12 +152,12 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 // returns the variable as it is now. value must have the variable's type
 // (string, number, object, array...); a mismatch is a 400 bad_request.
 func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID, variableID, user string, value any) (*ConversationVariable, error) {
-	if err := checkID("conversation id", conversationID); err != nil {
+	if err := transport.CheckID("conversation id", conversationID); err != nil {
 		return nil, err
 	}
-	if err := checkID("variable id", variableID); err != nil {
+	if err := transport.CheckID("variable id", variableID); err != nil {
 		return nil, err
 	}
 	body := gen.ConversationVariableUpdateRequest{User: user, Value: value}
-	return decodeJSON[ConversationVariable](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
+	return transport.DecodeJSON[ConversationVariable](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/jsonscan"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // The event constants (EventMessage, ...), the payload aliases
@@ -44,7 +45,7 @@ func (e Event) Raw() json.RawMessage { return json.RawMessage(e.data) }
 
 // String returns the event's name and the start of its JSON, for logs.
 func (e Event) String() string {
-	return e.name + " " + shorten(e.data, 120)
+	return e.name + " " + transport.Shorten(e.data, 120)
 }
 
 // Text returns the piece of answer text that a "message" (or, in agent
@@ -64,17 +65,6 @@ func (e Event) Text() string {
 		}
 	}
 	return ""
-}
-
-// WrongEventError is returned by a typed accessor of Event called on an
-// event of another kind, such as NodeStarted on a "message" event.
-type WrongEventError struct {
-	Have, Want string // the event's name, and the name the accessor decodes
-}
-
-// Error says which event was asked for and which one it is.
-func (e *WrongEventError) Error() string {
-	return fmt.Sprintf("chatflow: event is %q, not %q", e.Have, e.Want)
 }
 
 // decodeAs decodes e's JSON into a T after checking that e is a want event.

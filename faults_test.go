@@ -152,7 +152,7 @@ func TestFaultSlowHeadersWithHTTPClientTimeout(t *testing.T) {
 	})
 	tr := newTransport()
 	t.Cleanup(tr.CloseIdleConnections)
-	c, err := NewClient(testKey, WithBaseURL(srv.URL+"/v1"), WithMaxRetries(0),
+	c, err := NewClient(testKey, withContextSleep(), WithBaseURL(srv.URL+"/v1"), WithMaxRetries(0),
 		WithHTTPClient(&http.Client{Transport: tr, Timeout: 200 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func TestFaultCancelDuringDial(t *testing.T) {
 		return nil, ctx.Err()
 	}}
 	t.Cleanup(tr.CloseIdleConnections)
-	c, err := NewClient(testKey, WithBaseURL("http://dify.invalid/v1"), WithHTTPClient(&http.Client{Transport: tr}))
+	c, err := NewClient(testKey, withContextSleep(), WithBaseURL("http://dify.invalid/v1"), WithHTTPClient(&http.Client{Transport: tr}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/spectest"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // ---- Clients and servers
@@ -70,7 +71,7 @@ func rawSetup(t *testing.T, opts ...Option) (*Client, *http.ServeMux) {
 // unless opts turn them on: the client of setup and rawSetup.
 func testClient(t *testing.T, srvURL string, opts ...Option) *Client {
 	t.Helper()
-	c, err := NewClient(testKey, append([]Option{WithBaseURL(srvURL + "/v1"), WithMaxRetries(0)}, opts...)...)
+	c, err := NewClient(testKey, append([]Option{WithBaseURL(srvURL + "/v1"), WithMaxRetries(0), withContextSleep()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func faultClient(t *testing.T, srvURL string, opts ...Option) (*Client, *http.Tr
 	tr := newTransport()
 	t.Cleanup(tr.CloseIdleConnections)
 	opts = append([]Option{WithBaseURL(srvURL + "/v1"), WithHTTPClient(&http.Client{Transport: tr})}, opts...)
-	c, err := NewClient(testKey, opts...)
+	c, err := NewClient(testKey, append([]Option{withContextSleep()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,6 +423,53 @@ func chanOf(ch <-chan struct{}) <-chan struct{} {
 		close(done)
 	}()
 	return done
+}
+
+// Limits the package documents: APIError.Body keeps at most 4 KiB of a
+// body, read from at most transport.ErrBodyReadLimit bytes of it;
+// APIError.RetryAfter is at most 24 hours.
+const (
+	errBodyKeep      = 4 << 10
+	errBodyReadLimit = transport.ErrBodyReadLimit
+	maxRetryAfter    = 24 * time.Hour
+)
+
+// sleepKey is the context key of a sleepFunc that replaces the waits of a
+// client made with withContextSleep (retries, resuming), so that a test
+// can record them without waiting.
+type sleepKey struct{}
+
+// sleepFunc waits d, or less if ctx is done first; it returns ctx.Err() then.
+type sleepFunc func(ctx context.Context, d time.Duration) error
+
+// withContextSleep makes a client wait with the sleepFunc of the context of
+// each call, if it has one (see waits), and with a timer otherwise.
+// testClient adds it to every client it makes.
+func withContextSleep() Option {
+	return func(c *config) error {
+		c.sleep = func(ctx context.Context, d time.Duration) error {
+			if f, ok := ctx.Value(sleepKey{}).(sleepFunc); ok && f != nil {
+				return f(ctx, d)
+			}
+			return sleepCtx(ctx, d)
+		}
+		return nil
+	}
+}
+
+// sleepCtx waits d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // waits records the waits the client asks for (retries, resuming), without
@@ -890,7 +938,7 @@ func (m *memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // benchmarks and for the tests that check what they measure.
 func benchClient(tb testing.TB, rt http.RoundTripper) *Client {
 	tb.Helper()
-	c, err := NewClient(testKey, WithBaseURL("https://dify.example/v1"), WithHTTPClient(&http.Client{Transport: rt}), WithMaxRetries(0))
+	c, err := NewClient(testKey, withContextSleep(), WithBaseURL("https://dify.example/v1"), WithHTTPClient(&http.Client{Transport: rt}), WithMaxRetries(0))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // Messages yields the messages of a conversation of user, newest first.
@@ -29,7 +30,7 @@ import (
 //
 // A single page is c.API().GetConversationHistoryWithResponse.
 func (c *Client) Messages(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[Message, error] {
-	if err := checkID("conversation id", conversationID); err != nil {
+	if err := transport.CheckID("conversation id", conversationID); err != nil {
 		return errSeq[Message](err)
 	}
 	cfg := newListConfig(opts)
@@ -40,7 +41,7 @@ func (c *Client) Messages(ctx context.Context, conversationID, user string, opts
 			FirstID:        ptr(cursor),
 			Limit:          &cfg.pageSize,
 		}
-		page, err := decodeJSON[gen.ConversationHistoryResponse](c.raw.GetConversationHistory(ctx, params))
+		page, err := transport.DecodeJSON[gen.ConversationHistoryResponse](c.raw.GetConversationHistory(ctx, params))
 		if err != nil {
 			return nil, false, err
 		}
@@ -55,14 +56,14 @@ func (c *Client) Messages(ctx context.Context, conversationID, user string, opts
 // optional comment. RatingNone revokes a rating given before (the request
 // carries "rating": null).
 func (c *Client) SendFeedback(ctx context.Context, messageID, user string, rating Rating, content string) error {
-	if err := checkID("message id", messageID); err != nil {
+	if err := transport.CheckID("message id", messageID); err != nil {
 		return err
 	}
 	body := gen.MessageFeedbackRequest{User: user, Content: content}
 	if rating != RatingNone {
 		body.Rating = &rating
 	}
-	return checkSuccess(c.raw.PostChatMessageFeedback(ctx, messageID, body))
+	return transport.CheckSuccess(c.raw.PostChatMessageFeedback(ctx, messageID, body))
 }
 
 // RevokeFeedback removes the rating user gave to a message.
@@ -74,10 +75,10 @@ func (c *Client) RevokeFeedback(ctx context.Context, messageID, user string) err
 // after the answer of a message. The app must have the feature enabled
 // (otherwise a 400 or 403 error).
 func (c *Client) SuggestedQuestions(ctx context.Context, messageID, user string) ([]string, error) {
-	if err := checkID("message id", messageID); err != nil {
+	if err := transport.CheckID("message id", messageID); err != nil {
 		return nil, err
 	}
-	r, err := decodeJSON[gen.SuggestedQuestionsResponse](c.raw.GetSuggestedQuestions(ctx, messageID, &gen.GetSuggestedQuestionsParams{User: user}))
+	r, err := transport.DecodeJSON[gen.SuggestedQuestionsResponse](c.raw.GetSuggestedQuestions(ctx, messageID, &gen.GetSuggestedQuestionsParams{User: user}))
 	if err != nil {
 		return nil, err
 	}

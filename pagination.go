@@ -2,15 +2,10 @@ package chatflow
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"reflect"
 )
-
-// ErrPaginationStuck is returned by a list iterator when the server hands
-// out a cursor or a page it already gave: going on would loop forever.
-var ErrPaginationStuck = errors.New("chatflow: the server repeated a page")
 
 // Page sizes of the list iterators.
 const (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // Resuming a stream after a dropped connection. The facts it rests on (see
@@ -243,7 +244,7 @@ func (s *Stream) resume(drop error) error {
 		return fail(nil, "the connection dropped %d times", rs.resumes+1)
 	}
 	run := s.RunID()
-	if err := checkID("workflow run id", run); err != nil {
+	if err := transport.CheckID("workflow run id", run); err != nil {
 		return fail(err, "no usable run id")
 	}
 	rs.resumes++
@@ -260,7 +261,7 @@ func (s *Stream) resume(drop error) error {
 			if time.Now().Add(wait).After(rs.deadline) {
 				return fail(nil, "gave up after %v", resumeBudget)
 			}
-			if err := sleepFor(ctx)(ctx, wait); err != nil {
+			if err := s.client.tr.Sleep(ctx, wait); err != nil {
 				return fail(endCause(ctx, err), "waiting to reattach")
 			}
 		}
@@ -420,7 +421,7 @@ func (s *Stream) replaceEvent(answer string) Event {
 // storedMessage finds the stream's message among the newest messages of
 // its conversation (GET /messages), or returns nil.
 func (s *Stream) storedMessage() *Message {
-	if s.conversationID == "" || s.messageID == "" || checkID("conversation id", s.conversationID) != nil {
+	if s.conversationID == "" || s.messageID == "" || transport.CheckID("conversation id", s.conversationID) != nil {
 		return nil
 	}
 	n := 0

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // StopMessage asks the server to stop generating the answer of the
@@ -14,8 +15,8 @@ import (
 // one that has already ended, never existed or belongs to another user is
 // silently left alone, so a nil error does not prove that a run stopped.
 func (c *Client) StopMessage(ctx context.Context, taskID, user string) error {
-	if err := checkID("task id", taskID); err != nil {
+	if err := transport.CheckID("task id", taskID); err != nil {
 		return err
 	}
-	return checkSuccess(c.raw.StopChatMessageGeneration(ctx, taskID, gen.StopChatMessageGenerationJSONRequestBody{User: user}))
+	return transport.CheckSuccess(c.raw.StopChatMessageGeneration(ctx, taskID, gen.StopChatMessageGenerationJSONRequestBody{User: user}))
 }

@@ -13,21 +13,8 @@ import (
 
 	"github.com/difykit/chatflow/internal/jsonscan"
 	"github.com/difykit/chatflow/internal/sse"
+	"github.com/difykit/chatflow/internal/transport"
 )
-
-// ErrIncompleteStream matches the error of a stream that ended without a
-// terminal event (message_end, workflow_finished, workflow_paused or error)
-// and could not be resumed: the server or a proxy closed it early, it was
-// cut inside an event (the error then also matches io.ErrUnexpectedEOF), it
-// stayed silent for longer than the idle timeout (ErrIdleTimeout), its
-// context was cancelled, or it was closed while being read. A stream
-// resumes after a dropped connection when it can (see WithResume); this
-// error then says why resuming failed too.
-var ErrIncompleteStream = errors.New("chatflow: incomplete stream")
-
-// ErrIdleTimeout matches the error of a stream that received nothing for
-// longer than the idle timeout (see WithIdleTimeout).
-var ErrIdleTimeout = errors.New("chatflow: stream idle timeout")
 
 // errStreamClosed is the cause of a stream's context once Close was called.
 var errStreamClosed = errors.New("chatflow: stream closed")
@@ -311,7 +298,7 @@ func (s *Stream) next() (Event, error) {
 			continue // not sent by Dify; harmless
 		}
 		if data[0] != '{' || data[len(data)-1] != '}' {
-			return Event{}, &incompleteError{detail: "event data is not a JSON object: " + shorten(data, 80)}
+			return Event{}, &incompleteError{detail: "event data is not a JSON object: " + transport.Shorten(data, 80)}
 		}
 		ev := Event{name: jsonscan.EventName(data, knownTypes), data: data}
 		if ev.name == "" {
@@ -441,9 +428,9 @@ func (s *Stream) callerCause(cause error) error {
 // eventError makes the *APIError of an error event.
 func (s *Stream) eventError(data string) error {
 	e := &APIError{Method: s.method, URL: s.url}
-	decodeErrorBody(e, []byte(data), "application/json")
+	transport.DecodeErrorBody(e, []byte(data), "application/json")
 	if s.client != nil {
-		s.client.scrubError(e)
+		s.client.tr.ScrubError(e)
 	}
 	return e
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/difykit/chatflow/internal/filekind"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // expectContinueSize is the body size from which an upload asks the server
@@ -62,7 +63,7 @@ func (c *Client) UploadFile(ctx context.Context, user, filename string, r io.Rea
 	}
 	resp, err := c.raw.UploadChatFileWithBody(ctx, u.contentType, u.body(), u.editor)
 	resp, err = u.finish(resp, err)
-	return decodeJSON[FileUpload](resp, err)
+	return transport.DecodeJSON[FileUpload](resp, err)
 }
 
 // upload is a multipart/form-data body with a "user" field and a "file"
@@ -276,7 +277,7 @@ func (u *upload) finish(resp *http.Response, err error) (*http.Response, error) 
 	u.mu.Unlock()
 	if readErr != nil {
 		if resp != nil {
-			_ = drainClose(resp)
+			_ = transport.DrainClose(resp)
 		}
 		return nil, fmt.Errorf("chatflow: upload %s: reading the file: %w", u.filename, readErr)
 	}

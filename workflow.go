@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // WorkflowLogFilter narrows WorkflowLogs; nil fields are not sent.
@@ -27,10 +28,10 @@ type WorkflowLogFilter struct {
 // WorkflowRun returns the state, inputs, outputs and figures of a workflow
 // run (the workflow_run_id of a stream's workflow events).
 func (c *Client) WorkflowRun(ctx context.Context, workflowRunID string) (*WorkflowRun, error) {
-	if err := checkID("workflow run id", workflowRunID); err != nil {
+	if err := transport.CheckID("workflow run id", workflowRunID); err != nil {
 		return nil, err
 	}
-	return decodeJSON[WorkflowRun](c.raw.GetWorkflowRunDetail(ctx, workflowRunID))
+	return transport.DecodeJSON[WorkflowRun](c.raw.GetWorkflowRunDetail(ctx, workflowRunID))
 }
 
 // WorkflowLogs yields the app's workflow log entries, newest first, page
@@ -50,7 +51,7 @@ func (c *Client) WorkflowLogs(ctx context.Context, filter *WorkflowLogFilter, op
 	fetch := func(ctx context.Context, page int) ([]WorkflowLog, bool, error) {
 		params := base
 		params.Page, params.Limit = &page, &cfg.pageSize
-		r, err := decodeJSON[gen.WorkflowLogsResponse](c.raw.GetWorkflowLogs(ctx, &params))
+		r, err := transport.DecodeJSON[gen.WorkflowLogsResponse](c.raw.GetWorkflowLogs(ctx, &params))
 		if err != nil {
 			return nil, false, err
 		}

@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"bytes"
@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"sync"
 )
 
-// decodeJSON decodes the JSON reply of a generated call (whose non-2xx
-// replies the apiDoer already turned into errors) into a T, and closes the
+// DecodeJSON decodes the JSON reply of a generated call (whose non-2xx
+// replies a Doer already turned into errors) into a T, and closes the
 // body. The body is read whole (the reply limit bounds it) into a pooled
 // buffer and unmarshalled; encoding/json's Decoder would buffer the whole
 // value as well, in a buffer of its own for every reply. A body that is not
@@ -21,7 +20,7 @@ import (
 // Decoder over the same bytes and read error: the first value is taken as
 // it was before (trailing bytes, or an error after the value, are
 // ignored), and a cut value is io.ErrUnexpectedEOF.
-func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
+func DecodeJSON[T any](resp *http.Response, err error) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +34,7 @@ func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
 	if err == nil {
 		_ = resp.Body.Close() // read to its end: nothing to drain
 	} else {
-		defer func() { _ = drainClose(resp) }()
+		defer func() { _ = DrainClose(resp) }()
 	}
 	v := new(T)
 	if err == nil && json.Unmarshal(*buf, v) == nil {
@@ -55,7 +54,7 @@ func decodeJSON[T any](resp *http.Response, err error) (*T, error) {
 	return v, nil
 }
 
-// replyBufs holds the buffers decodeJSON reads bodies into; those larger
+// replyBufs holds the buffers DecodeJSON reads bodies into; those larger
 // than maxPooledReply are left to the garbage collector.
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
@@ -83,15 +82,15 @@ func readBody(b []byte, r io.Reader) ([]byte, error) {
 	}
 }
 
-// checkSuccess reads the reply of an operation whose 2xx reply carries no
+// CheckSuccess reads the reply of an operation whose 2xx reply carries no
 // data: no body (204, or an empty 200) or a JSON value such as
 // {"result":"success"}. Anything else, such as a proxy's HTML page with
 // status 200, is an error: the request may not have reached Dify.
-func checkSuccess(resp *http.Response, err error) error {
+func CheckSuccess(resp *http.Response, err error) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = drainClose(resp) }()
+	defer func() { _ = DrainClose(resp) }()
 	if resp.StatusCode == http.StatusNoContent {
 		return nil
 	}
@@ -108,20 +107,20 @@ func checkSuccess(resp *http.Response, err error) error {
 func decodeError(resp *http.Response, err error) error {
 	what := "reply"
 	if r := resp.Request; r != nil && r.URL != nil {
-		what = "reply to " + r.Method + " " + redactURL(r.URL.String())
+		what = "reply to " + r.Method + " " + RedactURL(r.URL.String())
 	}
 	return fmt.Errorf("chatflow: decode %s (status %d, %s): %w", what, resp.StatusCode, resp.Header.Get("Content-Type"), err)
 }
 
-// drainClose discards what is left of a reply body (bounded) and closes it,
+// DrainClose discards what is left of a reply body (bounded) and closes it,
 // so the connection can be reused.
-func drainClose(resp *http.Response) error {
-	_, _ = io.CopyN(io.Discard, resp.Body, errBodyReadLimit)
+func DrainClose(resp *http.Response) error {
+	_, _ = io.CopyN(io.Discard, resp.Body, ErrBodyReadLimit)
 	return resp.Body.Close()
 }
 
-// ErrReplyTooLarge is returned while reading a JSON reply body that is larger
-// than the limit set by WithMaxReplyBytes.
+// ErrReplyTooLarge is returned while reading a reply body that is larger
+// than the reply limit (Config.MaxReplyBytes).
 var ErrReplyTooLarge = errors.New("chatflow: reply body exceeds the size limit")
 
 // binaryReply marks the context of a request whose reply is a file the
@@ -129,7 +128,9 @@ var ErrReplyTooLarge = errors.New("chatflow: reply body exceeds the size limit")
 // when the file happens to be JSON.
 type binaryReply struct{}
 
-func withBinaryReply(ctx context.Context) context.Context {
+// WithBinaryReply marks ctx as the context of a request whose reply is a
+// file the caller copies out: its size is not limited.
+func WithBinaryReply(ctx context.Context) context.Context {
 	return context.WithValue(ctx, binaryReply{}, true)
 }
 
@@ -138,7 +139,10 @@ func withBinaryReply(ctx context.Context) context.Context {
 // decoder bounds each event), and no http.Client Timeout cuts it.
 type streamReply struct{}
 
-func withStreamReply(ctx context.Context) context.Context {
+// WithStreamReply marks ctx as the context of a request whose reply is an
+// event stream: Do hands its body over unread and unlimited, and no
+// http.Client Timeout cuts it.
+func WithStreamReply(ctx context.Context) context.Context {
 	return context.WithValue(ctx, streamReply{}, true)
 }
 
@@ -148,7 +152,7 @@ func isStreamReply(ctx context.Context) bool { return ctx.Value(streamReply{}) !
 // its Content-Type says: a reply that claims to be text/event-stream is
 // limited too when it is read whole (by a generated call). Only binary
 // replies (audio, file previews) and the library's own streams (requests
-// marked by withStreamReply, which the doer hands over before this) are
+// marked by WithStreamReply, which the doer hands over before this) are
 // not limited. resp's body is the attempt that send made of it, which
 // enforces the limit (see attempt.Read).
 func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response {
@@ -156,32 +160,4 @@ func limitBody(req *http.Request, resp *http.Response, max int64) *http.Response
 		resp.Body.(*attempt).setLimit(max)
 	}
 	return resp
-}
-
-// Download is a binary reply (a file preview, synthesized speech) being
-// streamed from the server. Read it like any io.Reader, for example with
-// io.Copy into a file, and Close it when done, also on error paths: closing
-// early stops the transfer.
-type Download struct {
-	io.ReadCloser
-	// ContentType is the media type the server sent, such as "audio/mpeg".
-	ContentType string
-	// ContentLength is the body's length in bytes, or -1 when unknown.
-	ContentLength int64
-	// Filename is the file name of the Content-Disposition header, if any.
-	Filename string
-}
-
-func newDownload(resp *http.Response, body io.ReadCloser) *Download {
-	d := &Download{ReadCloser: body, ContentType: resp.Header.Get("Content-Type"), ContentLength: resp.ContentLength}
-	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
-		d.Filename = baseName(params["filename"])
-	}
-	return d
-}
-
-// readCloser reads from a buffered view of a body and closes the body.
-type readCloser struct {
-	io.Reader
-	io.Closer
 }

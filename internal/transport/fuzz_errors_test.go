@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"bytes"
@@ -82,7 +82,7 @@ func FuzzDecodeErrorBody(f *testing.F) {
 			t.Errorf("Error() = %q", msg)
 		}
 		// The message part of Error() is cut short whatever the body.
-		if len(msg) > len(e.Code)+len(e.Method)+len(e.URL)+errMessageShort*4+200 {
+		if len(msg) > len(e.Code)+len(e.Method)+len(e.URL)+ErrMessageShort*4+200 {
 			t.Errorf("Error() is %d bytes long", len(msg))
 		}
 		// Classification never panics and is consistent with the status.

@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 // logAttempt logs one HTTP attempt at debug level. It logs the method and
 // path only: never headers (the API key) nor the query string; an error's
 // text has the key removed (net/http may quote what a server sent).
-func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, status int, start time.Time, err error, willRetry bool) {
-	l := c.cfg.logger
+func (d *Doer) logAttempt(ctx context.Context, req *http.Request, attempt, status int, start time.Time, err error, willRetry bool) {
+	l := d.cfg.Logger
 	if l == nil || !l.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
@@ -25,7 +25,7 @@ func (c *Client) logAttempt(ctx context.Context, req *http.Request, attempt, sta
 		slog.Bool("retry", willRetry),
 	}
 	if err != nil {
-		attrs = append(attrs, slog.String("error", c.sec.Text(errText(err))))
+		attrs = append(attrs, slog.String("error", d.sec.Text(errText(err))))
 	} else {
 		attrs = append(attrs, slog.Int("status", status))
 	}

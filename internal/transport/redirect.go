@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"errors"
@@ -26,9 +26,9 @@ func (e *redirectPolicyError) Unwrap() error { return e.err }
 // of the first request. (net/http keeps it for another port or scheme of
 // the same host name, and for subdomains.) The caller's own CheckRedirect,
 // if any, still runs first.
-func (c *Client) redirectSafeClient() *http.Client {
-	hc := *c.hc
-	userCheck := c.hc.CheckRedirect
+func redirectSafeClient(orig *http.Client) *http.Client {
+	hc := *orig
+	userCheck := orig.CheckRedirect
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		var err error
 		if userCheck != nil {

@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"context"
@@ -17,15 +17,18 @@ import (
 // caller's context says, and ties every read of a reply body to the call's
 // context.
 //
-// The idle timeout (WithIdleTimeout) is measured by one watchdog per
-// Client (type watchdog) over the attempts in flight (type attempt).
+// The idle timeout (Config.IdleTimeout) is measured by one watchdog per
+// Doer (type watchdog) over the attempts in flight (type attempt).
 // It counts only the time the library waits for the server: while the
 // request is being sent (but not while the caller's own reader, an upload's
 // file, is being read), while waiting for the reply's headers, and, for an
 // ordinary reply, while a read of its body is blocked. It does not count
 // the time the caller spends between reads. A stream's body is watched by
-// the stream itself (see newStream); the watchdog only bounds the wait for
-// its headers.
+// the stream itself; the watchdog only bounds the wait for its headers.
+
+// ErrIdleTimeout matches the error of a call or a stream on which the
+// server stayed silent for longer than the idle timeout.
+var ErrIdleTimeout = errors.New("chatflow: stream idle timeout")
 
 // errBodyClosed is the cause of an attempt's context once its reply body
 // is closed.
@@ -191,7 +194,7 @@ func (a *attempt) check(now time.Time) (idle *idleError, deadline time.Time) {
 	return &idleError{method: a.method, path: a.path, what: what, d: a.wd.d}, time.Time{}
 }
 
-// watchdog enforces the idle timeout d of a Client's attempts with one
+// watchdog enforces the idle timeout d of a Doer's attempts with one
 // timer for all of them. While an attempt is counting, the timer fires at
 // the earliest deadline it knows of, and at least every tick (d/16).
 // Arming an attempt costs no timer and no clock read: it counts the times

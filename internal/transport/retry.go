@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"context"
@@ -15,6 +15,16 @@ import (
 	"strings"
 	"time"
 )
+
+// retriesKey is the context key of the per-call retry count.
+type retriesKey struct{}
+
+// WithRetries returns a copy of ctx that makes every request sent with it
+// retry at most n times, instead of Config.MaxRetries; n <= 0 disables
+// retries for those calls.
+func WithRetries(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, retriesKey{}, max(n, 0))
+}
 
 // Backoff between attempts when the server does not say how long to wait:
 // attempt n (counting retries from 0) waits a random time in
@@ -129,28 +139,28 @@ func retryReplayable(req *http.Request) bool {
 
 // send performs one logical request: it sends req and, as the policy of
 // retryDecision allows, sends it again after a wait, with the same body.
-// A reply of any status is returned as it is (apiDoer turns a non-2xx into
-// an error); the body of a reply left behind for a retry is read (a
+// A reply of any status is returned as it is (Do turns a non-2xx into an
+// error); the body of a reply left behind for a retry is read (a
 // bounded part of it, for the error of a cancelled wait) and closed. A
 // transport error is returned wrapped, with the API key removed from its
 // text.
 //
 // Each attempt has a context of its own, ended when its reply body is
-// closed: the idle timeout (see timeouts.go) cancels it when the server
+// closed: the idle timeout (see idle.go) cancels it when the server
 // stays silent, and every read of the reply body is bound to it.
-func (c *Client) send(req *http.Request) (*http.Response, error) {
+func (d *Doer) send(req *http.Request) (*http.Response, error) {
 	if err := checkHeaders(req); err != nil {
 		return nil, err
 	}
 	ctx := req.Context()
-	retries := c.cfg.maxRetries
+	retries := d.cfg.MaxRetries
 	if n, ok := ctx.Value(retriesKey{}).(int); ok {
 		retries = n
 	}
 	stream := isStreamReply(ctx)
-	hc := c.safeClient
+	hc := d.client
 	if stream {
-		hc = c.safeStreamClient // no Timeout: it would cut every stream after that time
+		hc = d.streamClient // no Timeout: it would cut every stream after that time
 	}
 	replayable := retryReplayable(req)
 
@@ -161,16 +171,16 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			r, err := retryRequest(actx, req)
 			if err != nil {
 				acancel(nil)
-				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, c.sec.Err(err))
+				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, d.sec.Err(err))
 			}
 			attemptReq = r
 		}
-		a := newAttempt(actx, acancel, c.wd, c.sec, req)
+		a := newAttempt(actx, acancel, d.wd, d.sec, req)
 		if b := attemptReq.Body; a.wd != nil && b != nil && b != http.NoBody {
 			attemptReq.Body = &sendBody{rc: b, a: a}
 		}
 		var start time.Time
-		if c.cfg.logger != nil {
+		if d.cfg.Logger != nil {
 			start = time.Now()
 		}
 		resp, err := hc.Do(attemptReq)
@@ -183,7 +193,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			a.end()
 		} else {
 			status = resp.StatusCode
-			c.sec.Header(resp.Header)
+			d.sec.Header(resp.Header)
 			resp.Request = req
 			// A stream watches its own silence between events.
 			a.headersIn(!(stream && status >= 200 && status <= 299 && isEventStream(resp)))
@@ -195,10 +205,10 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 		}
 		var wait time.Duration
 		if retry {
-			wait = c.backoff(attempt)
+			wait = d.backoff(attempt)
 			if resp != nil {
 				if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
-					wait = min(ra, c.cfg.retryWaitMax)
+					wait = min(ra, d.cfg.RetryWaitMax)
 				}
 			}
 			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
@@ -207,29 +217,29 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 				retry = false
 			}
 		}
-		c.logAttempt(ctx, req, attempt, status, start, err, retry)
+		d.logAttempt(ctx, req, attempt, status, start, err, retry)
 		if !retry {
 			if err != nil {
-				return nil, transportError(attempt, c.sec.Err(err))
+				return nil, transportError(attempt, d.sec.Err(err))
 			}
 			return resp, nil
 		}
 
 		var lastErr error
 		if err != nil {
-			lastErr = transportError(attempt, c.sec.Err(err))
+			lastErr = transportError(attempt, d.sec.Err(err))
 		} else {
-			lastErr = c.apiError(req, resp) // reads a bounded part of the body and closes it
+			lastErr = d.apiError(req, resp) // reads a bounded part of the body and closes it
 		}
-		if c.cfg.logger != nil {
-			c.cfg.logger.LogAttrs(ctx, slog.LevelInfo, "chatflow: retrying",
+		if d.cfg.Logger != nil {
+			d.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "chatflow: retrying",
 				slog.String("method", req.Method),
 				slog.String("path", req.URL.Path),
 				slog.Int("attempt", attempt+1),
-				slog.String("reason", c.sec.Text(reason)),
+				slog.String("reason", d.sec.Text(reason)),
 				slog.Duration("wait", wait))
 		}
-		if err := sleepFor(ctx)(ctx, wait); err != nil {
+		if err := d.sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("chatflow: %s %s: gave up waiting to retry: %w; last attempt: %w", req.Method, req.URL.Path, err, lastErr)
 		}
 	}
@@ -285,8 +295,8 @@ func transportError(attempt int, err error) error {
 }
 
 // backoff returns the jittered wait before retry number attempt+1.
-func (c *Client) backoff(attempt int) time.Duration {
-	ceiling := c.cfg.retryWaitMax
+func (d *Doer) backoff(attempt int) time.Duration {
+	ceiling := d.cfg.RetryWaitMax
 	if attempt < 30 {
 		ceiling = min(ceiling, retryWaitBase<<attempt)
 	}
@@ -294,20 +304,6 @@ func (c *Client) backoff(attempt int) time.Duration {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
-}
-
-// sleepFunc waits d, or less if ctx is done first; it returns ctx.Err() then.
-type sleepFunc func(ctx context.Context, d time.Duration) error
-
-// sleepKey is the context key of a sleepFunc that replaces sleepCtx; tests
-// use it to record waits without waiting.
-type sleepKey struct{}
-
-func sleepFor(ctx context.Context) sleepFunc {
-	if f, ok := ctx.Value(sleepKey{}).(sleepFunc); ok && f != nil {
-		return f
-	}
-	return sleepCtx
 }
 
 // sleepCtx waits d or until ctx is done, whichever comes first.

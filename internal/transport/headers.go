@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"fmt"
@@ -24,9 +24,9 @@ func checkHeaders(req *http.Request) error {
 	return nil
 }
 
-// checkHeaderValue refuses, when an option is set, a value that
-// checkHeaders would refuse on every request.
-func checkHeaderValue(name, v string) error {
+// CheckHeaderValue refuses, when an option is set, a value that a Doer
+// would refuse on every request.
+func CheckHeaderValue(name, v string) error {
 	if !validHeaderValue(v) {
 		return fmt.Errorf("chatflow: %s header value contains a line break or NUL", name)
 	}

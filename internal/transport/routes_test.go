@@ -1,4 +1,4 @@
-package chatflow
+package transport
 
 import (
 	"errors"
@@ -38,7 +38,7 @@ func TestRequestPathCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = checkRequestPath(req, base)
+		err = checkRequestPath(req, base, parseRoutes(testRoutes))
 		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrInvalidID)) {
 			t.Errorf("%s %s: err = %v, want ok %v", tt.method, tt.path, err, tt.ok)
 		}
@@ -53,7 +53,8 @@ func TestRequestPathCheckAllocs(t *testing.T) {
 	}
 	const base = "https://dify.example.com/v1/"
 	req, _ := http.NewRequest("PUT", base+"conversations/c1/variables/v1", nil)
-	if n := testing.AllocsPerRun(100, func() { _ = checkRequestPath(req, base) }); n != 0 {
+	routes := parseRoutes(testRoutes)
+	if n := testing.AllocsPerRun(100, func() { _ = checkRequestPath(req, base, routes) }); n != 0 {
 		t.Errorf("checkRequestPath allocates %v times", n)
 	}
 }

@@ -1,20 +1,19 @@
-package chatflow
+package transport
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 )
 
 // ErrInvalidID is wrapped by the error returned when an id that goes into a
 // URL path is empty, "." or "..": such a request is never sent.
 var ErrInvalidID = errors.New("chatflow: invalid id")
 
-// checkID rejects ids that would change the meaning of a URL path. Every
+// CheckID rejects ids that would change the meaning of a URL path. Every
 // other id is path-escaped by the generated request builders.
-func checkID(what, id string) error {
+func CheckID(what, id string) error {
 	switch strings.TrimSpace(id) {
 	case "":
 		return fmt.Errorf("%w: %s is empty", ErrInvalidID, what)
@@ -25,12 +24,16 @@ func checkID(what, id string) error {
 }
 
 // checkRequestPath is the last check before any request of the client is
-// sent: below the base URL, the method and path must fit one of the API's
-// operations (apiRoutes), each path parameter a non-empty segment other than
+// sent: below the base URL, the method and path must fit one of the app's
+// operations (Config.Routes), each path parameter a non-empty segment other than
 // "." and "..". An empty or dot id passed to a generated method leaves a
 // path that fits none (the request builders resolve dot segments away).
 // Requests outside the base URL (a redirect, a caller's own URL) pass.
-func checkRequestPath(req *http.Request, base string) error {
+func (d *Doer) checkRequestPath(req *http.Request) error {
+	return checkRequestPath(req, d.cfg.BaseURL, d.routes)
+}
+
+func checkRequestPath(req *http.Request, base string, routes []route) error {
 	p := req.URL.EscapedPath()
 	i := strings.Index(base, "://")
 	if i >= 0 {
@@ -44,7 +47,7 @@ func checkRequestPath(req *http.Request, base string) error {
 			}
 		}
 	}
-	for _, r := range parsedRoutes() {
+	for _, r := range routes {
 		if r.fits(req.Method, p) {
 			return nil
 		}
@@ -59,10 +62,10 @@ type route struct {
 	segs   []string
 }
 
-// parsedRoutes splits apiRoutes once.
-var parsedRoutes = sync.OnceValue(func() []route {
-	out := make([]route, 0, len(apiRoutes))
-	for _, r := range apiRoutes {
+// parseRoutes splits routes ("METHOD /path/{param}") into segments.
+func parseRoutes(routes []string) []route {
+	out := make([]route, 0, len(routes))
+	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
 		segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 		for i, s := range segs {
@@ -73,7 +76,7 @@ var parsedRoutes = sync.OnceValue(func() []route {
 		out = append(out, route{method: method, segs: segs})
 	}
 	return out
-})
+}
 
 // fits reports whether a request with method and path (below the base
 // URL, without its leading slash) is this route. It allocates nothing: it
