@@ -180,7 +180,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		}
 		return nil, err
 	}
-	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
+	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes)
 	s.sctx, s.scancel = sctx, scancel
 	s.client, s.user, s.parent = c, user, ctx
 	s.method, s.url = method, where

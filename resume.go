@@ -352,7 +352,7 @@ func (s *Stream) adopt(ns *Stream) error {
 		ns.release(cause)
 		return cause
 	}
-	s.body, s.dec, s.ctx, s.cancel, s.idle = ns.body, ns.dec, ns.ctx, ns.cancel, ns.idle
+	s.body, s.dec, s.ctx, s.cancel = ns.body, ns.dec, ns.ctx, ns.cancel
 	return nil
 }
 

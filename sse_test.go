@@ -264,7 +264,7 @@ func TestSSEEndlessEvent(t *testing.T) {
 	for _, line := range []string{"id: 1\n", "retry: 10\n", "event: message\n", ": keep-alive\r\n", "data: x\r", "x\n"} {
 		r := &endless{line: []byte(line), max: 64 * limit}
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(r), limit, 0)
+		s := newStream(ctx, cancel, io.NopCloser(r), limit)
 		var last error
 		for _, err := range s.Events() {
 			last = err
@@ -369,7 +369,7 @@ func TestSSECaptures(t *testing.T) {
 	for name, b := range captures(t) {
 		for rname, rd := range readers(b) {
 			ctx, cancel := context.WithCancelCause(context.Background())
-			s := newStream(ctx, cancel, io.NopCloser(rd()), DefaultMaxEventBytes, 0)
+			s := newStream(ctx, cancel, io.NopCloser(rd()), DefaultMaxEventBytes)
 			n := 0
 			for ev, err := range s.Events() {
 				if err != nil {
@@ -449,7 +449,7 @@ func FuzzSSE(f *testing.F) {
 
 		// Through a Stream.
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16, 0)
+		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16)
 		errs := 0
 		for ev, err := range s.Events() {
 			if err != nil {
