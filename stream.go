@@ -257,6 +257,9 @@ func (s *Stream) next() (Event, error) {
 			ev.name = raw.typ
 		}
 		s.learnIDs(ev)
+		if s.rs != nil && s.rs.replayed(raw.id) {
+			continue // replayed by the server on reattach
+		}
 		if s.rs != nil && !s.rs.admit(ev) {
 			continue // seen before the connection dropped
 		}
