@@ -90,7 +90,7 @@ func TestSSEEndlessEvent(t *testing.T) {
 	for _, line := range []string{"id: 1\n", "retry: 10\n", "event: message\n", ": keep-alive\r\n", "data: x\r", "x\n"} {
 		r := &endless{line: []byte(line), max: 64 * limit}
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(r), limit, 0)
+		s := newStream(ctx, cancel, io.NopCloser(r), limit)
 		var last error
 		for _, err := range s.Events() {
 			last = err
@@ -114,7 +114,7 @@ func TestSSECaptures(t *testing.T) {
 	for name, b := range captures(t) {
 		for rname, rd := range readers(b) {
 			ctx, cancel := context.WithCancelCause(context.Background())
-			s := newStream(ctx, cancel, io.NopCloser(rd()), DefaultMaxEventBytes, 0)
+			s := newStream(ctx, cancel, io.NopCloser(rd()), DefaultMaxEventBytes)
 			n := 0
 			for ev, err := range s.Events() {
 				if err != nil {
@@ -162,7 +162,7 @@ func FuzzStreamSSE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, seed uint32) {
 		// Through a Stream.
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16, 0)
+		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16)
 		errs := 0
 		for ev, err := range s.Events() {
 			if err != nil {

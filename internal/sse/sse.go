@@ -20,8 +20,10 @@ import (
 //     a colon is a field with an empty value;
 //   - lines starting with a colon are comments;
 //   - "data" lines of one event are joined with "\n";
-//   - "id", "retry" and unknown fields are ignored (a client of Dify never
-//     reconnects with Last-Event-ID), but they count toward the size of their
+//   - "id" gives the event its id (a value holding a NUL is ignored); the
+//     stream uses ids, when a server sends them, to drop events a
+//     reattach replays and to send Last-Event-ID; "retry" and unknown
+//     fields are ignored; all of them count toward the size of their
 //     event, as comments do;
 //   - a blank line ends an event; an event without a data line is not
 //     dispatched, except Dify's keep-alive "event: ping";
@@ -198,6 +200,7 @@ func (l *lineReader) fill() {
 // Event is one dispatched event of a stream, before any decoding of its data.
 type Event struct {
 	Type    string // the "event" field, "" when absent
+	ID      string // the "id" field, "" when absent
 	Data    string // the data lines joined with "\n"
 	HasData bool   // at least one data line was seen
 }
@@ -306,6 +309,10 @@ func (d *Decoder) Next() (Event, error) {
 			default:
 				d.multi = append(d.multi, '\n')
 				d.multi = append(d.multi, value...)
+			}
+		case "id":
+			if bytes.IndexByte(value, 0) < 0 {
+				ev.ID = string(value)
 			}
 		case "event":
 			if s, ok := d.names[string(value)]; ok {

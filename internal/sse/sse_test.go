@@ -24,7 +24,7 @@ const defaultMaxEventBytes = 16 << 20
 // too), line ends not counted. maxLine is the longest line.
 func refDecode(in []byte) (events []Event, end error, maxEvent, maxLine int) {
 	s := strings.TrimPrefix(string(in), "\xEF\xBB\xBF")
-	var typ string
+	var typ, id string
 	var data strings.Builder
 	pending := false
 	other := 0 // bytes of the lines of this event other than data lines
@@ -48,11 +48,11 @@ func refDecode(in []byte) (events []Event, end error, maxEvent, maxLine int) {
 		case line == "":
 			if data.Len() > 0 {
 				d := data.String()
-				events = append(events, Event{Type: typ, Data: d[:len(d)-1], HasData: true})
+				events = append(events, Event{Type: typ, ID: id, Data: d[:len(d)-1], HasData: true})
 			} else if typ == "ping" {
-				events = append(events, Event{Type: typ})
+				events = append(events, Event{Type: typ, ID: id})
 			}
-			typ, pending, other = "", false, 0
+			typ, id, pending, other = "", "", false, 0
 			data.Reset()
 			continue
 		case line[0] == ':':
@@ -71,6 +71,10 @@ func refDecode(in []byte) (events []Event, end error, maxEvent, maxLine int) {
 			data.WriteByte('\n')
 		case "event":
 			typ = value
+		case "id":
+			if !strings.Contains(value, "\x00") {
+				id = value
+			}
 		}
 		if field != "data" {
 			other += len(line)
