@@ -57,22 +57,21 @@ const ReasonResumed = "resumed"
 // resumeState is what a stream that can resume keeps. Used only by the
 // reading goroutine.
 type resumeState struct {
-	seen        map[string]struct{} // events already yielded, by eventKey
-	seenIDs     map[string]struct{} // ids (the SSE id field) of the events yielded
-	lastID      string              // the id of the last event that had one
-	resumes     int                 // connections dropped and resumed
-	deadline    time.Time           // of resumeBudget, from the first drop
-	reattached  bool                // events come from a reattached run: drop the ones seen
-	gap         bool                // answer text may be missing: a drop before message_end
-	msgEnded    bool                // message_end was yielded
-	settled     bool                // the stored answer was looked up
-	fromStore   bool                // the answer yielded last is the stored one
-	noReattach  bool                // the reattach endpoint is not available: poll the run
-	held        []Event             // terminal events held back until the answer is settled
-	textHash    uint64              // FNV-1a of the answer text yielded so far
-	textLen     int
-	sawText     bool // an event carried answer text
-	resumeCause error
+	seen       map[string]struct{} // events already yielded, by eventKey
+	seenIDs    map[string]struct{} // ids (the SSE id field) of the events yielded
+	lastID     string              // the id of the last event that had one
+	resumes    int                 // connections dropped and resumed
+	deadline   time.Time           // of resumeBudget, from the first drop
+	reattached bool                // events come from a reattached run: drop the ones seen
+	gap        bool                // answer text may be missing: a drop before message_end
+	msgEnded   bool                // message_end was yielded
+	settled    bool                // the stored answer was looked up
+	fromStore  bool                // the answer yielded last is the stored one
+	noReattach bool                // the reattach endpoint is not available: poll the run
+	held       []Event             // terminal events held back until the answer is settled
+	textHash   uint64              // FNV-1a of the answer text yielded so far
+	textLen    int
+	sawText    bool // an event carried answer text
 }
 
 func newResumeState() *resumeState {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -245,12 +244,6 @@ func (d *Doer) send(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("chatflow: %s %s: gave up waiting to retry: %w; last attempt: %w", req.Method, req.URL.Path, err, lastErr)
 		}
 	}
-}
-
-// isEventStream reports whether resp says it is an event stream.
-func isEventStream(resp *http.Response) bool {
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	return mt == "text/event-stream"
 }
 
 // attemptError says why an attempt failed when its context ended: the idle
