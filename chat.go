@@ -2,12 +2,7 @@ package chatflow
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
 	"net/http"
-	"time"
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/transport"
@@ -57,12 +52,6 @@ func (c *Client) SendMessage(ctx context.Context, req ChatRequest) (*Reply, erro
 // WorkflowEventsOption configures WorkflowEvents.
 type WorkflowEventsOption func(*workflowEventsConfig)
 
-type workflowEventsConfig struct {
-	noSnapshot      bool
-	continueOnPause bool
-	lastEventID     string // sent as Last-Event-ID: the id of the last event seen
-}
-
 // WithStateSnapshot sets include_state_snapshot (default true): the server
 // first sends the run's state (a rebuilt workflow_started, a
 // message_replace with the answer stored so far, which is empty while the
@@ -108,102 +97,5 @@ func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string,
 		return nil, err
 	}
 	s.runID.Store(&workflowRunID)
-	return s, nil
-}
-
-// workflowEventsRequest sends GET /workflow/{run}/events.
-func (c *Client) workflowEventsRequest(run, user string, cfg workflowEventsConfig) func(context.Context) (*http.Response, error) {
-	params := &gen.StreamWorkflowEventsParams{User: user}
-	if !cfg.noSnapshot {
-		params.IncludeStateSnapshot = ptr(true)
-	}
-	if cfg.continueOnPause {
-		params.ContinueOnPause = ptr(true)
-	}
-	if cfg.lastEventID == "" {
-		return func(ctx context.Context) (*http.Response, error) {
-			return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream)
-		}
-	}
-	lastID := func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Last-Event-ID", cfg.lastEventID)
-		return nil
-	}
-	return func(ctx context.Context) (*http.Response, error) {
-		return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream, lastID)
-	}
-}
-
-// acceptEventStream asks for an event stream.
-func acceptEventStream(_ context.Context, req *http.Request) error {
-	req.Header.Set("Accept", "text/event-stream")
-	return nil
-}
-
-// streamOpts says what a stream does on its own.
-type streamOpts struct {
-	resume   bool                 // resume after a dropped connection (unless WithResume(false))
-	autoStop bool                 // stop the run when abandoned (unless WithAutoStop(false))
-	reattach workflowEventsConfig // flags of a reattach
-}
-
-// openStream sends a request whose reply is an event stream, through the
-// same doer as every other call (auth, editors, route check, retries,
-// *APIError for a non-2xx reply), and wraps the reply in a Stream.
-func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, send func(context.Context) (*http.Response, error)) (*Stream, error) {
-	if ctx == nil {
-		return nil, errors.New("chatflow: nil context")
-	}
-	sctx, scancel := context.WithCancelCause(ctx)
-	cctx, cancel := context.WithCancelCause(sctx)
-	sent := time.Now()
-	resp, err := send(transport.WithStreamReply(cctx))
-	if err != nil {
-		cancel(nil)
-		scancel(nil)
-		return nil, err
-	}
-	headers := time.Now()
-	var method, where string
-	if r := resp.Request; r != nil {
-		method, where = r.Method, transport.RedactURL(r.URL.String())
-	}
-	ct := resp.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
-		e := &APIError{}
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, transport.ErrBodyReadLimit))
-		_ = resp.Body.Close()
-		cancel(nil)
-		scancel(nil)
-		transport.DecodeErrorBody(e, body, ct)
-		c.tr.ScrubError(e)
-		err := fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
-			resp.StatusCode, ct, transport.Shorten(e.Message, transport.ErrMessageShort), method, where)
-		if rerr != nil {
-			// The page stalled or was cut: say so, and let errors.Is find
-			// ErrIdleTimeout or the context's error.
-			err = fmt.Errorf("%w; reading it: %w", err, rerr)
-		}
-		return nil, err
-	}
-	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes)
-	s.sctx, s.scancel = sctx, scancel
-	s.client, s.user, s.parent = c, user, ctx
-	s.method, s.url = method, where
-	s.maxReply = c.cfg.maxReplyBytes
-	s.timing.Sent, s.timing.Headers = sent, headers
-	if id := resp.Header.Get("X-Workflow-Run-ID"); id != "" {
-		s.runID.Store(&id)
-	}
-	if opts.resume && !c.cfg.noResume {
-		s.rs = newResumeState()
-		s.reattachCfg = opts.reattach
-	}
-	if opts.autoStop && !c.cfg.noAutoStop {
-		s.autoStop = true
-		s.segMu.Lock()
-		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
-		s.segMu.Unlock()
-	}
 	return s, nil
 }

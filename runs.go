@@ -1,0 +1,137 @@
+package chatflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
+)
+
+// This file holds the requests about a run that the streams make as well
+// as the public methods: opening a stream (StreamMessage, WorkflowEvents,
+// and a stream that reattaches to its run or looks for its task, in
+// resume.go and autostop.go) and stopping a run's task.
+
+// workflowEventsConfig holds the flags of GET /workflow/{run}/events.
+type workflowEventsConfig struct {
+	noSnapshot      bool
+	continueOnPause bool
+	lastEventID     string // sent as Last-Event-ID: the id of the last event seen
+}
+
+// workflowEventsRequest sends GET /workflow/{run}/events.
+func (c *Client) workflowEventsRequest(run, user string, cfg workflowEventsConfig) func(context.Context) (*http.Response, error) {
+	params := &gen.StreamWorkflowEventsParams{User: user}
+	if !cfg.noSnapshot {
+		params.IncludeStateSnapshot = ptr(true)
+	}
+	if cfg.continueOnPause {
+		params.ContinueOnPause = ptr(true)
+	}
+	if cfg.lastEventID == "" {
+		return func(ctx context.Context) (*http.Response, error) {
+			return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream)
+		}
+	}
+	lastID := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Last-Event-ID", cfg.lastEventID)
+		return nil
+	}
+	return func(ctx context.Context) (*http.Response, error) {
+		return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream, lastID)
+	}
+}
+
+// acceptEventStream asks for an event stream.
+func acceptEventStream(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "text/event-stream")
+	return nil
+}
+
+// streamOpts says what a stream does on its own.
+type streamOpts struct {
+	resume   bool                 // resume after a dropped connection (unless WithResume(false))
+	autoStop bool                 // stop the run when abandoned (unless WithAutoStop(false))
+	reattach workflowEventsConfig // flags of a reattach
+}
+
+// openStream sends a request whose reply is an event stream, through the
+// same doer as every other call (auth, editors, route check, retries,
+// *APIError for a non-2xx reply), and wraps the reply in a Stream.
+func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, send func(context.Context) (*http.Response, error)) (*Stream, error) {
+	if ctx == nil {
+		return nil, errors.New("chatflow: nil context")
+	}
+	sctx, scancel := context.WithCancelCause(ctx)
+	cctx, cancel := context.WithCancelCause(sctx)
+	sent := time.Now()
+	resp, err := send(transport.WithStreamReply(cctx))
+	if err != nil {
+		cancel(nil)
+		scancel(nil)
+		return nil, err
+	}
+	headers := time.Now()
+	var method, where string
+	if r := resp.Request; r != nil {
+		method, where = r.Method, transport.RedactURL(r.URL.String())
+	}
+	ct := resp.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
+		e := &APIError{}
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, transport.ErrBodyReadLimit))
+		_ = resp.Body.Close()
+		cancel(nil)
+		scancel(nil)
+		transport.DecodeErrorBody(e, body, ct)
+		c.tr.ScrubError(e)
+		err := fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
+			resp.StatusCode, ct, transport.Shorten(e.Message, transport.ErrMessageShort), method, where)
+		if rerr != nil {
+			// The page stalled or was cut: say so, and let errors.Is find
+			// ErrIdleTimeout or the context's error.
+			err = fmt.Errorf("%w; reading it: %w", err, rerr)
+		}
+		return nil, err
+	}
+	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes)
+	s.sctx, s.scancel = sctx, scancel
+	s.client, s.user, s.parent = c, user, ctx
+	s.method, s.url = method, where
+	s.maxReply = c.cfg.maxReplyBytes
+	s.timing.Sent, s.timing.Headers = sent, headers
+	if id := resp.Header.Get("X-Workflow-Run-ID"); id != "" {
+		s.runID.Store(&id)
+	}
+	if opts.resume && !c.cfg.noResume {
+		s.rs = newResumeState()
+		s.reattachCfg = opts.reattach
+	}
+	if opts.autoStop && !c.cfg.noAutoStop {
+		s.autoStop = true
+		s.segMu.Lock()
+		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
+		s.segMu.Unlock()
+	}
+	return s, nil
+}
+
+// StopMessage asks the server to stop generating the answer of the
+// streaming task taskID (the task_id of the stream's live events, not the
+// workflow run id) started for user. A stopped run's stream ends with
+// message_end and a workflow_finished whose status is "stopped"; the stored
+// message keeps the partial answer. The server answers 200 for any task:
+// one that has already ended, never existed or belongs to another user is
+// silently left alone, so a nil error does not prove that a run stopped.
+func (c *Client) StopMessage(ctx context.Context, taskID, user string) error {
+	if err := transport.CheckID("task id", taskID); err != nil {
+		return err
+	}
+	return transport.CheckSuccess(c.raw.StopChatMessageGeneration(ctx, taskID, gen.StopChatMessageGenerationJSONRequestBody{User: user}))
+}
