@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
-	"strings"
 
 	"github.com/difykit/chatflow/gen"
-	"github.com/difykit/chatflow/internal/filekind"
 	"github.com/difykit/chatflow/internal/transport"
+	"github.com/difykit/chatflow/internal/upload"
 )
 
 // AudioToText transcribes the speech in r (the content of an audio file
@@ -24,44 +22,17 @@ import (
 // is chosen for it from the file name (audio/mpeg, audio/wav, ...), or
 // sniffed from the first bytes when the name has no known extension.
 func (c *Client) AudioToText(ctx context.Context, user, filename string, r io.Reader) (string, error) {
-	u, err := newUpload(ctx, user, filename, r, contentTypeForAudio)
+	u, err := upload.New(ctx, user, filename, r, upload.SpeechType)
 	if err != nil {
 		return "", fmt.Errorf("chatflow: AudioToText: %w", err)
 	}
-	resp, err := c.raw.AudioToTextWithBody(ctx, u.contentType, u.body(), u.editor)
-	resp, err = u.finish(resp, err)
+	resp, err := c.raw.AudioToTextWithBody(ctx, u.ContentType(), u.Reader(), u.Edit)
+	resp, err = u.Finish(resp, err)
 	out, err := transport.DecodeJSON[gen.AudioToTextResponse](resp, err)
 	if err != nil {
 		return "", err
 	}
 	return out.Text, nil
-}
-
-// sniffedAudio maps what http.DetectContentType says to names Dify takes.
-var sniffedAudio = map[string]string{
-	"audio/wave": "audio/wav", "video/webm": "audio/webm", "video/mp4": "audio/mp4",
-	"audio/mp4": "audio/mp4", "audio/mpeg": "audio/mpeg", "audio/amr": "audio/amr",
-}
-
-func contentTypeForAudio(name string, head []byte) string {
-	if t, ok := filekind.SpeechType(name); ok {
-		return t
-	}
-	if ext := filekind.Ext(name); ext != "" {
-		if t := mime.TypeByExtension(ext); strings.HasPrefix(t, "audio/") {
-			return t
-		}
-	}
-	if head == nil {
-		return ""
-	}
-	t := http.DetectContentType(head)
-	if mt, _, err := mime.ParseMediaType(t); err == nil {
-		if a, ok := sniffedAudio[mt]; ok {
-			return a
-		}
-	}
-	return t
 }
 
 // TextToAudio turns text (or the answer of req.MessageID) into speech. The
