@@ -156,9 +156,9 @@ func WithRequestEditor(fn RequestEditorFn) Option {
 // been sent; time spent in the caller's own upload reader does not count),
 // and the silence while a reply body is read (time the caller spends
 // between reads does not count). A reply that keeps sending is never cut.
-// A silent call is cut between d and d/16 more (a Client checks the
-// silences of its calls at least every d/16), never sooner; a request
-// without a body whose headers never come, at d.
+// A silent call is never cut before d of silence, and is cut soon after,
+// within a small fraction of d; a request without a body whose headers
+// never come, at d.
 // A call that timed out this way is not retried. 0 disables the limit.
 //
 // A blocking chat call (response_mode blocking through API()) gets its
