@@ -191,8 +191,8 @@ func TestIdleTimeoutDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.cfg.idleTimeout != 2*time.Minute || DefaultIdleTimeout != 2*time.Minute {
-		t.Errorf("default idle timeout = %v, want 2m (as documented)", c.cfg.idleTimeout)
+	if c.cfg.IdleTimeout != 2*time.Minute || DefaultIdleTimeout != 2*time.Minute {
+		t.Errorf("default idle timeout = %v, want 2m (as documented)", c.cfg.IdleTimeout)
 	}
 }
 

@@ -16,22 +16,22 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/options"
 	"github.com/difykit/chatflow/internal/sse"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
 // Version is the version of this library, sent in the default User-Agent.
-const Version = "0.1.0"
+const Version = options.Version
 
 // DefaultBaseURL is the base URL of Dify Cloud's Service API.
-const DefaultBaseURL = "https://api.dify.ai/v1"
+const DefaultBaseURL = options.DefaultBaseURL
 
 // DefaultUserAgent is the User-Agent sent when WithUserAgent is not used.
-const DefaultUserAgent = "chatflow-go/" + Version + " (+https://github.com/difykit/chatflow)"
+const DefaultUserAgent = options.DefaultUserAgent
 
 // Client talks to one Dify chatflow app. Its methods are the hand-written
 // API: streaming chat, iterators over lists, uploads and the other tasks.
@@ -43,38 +43,20 @@ type Client struct {
 	raw *gen.Client              // unparsed replies, for the hand-written methods
 	api *gen.ClientWithResponses // the same, with typed replies (API)
 	tr  *transport.Doer          // the request path of every call
-	cfg config
-}
-
-// config holds what the options set. It never holds the API key.
-type config struct {
-	baseURL       string
-	httpClient    *http.Client
-	maxRetries    int
-	retryWaitMax  time.Duration
-	userAgent     string
-	editors       []gen.RequestEditorFn
-	idleTimeout   time.Duration
-	maxEventBytes int
-	maxReplyBytes int64
-	logger        *slog.Logger
-	noResume      bool // WithResume(false)
-	noAutoStop    bool // WithAutoStop(false)
-	// sleep replaces the timer of the waits before a retry or a resume
-	// (nil: a timer); the package's tests set it to record the waits.
-	sleep func(ctx context.Context, d time.Duration) error
+	cfg options.Config
 }
 
 // Option configures a Client; pass options to NewClient.
-type Option func(*config) error
+type Option func(*options.Config) error
 
-// Defaults of the options.
+// Defaults of the options (the doc of each option says its value). The
+// other app packages of this module share them, with the options.
 const (
-	DefaultMaxRetries    = 2
-	DefaultRetryWaitMax  = 30 * time.Second
-	DefaultIdleTimeout   = 2 * time.Minute
-	DefaultMaxEventBytes = 16 << 20
-	DefaultMaxReplyBytes = 64 << 20
+	DefaultMaxRetries    = options.DefaultMaxRetries
+	DefaultRetryWaitMax  = options.DefaultRetryWaitMax
+	DefaultIdleTimeout   = options.DefaultIdleTimeout
+	DefaultMaxEventBytes = options.DefaultMaxEventBytes
+	DefaultMaxReplyBytes = options.DefaultMaxReplyBytes
 )
 
 // WithBaseURL sets the base URL of the Service API, including its /v1
@@ -84,7 +66,7 @@ const (
 // whether the variable is set or not. A 404 from a base URL without /v1
 // says so in its error.
 func WithBaseURL(baseURL string) Option {
-	return func(c *config) error { c.baseURL = baseURL; return nil }
+	return func(c *options.Config) error { c.BaseURL = baseURL; return nil }
 }
 
 // WithHTTPClient sets the HTTP client used for every request. Leave its
@@ -93,11 +75,11 @@ func WithBaseURL(baseURL string) Option {
 // CheckRedirect): later changes to hc do not reach the Client, and hc
 // itself is never modified.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if hc == nil {
 			return errors.New("chatflow: WithHTTPClient: nil client")
 		}
-		c.httpClient = hc
+		c.HTTPClient = hc
 		return nil
 	}
 }
@@ -105,11 +87,11 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithMaxRetries sets how many times a failed request may be retried
 // (default 2); 0 disables retries. See the README for what is retried.
 func WithMaxRetries(n int) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if n < 0 {
 			return fmt.Errorf("chatflow: WithMaxRetries: negative count %d", n)
 		}
-		c.maxRetries = n
+		c.MaxRetries = n
 		return nil
 	}
 }
@@ -117,22 +99,22 @@ func WithMaxRetries(n int) Option {
 // WithRetryWaitMax caps the wait between two attempts, including a wait
 // asked for by a Retry-After header (default 30s).
 func WithRetryWaitMax(d time.Duration) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if d < 0 {
 			return fmt.Errorf("chatflow: WithRetryWaitMax: negative duration %v", d)
 		}
-		c.retryWaitMax = d
+		c.RetryWaitMax = d
 		return nil
 	}
 }
 
 // WithUserAgent sets the User-Agent header sent with every request.
 func WithUserAgent(ua string) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if err := transport.CheckHeaderValue("User-Agent", ua); err != nil {
 			return err
 		}
-		c.userAgent = ua
+		c.UserAgent = ua
 		return nil
 	}
 }
@@ -140,11 +122,11 @@ func WithUserAgent(ua string) Option {
 // WithRequestEditor adds a function that may change every request before it
 // is sent, after the library has set its own headers.
 func WithRequestEditor(fn RequestEditorFn) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if fn == nil {
 			return errors.New("chatflow: WithRequestEditor: nil function")
 		}
-		c.editors = append(c.editors, fn)
+		c.Editors = append(c.Editors, fn)
 		return nil
 	}
 }
@@ -165,11 +147,11 @@ func WithRequestEditor(fn RequestEditorFn) Option {
 // headers only when the whole answer is ready: use SendMessage, or a longer
 // idle timeout, for runs that take longer.
 func WithIdleTimeout(d time.Duration) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if d < 0 {
 			return fmt.Errorf("chatflow: WithIdleTimeout: negative duration %v", d)
 		}
-		c.idleTimeout = d
+		c.IdleTimeout = d
 		return nil
 	}
 }
@@ -179,11 +161,11 @@ func WithIdleTimeout(d time.Duration) Option {
 // an error matching ErrEventTooLarge. An event's size is its data plus its
 // other lines (event, id and retry fields, comments), line ends not counted.
 func WithMaxEventBytes(n int) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if n <= 0 || n > sse.MaxEventBytesLimit {
 			return fmt.Errorf("chatflow: WithMaxEventBytes: %d is not from 1 to %d", n, sse.MaxEventBytesLimit)
 		}
-		c.maxEventBytes = n
+		c.MaxEventBytes = n
 		return nil
 	}
 }
@@ -195,11 +177,11 @@ func WithMaxEventBytes(n int) Option {
 // Binary downloads (Download) are not limited by it, nor is a stream as a
 // whole (each of its events is bounded by WithMaxEventBytes).
 func WithMaxReplyBytes(n int64) Option {
-	return func(c *config) error {
+	return func(c *options.Config) error {
 		if n <= 0 {
 			return fmt.Errorf("chatflow: WithMaxReplyBytes: %d is not positive", n)
 		}
-		c.maxReplyBytes = n
+		c.MaxReplyBytes = n
 		return nil
 	}
 }
@@ -207,7 +189,7 @@ func WithMaxReplyBytes(n int64) Option {
 // WithLogger logs each HTTP attempt (method, path, status, duration, retry)
 // at debug level, and retries at info level. The API key is never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error { c.logger = l; return nil }
+	return func(c *options.Config) error { c.Logger = l; return nil }
 }
 
 // WithResume sets whether a stream whose connection drops before the run's
@@ -217,7 +199,7 @@ func WithLogger(l *slog.Logger) Option {
 // stream ends with an error matching ErrIncompleteStream. See
 // docs/streaming.md.
 func WithResume(on bool) Option {
-	return func(c *config) error { c.noResume = !on; return nil }
+	return func(c *options.Config) error { c.NoResume = !on; return nil }
 }
 
 // WithAutoStop sets whether a chat run that the caller abandons is stopped
@@ -227,57 +209,18 @@ func WithResume(on bool) Option {
 // timeout of its own. Closing a connection alone does not stop a Dify run.
 // A dropped connection is not an abandonment.
 func WithAutoStop(on bool) Option {
-	return func(c *config) error { c.noAutoStop = !on; return nil }
+	return func(c *options.Config) error { c.NoAutoStop = !on; return nil }
 }
 
 // NewClient returns a client for the chatflow app whose API key is apiKey.
 // It rejects an empty key and a base URL that is not absolute http(s).
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
-	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("chatflow: empty API key")
-	}
-	if strings.ContainsAny(apiKey, "\r\n\t ") {
-		return nil, errors.New("chatflow: API key contains white space or a line break")
-	}
-	cfg := config{
-		baseURL:       DefaultBaseURL,
-		maxRetries:    DefaultMaxRetries,
-		retryWaitMax:  DefaultRetryWaitMax,
-		userAgent:     DefaultUserAgent,
-		idleTimeout:   DefaultIdleTimeout,
-		maxEventBytes: DefaultMaxEventBytes,
-		maxReplyBytes: DefaultMaxReplyBytes,
-	}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	server, err := transport.NormalizeBaseURL(cfg.baseURL, DefaultBaseURL)
+	cfg, tr, err := options.New(apiKey, opts, apiRoutes)
 	if err != nil {
 		return nil, err
 	}
-	editors := make([]func(context.Context, *http.Request) error, len(cfg.editors))
-	for i, e := range cfg.editors {
-		editors[i] = e
-	}
-	c := &Client{cfg: cfg, tr: transport.New(apiKey, transport.Config{
-		BaseURL:       server,
-		HTTPClient:    cfg.httpClient,
-		MaxRetries:    cfg.maxRetries,
-		RetryWaitMax:  cfg.retryWaitMax,
-		IdleTimeout:   cfg.idleTimeout,
-		MaxReplyBytes: cfg.maxReplyBytes,
-		Logger:        cfg.logger,
-		UserAgent:     cfg.userAgent,
-		Editors:       editors,
-		Routes:        apiRoutes,
-		Sleep:         cfg.sleep,
-	})}
-	c.raw, err = gen.NewClient(server, gen.WithHTTPClient(c.tr), gen.WithRequestEditorFn(c.tr.Edit))
+	c := &Client{cfg: cfg, tr: tr}
+	c.raw, err = gen.NewClient(tr.BaseURL(), gen.WithHTTPClient(tr), gen.WithRequestEditorFn(tr.Edit))
 	if err != nil {
 		return nil, fmt.Errorf("chatflow: %w", err)
 	}

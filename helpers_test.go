@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/options"
 	"github.com/difykit/chatflow/internal/spectest"
 	"github.com/difykit/chatflow/internal/transport"
 )
@@ -446,8 +447,8 @@ type sleepFunc func(ctx context.Context, d time.Duration) error
 // each call, if it has one (see waits), and with a timer otherwise.
 // testClient adds it to every client it makes.
 func withContextSleep() Option {
-	return func(c *config) error {
-		c.sleep = func(ctx context.Context, d time.Duration) error {
+	return func(c *options.Config) error {
+		c.Sleep = func(ctx context.Context, d time.Duration) error {
 			if f, ok := ctx.Value(sleepKey{}).(sleepFunc); ok && f != nil {
 				return f(ctx, d)
 			}

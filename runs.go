@@ -100,20 +100,20 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		}
 		return nil, err
 	}
-	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes)
+	s := newStream(cctx, cancel, resp.Body, c.cfg.MaxEventBytes)
 	s.sctx, s.scancel = sctx, scancel
 	s.client, s.user, s.parent = c, user, ctx
 	s.method, s.url = method, where
-	s.maxReply = c.cfg.maxReplyBytes
+	s.maxReply = c.cfg.MaxReplyBytes
 	s.timing.Sent, s.timing.Headers = sent, headers
 	if id := resp.Header.Get("X-Workflow-Run-ID"); id != "" {
 		s.runID.Store(&id)
 	}
-	if opts.resume && !c.cfg.noResume {
+	if opts.resume && !c.cfg.NoResume {
 		s.rs = newResumeState()
 		s.reattachCfg = opts.reattach
 	}
-	if opts.autoStop && !c.cfg.noAutoStop {
+	if opts.autoStop && !c.cfg.NoAutoStop {
 		s.autoStop = true
 		s.segMu.Lock()
 		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
