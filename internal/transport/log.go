@@ -41,3 +41,17 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// logRetry logs, at info level, that attempt+1 failed for reason and that
+// the request is sent again after wait.
+func (d *Doer) logRetry(ctx context.Context, req *http.Request, attempt int, reason string, wait time.Duration) {
+	if d.cfg.Logger == nil {
+		return
+	}
+	d.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "chatflow: retrying",
+		slog.String("method", req.Method),
+		slog.String("path", req.URL.Path),
+		slog.Int("attempt", attempt+1),
+		slog.String("reason", d.sec.Text(reason)),
+		slog.Duration("wait", wait))
+}

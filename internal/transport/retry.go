@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -164,59 +163,21 @@ func (d *Doer) send(req *http.Request) (*http.Response, error) {
 	replayable := retryReplayable(req)
 
 	for attempt := 0; ; attempt++ {
-		actx, acancel := context.WithCancelCause(ctx)
-		attemptReq := req.WithContext(actx)
-		if attempt > 0 {
-			r, err := retryRequest(actx, req)
-			if err != nil {
-				acancel(nil)
-				return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, d.sec.Err(err))
-			}
-			attemptReq = r
-		}
-		a := newAttempt(actx, acancel, d.wd, d.sec, req)
-		if b := attemptReq.Body; a.wd != nil && b != nil && b != http.NoBody {
-			attemptReq.Body = &sendBody{rc: b, a: a}
-		}
 		var start time.Time
 		if d.cfg.Logger != nil {
 			start = time.Now()
 		}
-		resp, err := hc.Do(attemptReq)
-		if err != nil && resp != nil { // a failed redirect; net/http closed the body
-			resp = nil
-		}
+		resp, err := d.try(ctx, req, hc, attempt)
 		status := 0
-		if err != nil {
-			err = attemptError(ctx, actx, err)
-			a.end()
-		} else {
+		if err == nil {
 			status = resp.StatusCode
-			d.sec.Header(resp.Header)
-			resp.Request = req
-			// The watchdog counts every wait for the server below the key
-			// scrubber, streams included: bytes the scrubber holds back
-			// still arrived, so only the server's silence counts.
-			a.headersIn(true)
-			a.setBody(resp)
 		}
 		retry, reason := retryDecision(req.Method, replayable, status, err)
-		if attempt >= retries || ctx.Err() != nil {
-			retry = false
-		}
 		var wait time.Duration
-		if retry {
-			wait = d.backoff(attempt)
-			if resp != nil {
-				if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
-					wait = min(ra, d.cfg.RetryWaitMax)
-				}
-			}
-			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-				// The next attempt could not start in time: give up now
-				// with what this one got.
-				retry = false
-			}
+		if retry && attempt < retries && ctx.Err() == nil {
+			wait, retry = d.retryWait(ctx, attempt, resp)
+		} else {
+			retry = false
 		}
 		d.logAttempt(ctx, req, attempt, status, start, err, retry)
 		if !retry {
@@ -232,18 +193,64 @@ func (d *Doer) send(req *http.Request) (*http.Response, error) {
 		} else {
 			lastErr = d.apiError(req, resp) // reads a bounded part of the body and closes it
 		}
-		if d.cfg.Logger != nil {
-			d.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "chatflow: retrying",
-				slog.String("method", req.Method),
-				slog.String("path", req.URL.Path),
-				slog.Int("attempt", attempt+1),
-				slog.String("reason", d.sec.Text(reason)),
-				slog.Duration("wait", wait))
-		}
+		d.logRetry(ctx, req, attempt, reason, wait)
 		if err := d.sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("chatflow: %s %s: gave up waiting to retry: %w; last attempt: %w", req.Method, req.URL.Path, err, lastErr)
 		}
 	}
+}
+
+// try sends attempt number attempt of req with hc, in a context of its
+// own (a child of ctx, req's context) watched by the idle timeout. A reply
+// comes back with its headers scrubbed and its body bound to the attempt;
+// an error is the attempt's (see attemptError).
+func (d *Doer) try(ctx context.Context, req *http.Request, hc *http.Client, attempt int) (*http.Response, error) {
+	actx, acancel := context.WithCancelCause(ctx)
+	attemptReq := req.WithContext(actx)
+	if attempt > 0 {
+		r, err := retryRequest(actx, req)
+		if err != nil {
+			acancel(nil)
+			return nil, fmt.Errorf("chatflow: %s %s: replaying the request body: %w", req.Method, req.URL.Path, d.sec.Err(err))
+		}
+		attemptReq = r
+	}
+	a := newAttempt(actx, acancel, d.wd, d.sec, req)
+	if b := attemptReq.Body; a.wd != nil && b != nil && b != http.NoBody {
+		attemptReq.Body = &sendBody{rc: b, a: a}
+	}
+	resp, err := hc.Do(attemptReq)
+	if err != nil {
+		// A failed redirect may come with a reply whose body net/http
+		// closed: there is no reply.
+		a.end()
+		return nil, attemptError(ctx, actx, err)
+	}
+	d.sec.Header(resp.Header)
+	resp.Request = req
+	// The watchdog counts every wait for the server below the key
+	// scrubber, streams included: bytes the scrubber holds back still
+	// arrived, so only the server's silence counts.
+	a.headersIn(true)
+	a.setBody(resp)
+	return resp, nil
+}
+
+// retryWait returns the wait before the attempt after attempt, whose reply
+// (nil if none) may ask for one with Retry-After, capped by RetryWaitMax;
+// false when that wait would pass ctx's deadline: the next attempt could
+// not start in time.
+func (d *Doer) retryWait(ctx context.Context, attempt int, resp *http.Response) (time.Duration, bool) {
+	wait := d.backoff(attempt)
+	if resp != nil {
+		if ra := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ra > 0 {
+			wait = min(ra, d.cfg.RetryWaitMax)
+		}
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+		return 0, false
+	}
+	return wait, true
 }
 
 // attemptError says why an attempt failed when its context ended: the idle
