@@ -219,6 +219,14 @@ func newSSEDecoder(rd io.Reader, maxEventBytes int) *sseDecoder {
 	return &sseDecoder{lr: newLineReader(rd, maxEventBytes+lineSlack), max: maxEventBytes}
 }
 
+// forget drops a read error err that the decoder holds, so that reading
+// can go on (after a handed-over read, see handoffReader).
+func (d *sseDecoder) forget(err error) {
+	if d.lr.err == err {
+		d.lr.err = nil
+	}
+}
+
 func (d *sseDecoder) tooLarge() error {
 	return fmt.Errorf("%w (an event of more than %d bytes; see WithMaxEventBytes)", ErrEventTooLarge, d.max)
 }
