@@ -37,6 +37,13 @@ func (s *Stream) abandon(owner bool) {
 	// Events returns, a background stop it started is already known.
 	s.abandonMu.Lock()
 	defer s.abandonMu.Unlock()
+	if owner && s.handoff {
+		// An earlier abandon took the connection from this reader, which
+		// now hands it to the background read for the task id.
+		s.handoff = false
+		s.readOnForTask()
+		return
+	}
 	wasEnded := s.ended.Swap(true)
 	letGo := func() { // close the stream and give up readMu if held
 		s.release(errStreamClosed)
@@ -53,21 +60,42 @@ func (s *Stream) abandon(owner bool) {
 	case task != "":
 		letGo()
 		s.background(func(ctx context.Context) string { return task })
-	case owner && context.Cause(s.ctx) == nil:
+	case owner && !s.closedConn():
 		// The connection is alive and this goroutine may read it: read on
 		// briefly, in the background, until an event carries the task id.
-		s.background(func(ctx context.Context) string {
-			defer s.readMu.Unlock()
-			defer s.release(errStreamClosed)
-			return s.readAheadForTask(ctx)
-		})
+		s.readOnForTask()
 	case s.RunID() != "":
 		letGo()
 		s.background(s.liveTaskID)
+	case s.hr.Load() != nil && !s.closedConn():
+		if s.readMu.TryLock() { // nobody is reading
+			s.readOnForTask()
+			return
+		}
+		// The reader waits for the first events: take the connection
+		// over without closing it. The reader's read returns at once,
+		// and the reader then starts the background read (see above).
+		s.scancel(errStreamClosed)
+		s.handoff = true
+		s.handDone = make(chan struct{})
+		s.bgDone.Store(&s.handDone) // WaitStop waits for the read to come
+		s.hr.Load().interrupt()
 	default:
 		// Neither a task id nor a run id: nothing can be stopped.
 		letGo()
 	}
+}
+
+// readOnForTask reads the connection on, in the background, until an event
+// carries the task id, then stops the run. The calling goroutine holds
+// readMu, which the background read takes over.
+func (s *Stream) readOnForTask() {
+	s.background(func(ctx context.Context) string {
+		defer s.readMu.Unlock()
+		defer s.release(errStreamClosed)
+		s.dec.Forget(errHandedOff)
+		return s.readAheadForTask(ctx)
+	})
 }
 
 // autoStopping reports whether an abandoned stream is to stop its run, and
@@ -76,12 +104,17 @@ func (s *Stream) autoStopping() bool {
 	return s.autoStop && s.client != nil && !s.terminal.Load() && s.stopTaken.CompareAndSwap(false, true)
 }
 
-// background runs, in a goroutine of its own, taskID (which learns the task
-// id) and then the stop request, all within autoStopTimeout and
-// independent of the caller's context (which has often just ended).
+// background runs, in a goroutine of its own, taskID (which learns the
+// task id) and then the stop request, all within autoStopTimeout and
+// independent of the caller's context (which has often just ended). The
+// caller holds abandonMu.
 func (s *Stream) background(taskID func(context.Context) string) {
-	done := make(chan struct{})
-	s.bgDone.Store(&done)
+	done := s.handDone // made by a handoff, which this work ends
+	s.handDone = nil
+	if done == nil {
+		done = make(chan struct{})
+		s.bgDone.Store(&done)
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.sctx), autoStopTimeout)
 	go func() {
 		defer close(done)

@@ -8,6 +8,7 @@ package chatflow
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -426,5 +427,86 @@ func TestWaitStopWaitsForTheBackgroundStop(t *testing.T) {
 	// WaitStop returned: the stop is on the server without more waiting.
 	if got := ss.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
 		t.Errorf("after WaitStop: stop requests %q, want one for %s %s", got, abTask, abUser)
+	}
+}
+
+// TestAutoStopNoRunHeaderCancelWhileWaiting: Dify 1.16.1 names neither the
+// task nor the run in the reply's headers. The caller's context ends while
+// Events waits for the first event: Events returns at once with the
+// context's error, and the library reads on in the background until the
+// task id arrives, then stops the run with the request's user.
+func TestAutoStopNoRunHeaderCancelWhileWaiting(t *testing.T) {
+	leakCheck(t)
+	ss := newStopServer(t)
+	ss.head = nil // nothing until the test lets the run go on
+	ss.tail = []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessage, `,"answer":"Hel"`),
+		abEvent(EventMessageEnd, `,"id":"m1"`), abEvent(EventWorkflowFinished, `,"data":{"status":"stopped"}`)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := ss.stream(t, ctx)
+	<-ss.started
+	ended := make(chan error, 1)
+	go func() {
+		var last error
+		for _, err := range s.Events() {
+			last = err
+		}
+		ended <- last
+	}()
+	cancel()
+	if err := <-ended; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrIncompleteStream) {
+		t.Errorf("Events ended with %v, want context.Canceled", err)
+	}
+	if got := ss.stopList(); len(got) != 0 {
+		t.Fatalf("a stop before the task id was known: %q", got)
+	}
+	close(ss.more) // the run's first events come now
+	if err := s.WaitStop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := ss.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
+		t.Errorf("stop requests %q, want one for %s %s", got, abTask, abUser)
+	}
+	if ss.lookups != 0 {
+		t.Errorf("%d reattaches; the connection itself carries the task id", ss.lookups)
+	}
+}
+
+// TestAutoStopNoRunHeaderCloseWhileWaiting: the same with Close, called
+// from another goroutine while Events waits for the first event, and with
+// a stream nobody reads.
+func TestAutoStopNoRunHeaderCloseWhileWaiting(t *testing.T) {
+	for _, reading := range []bool{true, false} {
+		t.Run(fmt.Sprintf("reading %v", reading), func(t *testing.T) {
+			leakCheck(t)
+			ss := newStopServer(t)
+			ss.head = nil
+			ss.tail = []string{abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`), abEvent(EventMessageEnd, `,"id":"m1"`)}
+			s := ss.stream(t, context.Background())
+			<-ss.started
+			ended := make(chan error, 1)
+			if reading {
+				go func() {
+					var last error
+					for _, err := range s.Events() {
+						last = err
+					}
+					ended <- last
+				}()
+			}
+			s.Close()
+			if reading {
+				if err := <-ended; !errors.Is(err, ErrIncompleteStream) {
+					t.Errorf("Events ended with %v, want ErrIncompleteStream", err)
+				}
+			}
+			close(ss.more)
+			if err := s.WaitStop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := ss.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
+				t.Errorf("stop requests %q, want one for %s %s", got, abTask, abUser)
+			}
+		})
 	}
 }

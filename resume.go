@@ -378,6 +378,7 @@ func (s *Stream) adopt(ns *Stream) error {
 		return cause
 	}
 	s.body, s.dec, s.ctx, s.cancel = ns.body, ns.dec, ns.ctx, ns.cancel
+	s.hr.Store(nil)
 	return nil
 }
 

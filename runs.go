@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/sse"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -68,10 +69,21 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	if ctx == nil {
 		return nil, errors.New("chatflow: nil context")
 	}
+	autoStop := opts.autoStop && !c.cfg.NoAutoStop
 	sctx, scancel := context.WithCancelCause(ctx)
-	cctx, cancel := context.WithCancelCause(sctx)
+	connParent, unlink := sctx, func() bool { return true }
+	var cancel context.CancelCauseFunc
+	if autoStop {
+		// The connection outlives the caller's context: a stream given up
+		// before its task id is known is read on for it (see abandon).
+		// Until the headers arrive, the context ends it as usual.
+		connParent = context.WithoutCancel(sctx)
+		unlink = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
+	}
+	cctx, cancel := context.WithCancelCause(connParent)
 	sent := time.Now()
 	resp, err := send(transport.WithStreamReply(cctx))
+	unlink() // from now on, abandon decides (registered below)
 	if err != nil {
 		cancel(nil)
 		scancel(nil)
@@ -113,8 +125,11 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		s.rs = newResumeState()
 		s.reattachCfg = opts.reattach
 	}
-	if opts.autoStop && !c.cfg.NoAutoStop {
+	if autoStop {
 		s.autoStop = true
+		hr := newHandoffReader(resp.Body)
+		s.hr.Store(hr)
+		s.dec = sse.NewDecoder(hr, c.cfg.MaxEventBytes, knownTypes)
 		s.segMu.Lock()
 		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
 		s.segMu.Unlock()

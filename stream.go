@@ -61,6 +61,10 @@ type Stream struct {
 	dec    *sse.Decoder
 	ctx    context.Context // the connection's request context
 	cancel context.CancelCauseFunc
+	// hr lets the first connection be read on after the caller gave the
+	// stream up before its task id was known (nil once resumed, or
+	// without auto-stop).
+	hr atomic.Pointer[handoffReader]
 
 	// The stream as a whole, across connections: a child of the caller's
 	// context (parent), cancelled by Close.
@@ -87,6 +91,8 @@ type Stream struct {
 	stopAfter func() bool                   // unregisters the auto-stop on the caller's context (guarded by segMu)
 	bgDone    atomic.Pointer[chan struct{}] // closed when the background auto-stop ends
 	abandonMu sync.Mutex                    // one abandon decides at a time (see abandon)
+	handoff   bool                          // the reader hands the connection over when its read returns (abandonMu)
+	handDone  chan struct{}                 // bgDone of the background read the handoff will start (abandonMu)
 
 	// Used only by the reading goroutine.
 	taskKnown      bool
@@ -174,6 +180,12 @@ func (s *Stream) Events() iter.Seq2[Event, error] {
 // finish ends reading: the stream reached its end, or an error that is
 // not the caller's doing. It releases the connection and readMu.
 func (s *Stream) finish() {
+	s.abandonMu.Lock()
+	if s.handoff { // the read that was to be handed over ended the stream
+		s.handoff = false
+		close(s.handDone)
+	}
+	s.abandonMu.Unlock()
 	s.ended.Store(true)
 	s.release(errStreamClosed)
 	s.readMu.Unlock()
@@ -202,6 +214,11 @@ func (s *Stream) next() (Event, error) {
 			return Event{}, io.EOF
 		}
 		raw, err := s.dec.Next()
+		if err == errHandedOff {
+			// The caller gave the stream up; the connection is read on
+			// in the background for the task id (see abandon).
+			return Event{}, incomplete(s.callerCause(context.Cause(s.sctx)))
+		}
 		if err != nil {
 			if err := s.readError(err); err != io.EOF {
 				if s.rs != nil && s.rs.held != nil {
@@ -308,6 +325,9 @@ func (s *Stream) learnIDs(ev Event) {
 		if id := jsonscan.TopLevelString(data, "task_id"); id != "" && id != run {
 			s.taskID.Store(&id)
 			s.taskKnown = true
+			if hr := s.hr.Load(); hr != nil {
+				hr.direct.Store(true) // nothing to hand over any more
+			}
 		}
 	}
 	if s.conversationID == "" {

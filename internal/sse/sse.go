@@ -230,6 +230,15 @@ func NewDecoder(rd io.Reader, maxEventBytes int, names map[string]string) *Decod
 	return &Decoder{lr: newLineReader(rd, maxEventBytes+lineSlack), max: maxEventBytes, names: names}
 }
 
+// Forget drops the read error err if the decoder holds it (it returned
+// it, and returns it again otherwise), so that reading can go on when the
+// reader recovers from it.
+func (d *Decoder) Forget(err error) {
+	if d.lr.err == err {
+		d.lr.err = nil
+	}
+}
+
 func (d *Decoder) tooLarge() error {
 	return fmt.Errorf("%w (an event of more than %d bytes; see WithMaxEventBytes)", ErrEventTooLarge, d.max)
 }
