@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -12,16 +13,16 @@ import (
 // WithKeyword keeps those matching a keyword, WithPageSize sets the page
 // size. A single page is c.API().GetAnnotationListWithResponse.
 func (c *Client) Annotations(ctx context.Context, opts ...ListOption) iter.Seq2[Annotation, error] {
-	cfg := newListConfig(opts)
+	cfg := paging.NewConfig(opts)
 	fetch := func(ctx context.Context, page int) ([]Annotation, bool, error) {
-		params := &gen.GetAnnotationListParams{Page: &page, Limit: &cfg.pageSize, Keyword: ptr(cfg.keyword)}
+		params := &gen.GetAnnotationListParams{Page: &page, Limit: &cfg.PageSize, Keyword: ptr(cfg.Keyword)}
 		r, err := transport.DecodeJSON[gen.AnnotationListResponse](c.raw.GetAnnotationList(ctx, params))
 		if err != nil {
 			return nil, false, err
 		}
 		return r.Data, r.HasMore, nil
 	}
-	return numberedSeq(ctx, 1, fetch, func(a *Annotation) string { return a.ID })
+	return paging.Numbered(ctx, 1, fetch, func(a *Annotation) string { return a.ID })
 }
 
 // CreateAnnotation adds an annotation and returns it with its id.

@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -35,16 +36,16 @@ func (c *Client) AppSite(ctx context.Context) (*AppSite, error) {
 // the sequence ends at the first page with fewer items than the page size.
 // A single page is c.API().GetChatAppFeedbacksWithResponse.
 func (c *Client) AppFeedbacks(ctx context.Context, opts ...ListOption) iter.Seq2[AppFeedback, error] {
-	cfg := newListConfig(opts)
+	cfg := paging.NewConfig(opts)
 	fetch := func(ctx context.Context, page int) ([]AppFeedback, bool, error) {
-		params := &gen.GetChatAppFeedbacksParams{Page: &page, Limit: &cfg.pageSize}
+		params := &gen.GetChatAppFeedbacksParams{Page: &page, Limit: &cfg.PageSize}
 		r, err := transport.DecodeJSON[gen.AppFeedbacksResponse](c.raw.GetChatAppFeedbacks(ctx, params))
 		if err != nil {
 			return nil, false, err
 		}
-		return r.Data, len(r.Data) >= cfg.pageSize, nil
+		return r.Data, len(r.Data) >= cfg.PageSize, nil
 	}
-	return numberedSeq(ctx, 1, fetch, func(f *AppFeedback) string { return f.ID })
+	return paging.Numbered(ctx, 1, fetch, func(f *AppFeedback) string { return f.ID })
 }
 
 // EndUser returns an end user of the app by id (the id the server gave

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -40,7 +41,7 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID, user st
 //
 // A single page is c.API().GetConversationsListWithResponse.
 func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOption) iter.Seq2[Conversation, error] {
-	cfg := newListConfig(opts)
+	cfg := paging.NewConfig(opts)
 	fetch := func(ctx context.Context, cursor string) ([]Conversation, bool, error) {
 		// The hot path of the most common list: the request is built here
 		// (the generated builder costs about 15 allocations more per page)
@@ -49,8 +50,8 @@ func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOpt
 		b.Grow(len(c.tr.BaseURL()) + 64 + len(user) + len(cursor))
 		b.WriteString(c.tr.BaseURL())
 		b.WriteString("conversations?limit=")
-		b.WriteString(strconv.Itoa(cfg.pageSize))
-		for _, p := range [...][2]string{{"user", user}, {"last_id", cursor}, {"sort_by", string(cfg.sortBy)}} {
+		b.WriteString(strconv.Itoa(cfg.PageSize))
+		for _, p := range [...][2]string{{"user", user}, {"last_id", cursor}, {"sort_by", cfg.SortBy}} {
 			if p[1] != "" {
 				b.WriteString("&" + p[0] + "=")
 				b.WriteString(url.QueryEscape(p[1]))
@@ -70,7 +71,7 @@ func (c *Client) Conversations(ctx context.Context, user string, opts ...ListOpt
 		return page.Data, page.HasMore, nil
 	}
 	id := func(v *Conversation) string { return v.ID }
-	return cursorSeq(ctx, fetch, id, lastID(id), false)
+	return paging.Cursor(ctx, fetch, id, paging.LastID(id), false)
 }
 
 // RenameConversation gives a conversation of user a new name and returns
@@ -109,18 +110,18 @@ func (c *Client) renameConversation(ctx context.Context, conversationID string, 
 // at most that many variables is read whole, in one request.
 func (c *Client) ConversationVariables(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[ConversationVariable, error] {
 	if err := transport.CheckID("conversation id", conversationID); err != nil {
-		return errSeq[ConversationVariable](err)
+		return paging.Err[ConversationVariable](err)
 	}
-	cfg := newListConfig(opts)
-	if !cfg.pageSizeSet {
-		cfg.pageSize = MaxPageSize
+	cfg := paging.NewConfig(opts)
+	if !cfg.PageSizeSet {
+		cfg.PageSize = MaxPageSize
 	}
 	fetch := func(ctx context.Context, cursor string) ([]ConversationVariable, bool, error) {
 		params := &gen.GetConversationVariablesParams{
 			User:         ptr(user),
 			LastID:       ptr(cursor),
-			Limit:        &cfg.pageSize,
-			VariableName: ptr(cfg.variableName),
+			Limit:        &cfg.PageSize,
+			VariableName: ptr(cfg.VariableName),
 		}
 		page, err := transport.DecodeJSON[gen.ConversationVariablesResponse](c.raw.GetConversationVariables(ctx, conversationID, params))
 		if err != nil {
@@ -129,8 +130,8 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 		return page.Data, page.HasMore, nil
 	}
 	id := func(v *ConversationVariable) string { return v.ID }
-	all := cursorSeq(ctx, fetch, id, lastID(id), false)
-	name := cfg.variableName
+	all := paging.Cursor(ctx, fetch, id, paging.LastID(id), false)
+	name := cfg.VariableName
 	if name == "" {
 		return all
 	}

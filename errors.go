@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/sse"
 	"github.com/difykit/chatflow/internal/transport"
 )
@@ -75,7 +76,7 @@ var ErrNoAudio = errors.New("chatflow: the server returned no audio")
 
 // ErrPaginationStuck is returned by a list iterator when the server hands
 // out a cursor or a page it already gave: going on would loop forever.
-var ErrPaginationStuck = errors.New("chatflow: the server repeated a page")
+var ErrPaginationStuck = paging.ErrStuck
 
 // WrongEventError is returned by a typed accessor of Event called on an
 // event of another kind, such as NodeStarted on a "message" event.

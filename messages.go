@@ -5,6 +5,7 @@ import (
 	"iter"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -31,15 +32,15 @@ import (
 // A single page is c.API().GetConversationHistoryWithResponse.
 func (c *Client) Messages(ctx context.Context, conversationID, user string, opts ...ListOption) iter.Seq2[Message, error] {
 	if err := transport.CheckID("conversation id", conversationID); err != nil {
-		return errSeq[Message](err)
+		return paging.Err[Message](err)
 	}
-	cfg := newListConfig(opts)
+	cfg := paging.NewConfig(opts)
 	fetch := func(ctx context.Context, cursor string) ([]Message, bool, error) {
 		params := &gen.GetConversationHistoryParams{
 			ConversationID: conversationID,
 			User:           ptr(user),
 			FirstID:        ptr(cursor),
-			Limit:          &cfg.pageSize,
+			Limit:          &cfg.PageSize,
 		}
 		page, err := transport.DecodeJSON[gen.ConversationHistoryResponse](c.raw.GetConversationHistory(ctx, params))
 		if err != nil {
@@ -49,7 +50,7 @@ func (c *Client) Messages(ctx context.Context, conversationID, user string, opts
 	}
 	// The next (older) page ends just before the oldest message of this one.
 	oldest := func(items []Message) string { return items[0].ID }
-	return cursorSeq(ctx, fetch, func(m *Message) string { return m.ID }, oldest, true)
+	return paging.Cursor(ctx, fetch, func(m *Message) string { return m.ID }, oldest, true)
 }
 
 // SendFeedback rates the answer of a message on behalf of user, with an

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -39,23 +40,23 @@ func (c *Client) WorkflowRun(ctx context.Context, workflowRunID string) (*Workfl
 // Keyword and WithPageSize sets the page size. A single page is
 // c.API().GetWorkflowLogsWithResponse.
 func (c *Client) WorkflowLogs(ctx context.Context, filter *WorkflowLogFilter, opts ...ListOption) iter.Seq2[WorkflowLog, error] {
-	cfg := newListConfig(opts)
+	cfg := paging.NewConfig(opts)
 	var base gen.GetWorkflowLogsParams
 	if f := filter; f != nil {
 		base = gen.GetWorkflowLogsParams{Keyword: f.Keyword, Status: f.Status, CreatedAtBefore: f.CreatedAtBefore,
 			CreatedAtAfter: f.CreatedAtAfter, CreatedByEndUserSessionID: f.CreatedByEndUserSessionID, CreatedByAccount: f.CreatedByAccount}
 	}
-	if cfg.keyword != "" {
-		base.Keyword = &cfg.keyword
+	if cfg.Keyword != "" {
+		base.Keyword = &cfg.Keyword
 	}
 	fetch := func(ctx context.Context, page int) ([]WorkflowLog, bool, error) {
 		params := base
-		params.Page, params.Limit = &page, &cfg.pageSize
+		params.Page, params.Limit = &page, &cfg.PageSize
 		r, err := transport.DecodeJSON[gen.WorkflowLogsResponse](c.raw.GetWorkflowLogs(ctx, &params))
 		if err != nil {
 			return nil, false, err
 		}
 		return r.Data, r.HasMore, nil
 	}
-	return numberedSeq(ctx, 1, fetch, func(l *WorkflowLog) string { return l.ID })
+	return paging.Numbered(ctx, 1, fetch, func(l *WorkflowLog) string { return l.ID })
 }
