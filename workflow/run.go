@@ -1,0 +1,354 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"iter"
+	"net/http"
+	"time"
+
+	"github.com/difykit/chatflow"
+	gen "github.com/difykit/chatflow/gen/workflow"
+	"github.com/difykit/chatflow/internal/appstream"
+	"github.com/difykit/chatflow/internal/transport"
+)
+
+// Event is one event of a run's stream: workflow_started, node_started,
+// node_finished, text_chunk, human_input_required, workflow_paused,
+// workflow_finished, ... Its Name and typed accessors (WorkflowFinished,
+// NodeStarted, TextChunk, ...) are chatflow's; workflow events carry no
+// conversation or message id.
+type Event = chatflow.Event
+
+// RunRequest is a run of the app's workflow.
+type RunRequest struct {
+	// Inputs are the start node's variables by name; nil is sent as {}.
+	Inputs map[string]any
+	// User is your id for the end user (required by the server); runs and
+	// files belong to the user that created them.
+	User string
+	// Files are files for the run's system file variable, uploaded
+	// (UploadFile, then chatflow.TransferMethodLocalFile and UploadFileID)
+	// or by URL.
+	Files []chatflow.InputFile
+	// WorkflowID runs that published version of the workflow; empty runs
+	// the published workflow.
+	WorkflowID string
+}
+
+// Result is a gathered run.
+type Result struct {
+	// RunID is the workflow run id (for RunInfo, RunEvents).
+	RunID string
+	// TaskID is the task id of the run (for StopRun while it runs).
+	TaskID string
+	// Status is succeeded, failed, stopped, partial-succeeded, or paused
+	// when the run waits for human input.
+	Status string
+	// Outputs are the end node's outputs.
+	Outputs map[string]any
+	// Error is why the run failed, from workflow_finished.
+	Error string
+	// TotalTokens are the tokens the run used.
+	TotalTokens int
+	// ElapsedTime is the run's duration in seconds, as the server counts it.
+	ElapsedTime float64
+	// Resumed reports that the connection dropped and the stream
+	// reattached to the run.
+	Resumed bool
+	// Paused reports that the run stopped at a Human Input node: submit
+	// Forms (SubmitHumanInputForm), then follow the run with RunEvents.
+	Paused bool
+	// Forms are the human-input forms the paused run waits for.
+	Forms []chatflow.PendingForm
+}
+
+// Run runs the workflow and gathers its result. The request streams on
+// the wire (a blocking call would be cut by proxies on long runs).
+//
+// A failed run is treated as chatflow's SendMessage treats a failed
+// workflow: Run returns the Result (Status "failed", Error) together with
+// the error event that Dify sends after it, an *chatflow.APIError (400
+// invalid_param "Run failed: ..."); when no error event follows, the
+// error is nil and Status says "failed". A stopped run has Status
+// "stopped" and no error. A stream that ends before workflow_finished or
+// workflow_paused, and cannot be resumed, fails with an error matching
+// chatflow.ErrIncompleteStream.
+func (c *Client) Run(ctx context.Context, req RunRequest) (*Result, error) {
+	s, err := c.StreamRun(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return s.Collect()
+}
+
+// StreamRun starts a run and returns its event stream (always
+// response_mode streaming). Read it with Events or Collect; it closes
+// itself at the run's end, and Close before the end stops the run
+// (chatflow.WithAutoStop).
+func (c *Client) StreamRun(ctx context.Context, req RunRequest) (*Stream, error) {
+	body := gen.WorkflowExecutionRequest{
+		Inputs:       req.Inputs,
+		User:         req.User,
+		ResponseMode: gen.WorkflowExecutionRequestResponseModeStreaming,
+	}
+	if body.Inputs == nil {
+		body.Inputs = map[string]any{}
+	}
+	for _, f := range req.Files {
+		body.Files = append(body.Files, gen.InputFile{Type: gen.FileType(f.Type), TransferMethod: gen.TransferMethod(f.TransferMethod),
+			URL: f.URL, UploadFileID: f.UploadFileID})
+	}
+	var send func(context.Context) (*http.Response, error)
+	if req.WorkflowID == "" {
+		send = func(ctx context.Context) (*http.Response, error) {
+			return c.raw.ExecuteWorkflow(ctx, body, acceptEventStream)
+		}
+	} else {
+		if err := transport.CheckID("workflow id", req.WorkflowID); err != nil {
+			return nil, err
+		}
+		send = func(ctx context.Context) (*http.Response, error) {
+			return c.raw.RunWorkflowByID(ctx, req.WorkflowID, body, acceptEventStream)
+		}
+	}
+	return c.open(ctx, req.User, false, send)
+}
+
+// RunEvents follows a run by its id (GET /workflow/{run_id}/events): the
+// events so far (a snapshot the server rebuilds) and then live ones, to
+// workflow_finished. A paused run's stream stays open through its resumed
+// part (continue_on_pause), so that RunEvents continues a run after its
+// human-input form was submitted; it also watches a run another process
+// started. user must be the user that started the run.
+func (c *Client) RunEvents(ctx context.Context, runID, user string) (*Stream, error) {
+	if err := transport.CheckID("workflow run id", runID); err != nil {
+		return nil, err
+	}
+	return c.open(ctx, user, true, func(ctx context.Context) (*http.Response, error) {
+		on := true
+		return c.raw.StreamWorkflowEvents(ctx, runID, &gen.StreamWorkflowEventsParams{User: user, IncludeStateSnapshot: &on, ContinueOnPause: &on}, acceptEventStream)
+	})
+}
+
+// StopRun asks the server to stop a run by its task id (Result.TaskID,
+// Stream.TaskID). The server answers success even for an unknown or
+// finished task.
+func (c *Client) StopRun(ctx context.Context, taskID, user string) error {
+	if err := transport.CheckID("task id", taskID); err != nil {
+		return err
+	}
+	return transport.CheckSuccess(c.raw.StopWorkflowTaskGeneration(ctx, taskID, gen.StopWorkflowTaskGenerationJSONRequestBody{User: user}))
+}
+
+// reattach sends GET /workflow/{run}/events with the state snapshot.
+func (c *Client) reattach(ctx context.Context, runID, user string) (*http.Response, error) {
+	on := true
+	return c.raw.StreamWorkflowEvents(ctx, runID, &gen.StreamWorkflowEventsParams{User: user, IncludeStateSnapshot: &on}, acceptEventStream)
+}
+
+// acceptEventStream asks for an event stream.
+func acceptEventStream(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "text/event-stream")
+	return nil
+}
+
+// open starts a stream with the app's reattach and stop endpoints. A
+// stream that continues on pause ends only at workflow_finished.
+func (c *Client) open(ctx context.Context, user string, continueOnPause bool, send func(context.Context) (*http.Response, error)) (*Stream, error) {
+	terminal := []string{chatflow.EventWorkflowFinished, chatflow.EventWorkflowPaused}
+	if continueOnPause {
+		terminal = terminal[:1]
+	}
+	cfg := appstream.Config{
+		User:           user,
+		MaxEventBytes:  c.cfg.MaxEventBytes,
+		Resume:         !c.cfg.NoResume,
+		AutoStop:       !c.cfg.NoAutoStop,
+		Terminal:       terminal,
+		Incomplete:     chatflow.ErrIncompleteStream,
+		NotEventStream: chatflow.ErrNotEventStream,
+		Stop:           func(ctx context.Context, taskID string) error { return c.StopRun(ctx, taskID, user) },
+		Reattach:       func(ctx context.Context, runID string) (*http.Response, error) { return c.reattach(ctx, runID, user) },
+		RunEnd:         c.runEnd,
+		Sleep:          c.tr.Sleep,
+		Scrub:          c.tr.ScrubError,
+	}
+	s, err := appstream.Open(ctx, cfg, send)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{s: s}, nil
+}
+
+// runEnd rebuilds the final event of a run that cannot be reattached to
+// from its state, once it has ended.
+func (c *Client) runEnd(ctx context.Context, runID string) (string, bool, error) {
+	wr, err := c.RunInfo(ctx, runID)
+	if err != nil {
+		return "", false, err
+	}
+	if wr.Status == "" || wr.Status == "running" {
+		return "", false, nil
+	}
+	head := map[string]any{"event": chatflow.EventWorkflowFinished, "workflow_run_id": runID, "created_at": time.Now().Unix()}
+	data := map[string]any{"id": wr.ID, "status": wr.Status, "outputs": wr.Outputs, "error": wr.Error,
+		"elapsed_time": wr.ElapsedTime, "total_tokens": wr.TotalTokens, "total_steps": wr.TotalSteps,
+		"created_at": wr.CreatedAt, "finished_at": wr.FinishedAt}
+	if wr.Status == "paused" {
+		head["event"] = chatflow.EventWorkflowPaused
+		data["workflow_run_id"] = runID
+	}
+	head["data"] = data
+	b, err := json.Marshal(head)
+	return string(b), err == nil, err
+}
+
+// Stream is the event stream of a run. Read it once, with Events or
+// Collect. It closes itself at the run's end; Close releases it early.
+//
+// A connection that drops before the run's end reattaches to the run
+// (GET /workflow/{run_id}/events) and goes on without repeating an event
+// (unless chatflow.WithResume(false)). A stream given up before the run's
+// end (a break out of Events, Close, or the context's end) stops the run
+// on the server with one stop request carrying the request's user (unless
+// chatflow.WithAutoStop(false)); none is sent after a normal end.
+type Stream struct {
+	s       *appstream.Stream
+	started bool
+}
+
+var errEventsTwice = errors.New("chatflow: the events of a stream can be read only once")
+
+// Events yields the run's events in order; pings are left out. An error
+// ends it: an *chatflow.APIError for an error event, or an error matching
+// chatflow.ErrIncompleteStream when the stream ended early. Breaking out
+// of the loop closes the stream (and stops an unfinished run).
+func (s *Stream) Events() iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		if s.started {
+			yield(Event{}, errEventsTwice)
+			return
+		}
+		s.started = true
+		defer s.s.Close()
+		for {
+			ev, err := s.s.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			if !yield(chatflow.ParseEvent([]byte(ev.Data)), nil) {
+				return
+			}
+		}
+	}
+}
+
+// Collect reads the stream to its end and gathers the Result. On an error
+// it returns what it gathered together with the error (see Run).
+func (s *Stream) Collect() (*Result, error) {
+	r := &Result{}
+	var err error
+	for ev, e := range s.Events() {
+		if e != nil {
+			err = e
+			break
+		}
+		if err = r.add(ev); err != nil {
+			break
+		}
+	}
+	r.RunID, r.TaskID, r.Resumed = s.RunID(), s.TaskID(), s.Resumed()
+	return r, err
+}
+
+// add folds one event into r.
+func (r *Result) add(ev Event) error {
+	switch ev.Name() {
+	case chatflow.EventWorkflowFinished:
+		w, err := ev.WorkflowFinished()
+		if err != nil {
+			return err
+		}
+		if d := w.Data; d != nil {
+			r.Status, r.Outputs, r.Error, r.TotalTokens = d.Status, d.Outputs, d.Error, d.TotalTokens
+			r.ElapsedTime = float64(d.ElapsedTime)
+		}
+		r.Paused = false
+	case chatflow.EventWorkflowPaused:
+		w, err := ev.WorkflowPaused()
+		if err != nil {
+			return err
+		}
+		r.Paused, r.Status = true, "paused"
+		if d := w.Data; d != nil {
+			if d.Outputs != nil {
+				r.Outputs = d.Outputs
+			}
+			r.TotalTokens = d.TotalTokens
+			r.ElapsedTime = float64(d.ElapsedTime)
+			for _, f := range d.HumanInputForms {
+				r.addForm(chatflow.PendingForm{Token: f.FormToken, FormID: f.FormID, NodeID: f.NodeID, NodeTitle: f.NodeTitle,
+					Content: f.FormContent, ExpiresAt: unixTime(f.ExpirationTime)}, false)
+			}
+		}
+	case chatflow.EventHumanInputRequired:
+		h, err := ev.HumanInputRequired()
+		if err != nil {
+			return err
+		}
+		if d := h.Data; d != nil {
+			r.addForm(chatflow.PendingForm{Token: d.FormToken, FormID: d.FormID, NodeID: d.NodeID, NodeTitle: d.NodeTitle,
+				Content: d.FormContent, ExpiresAt: unixTime(d.ExpirationTime), Data: d}, true)
+		}
+	}
+	return nil
+}
+
+// addForm adds f to Forms; replace says whether f replaces a form of the
+// same token (a human_input_required's form is the fuller one).
+func (r *Result) addForm(f chatflow.PendingForm, replace bool) {
+	for i := range r.Forms {
+		if f.Token != "" && r.Forms[i].Token == f.Token {
+			if replace {
+				r.Forms[i] = f
+			}
+			return
+		}
+	}
+	r.Forms = append(r.Forms, f)
+}
+
+// unixTime is t seconds after the epoch, or the zero time for 0.
+func unixTime(t int64) time.Time {
+	if t == 0 {
+		return time.Time{}
+	}
+	return time.Unix(t, 0)
+}
+
+// Close ends the stream and releases its connection; before the run's end
+// it stops the run (see Stream). It may be called more than once.
+func (s *Stream) Close() error { return s.s.Close() }
+
+// RunID returns the workflow run id, once an event carried it.
+func (s *Stream) RunID() string { return s.s.RunID() }
+
+// TaskID returns the run's task id, once an event carried it.
+func (s *Stream) TaskID() string { return s.s.TaskID() }
+
+// Resumed reports whether the stream reattached after a dropped connection.
+func (s *Stream) Resumed() bool { return s.s.Resumed() }
+
+// Stop asks the server to stop the run now (POST
+// /workflows/tasks/{task_id}/stop with the request's user); the stream
+// then ends with workflow_finished, status stopped. It fails with an
+// error matching chatflow.ErrInvalidID while no event has carried the
+// task id.
+func (s *Stream) Stop(ctx context.Context) error { return s.s.Stop(ctx) }
