@@ -1,0 +1,245 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/difykit/chatflow/internal/transport"
+)
+
+// Stopping the runs a caller abandons. Closing a streaming connection does
+// not stop a Dify run: it goes on in a worker and spends tokens until its
+// end. Server.Stop does, with the real task id (from a live event).
+
+const (
+	// autoStopTimeout bounds all the background work of one abandoned
+	// stream: learning the task id and the stop request.
+	autoStopTimeout = 10 * time.Second
+	// readAheadTimeout bounds reading on for the task id after a stream
+	// was abandoned before any event carried it.
+	readAheadTimeout = 3 * time.Second
+)
+
+// errAbandoned ends a connection read ahead for the task id.
+var errAbandoned = errors.New("chatflow: stream abandoned")
+
+// stopper is a stream's auto-stop.
+type stopper struct {
+	on      bool        // stop the run when the stream is abandoned
+	claimed atomic.Bool // the one stop request of the stream was sent or claimed
+	// unwatchCaller unregisters the abandon that the caller's context
+	// ending starts (guarded by the stream's connMu).
+	unwatchCaller func() bool
+	// done is closed when the background work of an abandon has ended.
+	done atomic.Pointer[chan struct{}]
+
+	// decide lets one abandon decide at a time. A reader interrupted
+	// while it waits for the first event hands the connection over
+	// (handingOver) to the background read that handoverDone will end.
+	decide       sync.Mutex
+	handingOver  bool
+	handoverDone chan struct{}
+}
+
+// readEnded tells the stopper that reading ended the stream: a handover
+// it was asked for will not happen.
+func (st *stopper) readEnded() {
+	st.decide.Lock()
+	defer st.decide.Unlock()
+	if st.handingOver {
+		st.handingOver = false
+		close(st.handoverDone)
+	}
+}
+
+// abandon ends a stream that the caller gave up before the run's end, and
+// stops the run on the server unless auto-stop is off, the run has reached
+// a terminal event, or a stop request was sent already. owner reports that
+// the calling goroutine holds readMu, which abandon then releases (or hands
+// over to the background goroutine that reads ahead for the task id).
+func (s *Stream) abandon(owner bool) {
+	// A second abandon (the caller's loop ending while a cancelled
+	// context's abandon runs) waits for the first to decide, so that when
+	// Events returns, a background stop it started is already known.
+	st := &s.stop
+	st.decide.Lock()
+	defer st.decide.Unlock()
+	if owner && st.handingOver {
+		// An earlier abandon took the connection from this reader, which
+		// now hands it to the background read for the task id.
+		st.handingOver = false
+		s.readOnForTask()
+		return
+	}
+	wasEnded := s.ended.Swap(true)
+	letGo := func() { // close the stream and give up readMu if held
+		s.release(errStreamClosed)
+		if owner {
+			s.readMu.Unlock()
+		}
+	}
+	if wasEnded || !s.autoStopping() {
+		letGo()
+		return
+	}
+	task := s.TaskID()
+	c := s.conn.Load()
+	switch {
+	case task != "":
+		letGo()
+		s.background(func(ctx context.Context) string { return task })
+	case owner && !c.cut():
+		// The connection is alive and this goroutine may read it: read on
+		// briefly, in the background, until an event carries the task id.
+		s.readOnForTask()
+	case s.RunID() != "":
+		letGo()
+		s.background(s.liveTaskID)
+	case c.handoff != nil && !c.cut():
+		if s.readMu.TryLock() { // nobody is reading
+			s.readOnForTask()
+			return
+		}
+		// The reader waits for the first events: take the connection
+		// over without closing it. The reader's read returns at once,
+		// and the reader then starts the background read (see above).
+		s.endLife(errStreamClosed)
+		st.handingOver = true
+		done := make(chan struct{})
+		st.handoverDone = done
+		st.done.Store(&done) // WaitStop waits for the read to come
+		c.handoff.interrupt()
+	default:
+		// Neither a task id nor a run id: nothing can be stopped.
+		letGo()
+	}
+}
+
+// readOnForTask reads the connection on, in the background, until an event
+// carries the task id, then stops the run. The calling goroutine holds
+// readMu, which the background read takes over.
+func (s *Stream) readOnForTask() {
+	s.background(func(ctx context.Context) string {
+		defer s.readMu.Unlock()
+		defer s.release(errStreamClosed)
+		s.conn.Load().events.Forget(errHandedOff)
+		return s.readAheadForTask(ctx)
+	})
+}
+
+// autoStopping reports whether an abandoned stream is to stop its run, and
+// claims the one stop request of the stream.
+func (s *Stream) autoStopping() bool {
+	return s.stop.on && !s.terminal.Load() && s.stop.claimed.CompareAndSwap(false, true)
+}
+
+// background runs, in a goroutine of its own, taskID (which learns the
+// task id) and then the stop request, all within autoStopTimeout and
+// independent of the caller's context (which has often just ended). The
+// caller holds stop.decide.
+func (s *Stream) background(taskID func(context.Context) string) {
+	st := &s.stop
+	done := st.handoverDone // made by a handover, which this work ends
+	st.handoverDone = nil
+	if done == nil {
+		done = make(chan struct{})
+		st.done.Store(&done)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.life), autoStopTimeout)
+	go func() {
+		defer close(done)
+		defer cancel()
+		if task := taskID(ctx); task != "" {
+			_ = s.cfg.Server.Stop(ctx, task)
+		}
+	}()
+}
+
+// readAheadForTask reads the current connection on until an event carries
+// the task id, for at most readAheadTimeout; it returns "" when none came,
+// or when the run reached its end.
+func (s *Stream) readAheadForTask(ctx context.Context) string {
+	c, v := s.conn.Load(), s.cfg.Vocabulary
+	stop := context.AfterFunc(ctx, func() { c.cancel(errAbandoned) })
+	defer stop()
+	t := time.AfterFunc(readAheadTimeout, func() { c.cancel(errAbandoned) })
+	defer t.Stop()
+	for {
+		ev, _, ok, err := c.next(v)
+		if c.cut() {
+			return ""
+		}
+		if err != nil {
+			if _, bad := err.(*incompleteError); bad {
+				continue
+			}
+			return ""
+		}
+		if !ok || ev.Name == v.Ping {
+			continue
+		}
+		_, isText := v.Text[ev.Name]
+		s.learnIDs(ev, isText)
+		if v.isTerminal(ev.Name) || ev.Name == v.Error {
+			return "" // the run has ended: nothing to stop
+		}
+		if id := s.TaskID(); id != "" {
+			return id
+		}
+	}
+}
+
+// liveTaskID learns the task id of the stream's run from a live event of
+// the run (a reattach without the state snapshot sends only live events,
+// which carry the real task id), for at most readAheadTimeout.
+func (s *Stream) liveTaskID(ctx context.Context) string {
+	run := s.RunID()
+	if transport.CheckID("workflow run id", run) != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, readAheadTimeout)
+	defer cancel()
+	live, err := Open(ctx, Config{Vocabulary: s.cfg.Vocabulary, Server: s.cfg.Server, Doer: s.cfg.Doer,
+		MaxEventBytes: s.cfg.MaxEventBytes, RunID: run},
+		func(ctx context.Context) (*http.Response, error) {
+			return s.cfg.Server.Reattach(ctx, run, ReattachOptions{LiveOnly: true})
+		})
+	if err != nil {
+		return ""
+	}
+	defer live.Close()
+	for ev, err := range live.Events() {
+		if err != nil {
+			return ""
+		}
+		if id := live.TaskID(); id != "" {
+			return id
+		}
+		if s.cfg.Vocabulary.isTerminal(ev.Name) {
+			return ""
+		}
+	}
+	return ""
+}
+
+// WaitStop waits until the background work that abandoning the stream
+// started (learning the task id and sending the stop request) has ended,
+// or ctx is done. It returns at once when no such work is under way.
+func (s *Stream) WaitStop(ctx context.Context) error {
+	s.stop.decide.Lock() // an abandon deciding right now has started its work after this
+	p := s.stop.done.Load()
+	s.stop.decide.Unlock()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-*p:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
