@@ -92,10 +92,5 @@ func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string,
 			o(&cfg)
 		}
 	}
-	s, err := c.openStream(ctx, user, streamOpts{resume: true, reattach: cfg}, c.workflowEventsRequest(workflowRunID, user, cfg))
-	if err != nil {
-		return nil, err
-	}
-	s.runID.Store(&workflowRunID)
-	return s, nil
+	return c.openStream(ctx, user, streamOpts{resume: true, reattach: cfg, runID: workflowRunID}, c.workflowEventsRequest(workflowRunID, user, cfg))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/jsonscan"
+	"github.com/difykit/chatflow/internal/stream"
 )
 
 // Reply is a chat reply collected from a stream by Collect or SendMessage.
@@ -181,19 +182,17 @@ func (s *Stream) Collect() (*Reply, error) {
 	if r.WorkflowRunID == "" {
 		r.WorkflowRunID = s.RunID()
 	}
-	if s.rs != nil {
-		r.Resumed = s.rs.resumes > 0
-		if s.rs.reattached {
-			sawText = s.rs.sawText
-		}
+	rec := s.run.Recovery()
+	r.Resumed = rec.Resumes > 0
+	if rec.Reattached {
+		sawText = rec.SawText
 	}
 	// The answer is not in the events: a reattach to an ended run, or a
 	// resume whose text has a gap the stored message could not fill.
-	gap := s.rs != nil && s.rs.gap && !s.rs.fromStore
-	if a, ok := r.Outputs["answer"].(string); ok && a != "" && (!sawText || gap) && err == nil {
+	if a, ok := r.Outputs["answer"].(string); ok && a != "" && (!sawText || rec.TextGap) && err == nil {
 		r.Answer, r.AnswerFromOutputs = a, true
 	}
-	r.Timing = s.timing
+	r.Timing = s.Timing()
 	return r, err
 }
 
@@ -345,3 +344,8 @@ func unixTime(sec int64) time.Time {
 	}
 	return time.Unix(sec, 0)
 }
+
+// ReasonResumed is the reason of the message_replace event that a resumed
+// stream yields to carry the answer the server stored, when the text
+// yielded before was not the whole answer.
+const ReasonResumed = stream.ReasonResumed

@@ -361,7 +361,7 @@ func (s *Stream) dropError(err error) error {
 		if s.terminal.Load() {
 			return io.EOF
 		}
-		return &incompleteError{detail: "the stream ended without " + strings.Join(s.cfg.Vocabulary.Terminal, ", ")}
+		return &incompleteError{detail: "the stream ended without " + orList(s.cfg.Vocabulary.Terminal)}
 	}
 	cause := s.callerCause(context.Cause(s.life))
 	if cause == nil {
@@ -378,6 +378,14 @@ func (s *Stream) dropError(err error) error {
 		return &incompleteError{cause: err, detail: "the stream was cut off inside an event (unexpected EOF)"}
 	}
 	return incomplete(err)
+}
+
+// orList returns "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // callerCause returns cause, unless it is errStreamClosed and the caller's
