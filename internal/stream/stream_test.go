@@ -86,7 +86,9 @@ func (s *server) Reattach(ctx context.Context, runID string, opts ReattachOption
 	return eventStream(strings.NewReader(s.reattach[s.reattachN-1])), nil
 }
 
-func (s *server) RunState(ctx context.Context, runID string) (RunState, error) { return s.runState, nil }
+func (s *server) RunState(ctx context.Context, runID string) (RunState, error) {
+	return s.runState, nil
+}
 
 func (s *server) StoredAnswer(ctx context.Context, conversationID, messageID string) (string, bool) {
 	return "", false
