@@ -145,7 +145,7 @@ func (s *Server) sendChatMessage(c *call) {
 		conv.useq = conv.cseq
 		for _, v := range s.cfg.variables {
 			conv.vars = append(conv.vars, &variable{
-				id: s.st.newID(), name: v.Name, valueType: v.ValueType, value: v.Value,
+				id: s.st.newID(), name: v.Name, valueType: v.ValueType, value: jsonValue(v.Value),
 				description: v.Description, created: now.Unix(), updated: now.Unix(), seq: s.st.next(),
 			})
 		}

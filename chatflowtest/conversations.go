@@ -209,7 +209,11 @@ func (s *Server) updateChatConversationVariable(c *call) {
 			"Type mismatch: variable '"+v.name+"' expects "+v.valueType+", but got "+jsonType(value)+" type")
 		return
 	}
-	v.value = value
+	var raw struct {
+		Value json.RawMessage `json:"value"`
+	}
+	_ = json.Unmarshal(c.body, &raw) // c.json decoded the same body
+	v.value = raw.Value
 	v.updated = s.cfg.now().Unix()
 	writeJSON(c.w, http.StatusOK, v.json())
 }

@@ -6,7 +6,8 @@
 // end user the way a Dify server does: conversations are created by the
 // first chat message and visible only to their user, messages page
 // backwards, files, feedback, annotations and conversation variables are
-// stored. Every request is checked against the API description in package
+// stored; a variable's value is answered as Python's str() of it, as Dify
+// does (see Variable). Every request is checked against the API description in package
 // openapi; what the description rejects is answered with 400 invalid_param,
 // or with 422 unprocessable_entity (a JSON array of field errors as the
 // message) on the endpoints newer servers validate that way: GET /messages,
@@ -144,10 +145,18 @@ type config struct {
 
 // Variable declares a conversation variable that every new conversation
 // starts with (see WithVariables).
+//
+// Like Dify, the server answers a variable's value as a string: Python's
+// str() of the stored value (42 is "42", true is "True", {"a": 1} is
+// "{'a': 1}", a string is itself), or null. Value is stored as its JSON
+// encoding: a whole number (such as int 3, or float64 3) renders as a
+// Python int ("3"), a number with a fraction as a Python float ("4.5"). A
+// value set with PUT keeps the literal the client sent, so 1.0 renders
+// "1.0", as Dify keeps ints and floats apart.
 type Variable struct {
 	Name        string
 	ValueType   string // string, number, object, boolean, array[string], array[number], array[object]
-	Value       any
+	Value       any    // the initial value; anything encoding/json can encode
 	Description string
 }
 
