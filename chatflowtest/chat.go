@@ -224,9 +224,8 @@ func (s *Server) sendChatMessage(c *call) {
 		return
 	}
 
-	h := c.w.Header()
-	h.Set("X-Workflow-Run-ID", rn.id)
-	h.Set("Access-Control-Expose-Headers", "X-Workflow-Run-ID")
+	// Like Dify 1.16.1, no header names the run: the client learns the run
+	// id from the first event (workflow_started).
 	startStream(c.w)
 	if s.cfg.earlyPing {
 		em.ping()

@@ -49,7 +49,10 @@ var scenarios = []scenario{{
 			}},
 		{name: "streaming chat", method: "POST", path: "/chat-messages", body: `{"inputs":{},"query":"more","user":"sam","conversation_id":"{conv}","response_mode":"streaming"}`, status: 200,
 			save: func(_ map[string]any, evs []event, h http.Header, vars map[string]string) {
-				vars["run"] = h.Get("X-Workflow-Run-ID")
+				if h.Get("X-Workflow-Run-ID") != "" {
+					panic("the fake sent X-Workflow-Run-ID, which Dify 1.16.1 never sends")
+				}
+				vars["run"] = evs[0].data["workflow_run_id"].(string)
 				vars["task"] = evs[0].data["task_id"].(string)
 			}},
 		{name: "malformed conversation id", method: "POST", path: "/chat-messages", body: `{"inputs":{},"query":"q","user":"sam","conversation_id":"12"}`, status: 400, code: "invalid_param", invalid: true},

@@ -412,9 +412,9 @@ func (s *Server) SetEventDelay(d time.Duration) {
 // events (pings not counted): the server drops the connection without a
 // terminal event and without ending the HTTP response properly. The run
 // itself goes on and completes, as on a real server: a client can reattach
-// with GET /workflow/{id}/events (the run id is in the X-Workflow-Run-ID
-// header and in every workflow event) and find the stored answer with GET
-// /messages.
+// with GET /workflow/{id}/events (the run id is in every workflow event,
+// from the first, workflow_started; no header names it, as on Dify 1.16.1)
+// and find the stored answer with GET /messages.
 func (s *Server) CutStreamAfter(k int) {
 	s.mu.Lock()
 	s.fault.cut = &streamCut{after: k, abort: true}
