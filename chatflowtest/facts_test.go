@@ -42,31 +42,78 @@ func TestVariablesFilterAndPaging(t *testing.T) {
 	}
 }
 
-func TestValidationErrors422(t *testing.T) {
+// TestValidationStatus: by default (Dify 1.16.1) every failed validation is
+// 400 invalid_param with a readable message; WithValidationStatus(422)
+// makes exactly the endpoints later source validates with a decorator
+// answer 422 unprocessable_entity with a JSON array of field errors.
+func TestValidationStatus(t *testing.T) {
 	t.Parallel()
-	s := newServer(t)
-	cid := chat(t, s, "wes", "", "hi")["conversation_id"].(string)
-	for _, path := range []string{
-		"/messages?user=wes&conversation_id=" + cid + "&limit=0",
-		"/messages?user=wes",
-		"/app/feedbacks?limit=1000",
-		"/apps/annotations?limit=abc",
-	} {
-		v := wantError(t, do(t, s, "GET", path, nil), 422, "unprocessable_entity")
-		var fe []map[string]any
-		if err := json.Unmarshal([]byte(v["message"].(string)), &fe); err != nil || len(fe) == 0 {
-			t.Errorf("%s: message %q is not a JSON array of field errors", path, v["message"])
+	const ann = "/apps/annotations/00000000-0000-4000-8000-000000000001"
+	type bad struct{ method, path, body string }
+	// One invalid request for each endpoint that later source validates
+	// with a decorator.
+	decorated := []bad{
+		{"GET", "/messages?user=wes&conversation_id={conv}&limit=0", ""},
+		{"GET", "/messages?user=wes", ""},
+		{"POST", "/messages/{msg}/feedbacks", `{"rating":"great","user":"wes"}`},
+		{"GET", "/app/feedbacks?limit=1000", ""},
+		{"GET", "/apps/annotations?limit=abc", ""},
+		{"POST", "/apps/annotations", `{"question":"q"}`},
+		{"PUT", ann, `{"question":1,"answer":"a"}`},
+		{"POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"p"}`},
+		{"POST", "/apps/annotation-reply/sideways", `{"embedding_provider_name":"p","embedding_model_name":"m"}`},
+		{"GET", "/apps/annotation-reply/sideways/status/00000000-0000-4000-8000-000000000002", ""},
+	}
+	// Elsewhere it is 400 invalid_param in both modes.
+	others := []bad{
+		{"GET", "/conversations?user=wes&limit=0", ""},
+		{"GET", "/conversations/{conv}/variables?user=wes&limit=0", ""},
+		{"GET", "/workflows/logs?status=running", ""},
+		{"GET", "/workflows/logs?status=nope", ""},
+		{"POST", "/conversations/{conv}/name", `{"user":"wes","name":5}`},
+	}
+	for _, mode := range []int{0, 400, 422} {
+		var opts []chatflowtest.Option
+		if mode != 0 {
+			opts = append(opts, chatflowtest.WithValidationStatus(mode))
 		}
-	}
-	wantError(t, do(t, s, "POST", "/apps/annotations", `{"question":"q"}`), 422, "unprocessable_entity")
-	wantError(t, do(t, s, "PUT", "/apps/annotations/00000000-0000-4000-8000-000000000001", `{"question":1,"answer":"a"}`), 422, "unprocessable_entity")
-	// Elsewhere it stays 400 invalid_param.
-	wantError(t, do(t, s, "GET", "/conversations?user=wes&limit=0", nil), 400, "invalid_param")
-	for _, st := range []string{"running", "paused", "partial-succeeded", "nope"} {
-		wantError(t, doUnchecked(t, s, "GET", "/workflows/logs?status="+st, nil, "Bearer "+s.APIKey, ""), 400, "invalid_param")
-	}
-	for _, st := range []string{"succeeded", "failed", "stopped"} {
-		wantStatus(t, do(t, s, "GET", "/workflows/logs?status="+st, nil), 200)
+		s := newServer(t, opts...)
+		v := chat(t, s, "wes", "", "hi")
+		fill := strings.NewReplacer("{conv}", v["conversation_id"].(string), "{msg}", v["message_id"].(string))
+		check := func(b bad, want int) {
+			t.Helper()
+			ct := ""
+			var body any
+			if b.body != "" {
+				ct, body = "application/json", b.body
+			}
+			r := doUnchecked(t, s, b.method, fill.Replace(b.path), body, "Bearer "+s.APIKey, ct)
+			if want == 422 {
+				e := wantError(t, r, 422, "unprocessable_entity")
+				var fe []map[string]any
+				if err := json.Unmarshal([]byte(e["message"].(string)), &fe); err != nil || len(fe) == 0 || fe[0]["loc"] == nil || fe[0]["msg"] == nil {
+					t.Errorf("mode %d, %s %s: message %q is not a JSON array of field errors", mode, b.method, b.path, e["message"])
+				}
+				return
+			}
+			e := wantError(t, r, 400, "invalid_param")
+			if msg, _ := e["message"].(string); msg == "" || strings.HasPrefix(msg, "[") {
+				t.Errorf("mode %d, %s %s: message %q, want a readable message", mode, b.method, b.path, msg)
+			}
+		}
+		for _, b := range decorated {
+			want := 400
+			if mode == 422 {
+				want = 422
+			}
+			check(b, want)
+		}
+		for _, b := range others {
+			check(b, 400)
+		}
+		for _, st := range []string{"succeeded", "failed", "stopped"} {
+			wantStatus(t, do(t, s, "GET", "/workflows/logs?status="+st, nil), 200)
+		}
 	}
 }
 

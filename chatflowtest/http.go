@@ -196,9 +196,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// validation422 lists the operations whose parameters newer Dify servers
-// validate with a decorator: a bad query or body is 422
-// unprocessable_entity there, with a JSON array of field errors.
+// validation422 lists the operations whose parameters later Dify source
+// validates with a decorator: with WithValidationStatus(422) a bad query or
+// body is 422 unprocessable_entity there, with a JSON array of field errors.
 var validation422 = map[string]bool{
 	"getConversationHistory":                  true,
 	"postChatMessageFeedback":                 true,
@@ -317,7 +317,7 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 	vr.Body = io.NopCloser(bytes.NewReader(vbody))
 	vr.ContentLength = int64(len(vbody))
 	if err := spectest.ValidateRequest(vr, Prefix); err != nil {
-		if validation422[c.op] {
+		if s.cfg.validation422 && validation422[c.op] {
 			writeError(c.w, http.StatusUnprocessableEntity, "unprocessable_entity", fieldErrors(err))
 		} else {
 			writeError(c.w, http.StatusBadRequest, "invalid_param", validationMessage(err))

@@ -1,19 +1,22 @@
 // Package chatflowtest is an in-memory fake of Dify's chatflow Service API,
 // for tests (of this module and of programs in any language) and for demos.
 //
-// The fake follows the newest Dify server behaviour described in the
-// project's server facts, not only the published spec. It keeps state per
-// end user the way a Dify server does: conversations are created by the
-// first chat message and visible only to their user, messages page
-// backwards, files, feedback, annotations and conversation variables are
-// stored; a variable's value is answered as Python's str() of it, as Dify
-// does (see Variable). Every request is checked against the API description in package
-// openapi; what the description rejects is answered with 400 invalid_param,
-// or with 422 unprocessable_entity (a JSON array of field errors as the
-// message) on the endpoints newer servers validate that way: GET /messages,
-// message feedbacks, app feedbacks and the annotation endpoints. Answers are
-// deterministic: the answer to a query echoes it, streamed one token per
-// message event inside a realistic chatflow run.
+// The fake behaves like the released Dify server (1.16.1) as described in
+// the project's server facts, not only like the published spec; options
+// switch on what later server source does. It keeps state per end user the
+// way a Dify server does: conversations are created by the first chat
+// message and visible only to their user, messages page backwards, files,
+// feedback, annotations and conversation variables are stored; a
+// variable's value is answered as Python's str() of it, as Dify does (see
+// Variable). Every request is checked against the API description in
+// package openapi; what the description rejects is answered with 400
+// invalid_param, as Dify 1.16.1 does everywhere. WithValidationStatus(422)
+// makes the endpoints that later Dify source validates with a decorator
+// (GET /messages, message feedbacks, app feedbacks and the annotation
+// endpoints) answer 422 unprocessable_entity instead, with a JSON array of
+// field errors as the message. Answers are deterministic: the answer to a
+// query echoes it, streamed one token per message event inside a realistic
+// chatflow run.
 //
 // # Runs
 //
@@ -141,6 +144,7 @@ type config struct {
 	variables      []Variable
 	suggestions    []string
 	openingMessage string
+	validation422  bool // WithValidationStatus(422)
 }
 
 // Variable declares a conversation variable that every new conversation
@@ -261,6 +265,19 @@ func WithReattachIdleTimeout(d time.Duration) Option {
 // starts with.
 func WithVariables(vars ...Variable) Option {
 	return func(c *config) { c.variables = append([]Variable(nil), vars...) }
+}
+
+// WithValidationStatus chooses how the endpoints that newer Dify source
+// validates with a decorator (GET /messages, POST /messages/{id}/feedbacks,
+// GET /app/feedbacks and every annotation endpoint) answer a request that
+// fails validation. The default, 400, answers 400 invalid_param with a
+// readable message, like Dify 1.16.1 does on every endpoint; 422 answers
+// those endpoints with 422 unprocessable_entity whose message is a JSON
+// array of field errors (objects with loc, msg and type), like the later
+// source. Other endpoints answer 400 invalid_param either way. Any status
+// other than 422 means 400.
+func WithValidationStatus(status int) Option {
+	return func(c *config) { c.validation422 = status == http.StatusUnprocessableEntity }
 }
 
 // WithSuggestedQuestions sets what /messages/{id}/suggested answers.
