@@ -40,6 +40,32 @@ func TestVariablesFilterAndPaging(t *testing.T) {
 	if len(p2["data"].([]any)) != 0 || p2["has_more"] != false {
 		t.Errorf("second page = %v, want empty (same created_at)", p2)
 	}
+
+	// last_id is looked up among the variables the filter selects: an
+	// unknown id, or one the filter leaves out, is 400 invalid_param with
+	// an empty message (Dify 1.16.1), not 404.
+	ids := map[string]string{}
+	for _, v := range do(t, s, "GET", base+"&limit=100", nil).json(t)["data"].([]any) {
+		m := v.(map[string]any)
+		ids[m["name"].(string)] = m["id"].(string)
+	}
+	for _, path := range []string{
+		base + "&last_id=00000000-0000-4000-8000-00000000beef",
+		base + "&variable_name=name&last_id=" + ids["topic"],
+		base + "&variable_name=TOPIC&last_id=" + ids["user_name"],
+	} {
+		e := wantError(t, do(t, s, "GET", path, nil), 400, "invalid_param")
+		if e["message"] != "" {
+			t.Errorf("%s: message %q, want empty", path, e["message"])
+		}
+	}
+	for _, path := range []string{
+		base + "&variable_name=name&last_id=" + ids["user_name"],
+		base + "&variable_name=TOPIC&last_id=" + ids["topic"],
+		base + "&last_id=" + ids["topic"],
+	} {
+		wantStatus(t, do(t, s, "GET", path, nil), 200)
+	}
 }
 
 // TestValidationStatus: by default (Dify 1.16.1) every failed validation is
