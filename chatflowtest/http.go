@@ -106,6 +106,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: rw}
 	w := http.ResponseWriter(sw)
+	if r.ContentLength != 0 {
+		// A request with a body. Until readRequest has read it, a reply
+		// (401, 404, 405, ...) closes the connection: net/http would
+		// otherwise read the unread body, without any deadline, before
+		// sending the reply and again before reusing the connection, so a
+		// body that never comes kept the connection open for ever. The
+		// deadline bounds every read of the body, by the handler or by
+		// net/http after it.
+		_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(s.cfg.timeouts.ReadBody))
+		w.Header().Set("Connection", "close")
+	}
 	path := r.URL.EscapedPath()
 	if !strings.HasPrefix(path, Prefix+"/") {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
@@ -232,9 +243,9 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 	if isForm {
 		limit = s.maxUploadBody()
 	}
-	// The body must arrive in time; the reply may take as long as it needs.
-	rc := http.NewResponseController(c.w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.timeouts.ReadBody))
+	// The body must arrive in time (serveHTTP set the read deadline, and
+	// Connection: close for a reply sent before the body was read); the
+	// reply may take as long as it needs.
 	body, err := io.ReadAll(http.MaxBytesReader(c.w, r.Body, limit))
 	if err != nil {
 		// The rest of the body is not read: the connection must not be
@@ -251,7 +262,11 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		}
 		return false
 	}
-	_ = rc.SetReadDeadline(time.Time{})
+	if r.ContentLength != 0 {
+		// The body is whole: the connection may serve further requests.
+		_ = http.NewResponseController(c.w).SetReadDeadline(time.Time{})
+		c.w.Header().Del("Connection")
+	}
 	c.body = body
 	// Endpoints with a JSON or form body read user there only.
 	if !isJSON && !isForm {
