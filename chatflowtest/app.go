@@ -10,50 +10,6 @@ import (
 	"strings"
 )
 
-// handlers serve the operations of the API description by operationId.
-var handlers = map[string]func(*Server, *call){
-	"sendChatMessage":                         (*Server).sendChatMessage,
-	"stopChatMessageGeneration":               (*Server).stopChatMessageGeneration,
-	"getSuggestedQuestions":                   (*Server).getSuggestedQuestions,
-	"uploadChatFile":                          (*Server).uploadChatFile,
-	"previewChatFile":                         (*Server).previewChatFile,
-	"getEndUserChat":                          (*Server).getEndUser,
-	"postChatMessageFeedback":                 (*Server).postFeedback,
-	"getChatAppFeedbacks":                     (*Server).getAppFeedbacks,
-	"getConversationsList":                    (*Server).getConversationsList,
-	"getConversationHistory":                  (*Server).getConversationHistory,
-	"getConversationVariables":                (*Server).getConversationVariables,
-	"renameConversation":                      (*Server).renameConversation,
-	"updateChatConversationVariable":          (*Server).updateChatConversationVariable,
-	"deleteConversation":                      (*Server).deleteConversation,
-	"audioToText":                             (*Server).audioToText,
-	"textToAudioChat":                         (*Server).textToAudio,
-	"getChatAppInfo":                          (*Server).getInfo,
-	"getChatAppParameters":                    (*Server).getParameters,
-	"getChatAppMeta":                          (*Server).getMeta,
-	"getChatWebAppSettings":                   (*Server).getSite,
-	"createAnnotation":                        (*Server).createAnnotation,
-	"getAnnotationList":                       (*Server).getAnnotationList,
-	"updateAnnotation":                        (*Server).updateAnnotation,
-	"deleteAnnotation":                        (*Server).deleteAnnotation,
-	"initialAnnotationReplySettings":          (*Server).annotationReply,
-	"getInitialAnnotationReplySettingsStatus": (*Server).annotationReplyStatus,
-	"getWorkflowRunDetail":                    (*Server).getWorkflowRun,
-	"getWorkflowLogs":                         (*Server).getWorkflowLogs,
-	"getChatflowHumanInputForm":               (*Server).getHumanInputForm,
-	"submitChatflowHumanInputForm":            (*Server).submitHumanInputForm,
-	"streamWorkflowEvents":                    (*Server).streamWorkflowEvents,
-}
-
-// prechecks are the server's own checks that come before validation
-// against the description, because the server answers them with its own
-// codes.
-var prechecks = map[string]func(*Server, *call) bool{
-	"uploadChatFile":  (*Server).checkUpload,
-	"audioToText":     (*Server).checkAudio,
-	"getWorkflowLogs": (*Server).checkWorkflowLogs,
-}
-
 func (s *Server) checkUpload(c *call) bool {
 	files := c.form.files["file"]
 	switch {

@@ -46,28 +46,7 @@ type formFile struct {
 	data              []byte
 }
 
-// uuidParams are the path parameters Dify routes through its UUID converter:
-// anything else there is a route-level 404.
-var uuidParams = map[string]bool{
-	"conversation_id": true,
-	"variable_id":     true,
-	"message_id":      true,
-	"file_id":         true,
-	"end_user_id":     true,
-	"annotation_id":   true,
-	"job_id":          true,
-}
-
 var uuidShape = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
-
-// userRequired lists the operations that reject a request without user.
-var userRequired = map[string]bool{
-	"sendChatMessage":           true,
-	"stopChatMessageGeneration": true,
-	"postChatMessageFeedback":   true,
-	"getSuggestedQuestions":     true,
-	"streamWorkflowEvents":      true,
-}
 
 const notFoundMessage = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
 
@@ -141,8 +120,9 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 		return
 	}
-	for name, v := range params {
-		if uuidParams[name] && !uuidShape.MatchString(v) {
+	op := operations[rt.Operation.OperationID]
+	for _, name := range op.uuidParams {
+		if !uuidShape.MatchString(params[name]) {
 			writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 			return
 		}
@@ -155,7 +135,7 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
-	if !s.readRequest(c, rt) {
+	if !s.readRequest(c, rt, op) {
 		return
 	}
 	// The user is in the log before the handler acts: a test that sees the
@@ -179,12 +159,11 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h := handlers[c.op]
-	if h == nil {
+	if op.serve == nil {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 		return
 	}
-	h(s, c)
+	op.serve(s, c)
 }
 
 // authorize checks the Authorization header the way Dify does.
@@ -207,31 +186,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// validation422 lists the operations whose parameters later Dify source
-// validates with a decorator: with WithValidationStatus(422) a bad query or
-// body is 422 unprocessable_entity there, with a JSON array of field errors.
-var validation422 = map[string]bool{
-	"getConversationHistory":                  true,
-	"postChatMessageFeedback":                 true,
-	"getChatAppFeedbacks":                     true,
-	"createAnnotation":                        true,
-	"getAnnotationList":                       true,
-	"updateAnnotation":                        true,
-	"deleteAnnotation":                        true,
-	"initialAnnotationReplySettings":          true,
-	"getInitialAnnotationReplySettingsStatus": true,
-}
-
-// lenientQuery lists query parameters that the server reads leniently (a
-// flag is true only for the literal "true", in any case; anything else is
-// false, never an error), so they are left out of validation.
-var lenientQuery = map[string][]string{
-	"streamWorkflowEvents": {"include_state_snapshot", "continue_on_pause"},
-}
-
 // readRequest reads the body, finds the user, applies the server's own
 // checks and validates the request against the API description.
-func (s *Server) readRequest(c *call, rt *routers.Route) bool {
+func (s *Server) readRequest(c *call, rt *routers.Route, op operation) bool {
 	r := c.r
 	var rb *openapi3.RequestBody
 	if rt.Operation.RequestBody != nil {
@@ -301,11 +258,11 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		c.user = c.form.values["user"]
 	}
 
-	if userRequired[c.op] && c.user == "" {
+	if op.userRequired && c.user == "" {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "Arg user must be provided.")
 		return false
 	}
-	if pre := prechecks[c.op]; pre != nil && !pre(s, c) {
+	if op.precheck != nil && !op.precheck(s, c) {
 		return false
 	}
 
@@ -320,9 +277,9 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		}
 	}
 	vr := r.Clone(r.Context())
-	if names := lenientQuery[c.op]; len(names) > 0 {
+	if len(op.lenientQuery) > 0 {
 		q := vr.URL.Query()
-		for _, n := range names {
+		for _, n := range op.lenientQuery {
 			q.Del(n)
 		}
 		u := *vr.URL
@@ -332,7 +289,7 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 	vr.Body = io.NopCloser(bytes.NewReader(vbody))
 	vr.ContentLength = int64(len(vbody))
 	if err := spectest.ValidateRequest(vr, Prefix); err != nil {
-		if s.cfg.validation422 && validation422[c.op] {
+		if s.cfg.validation422 && op.decorated {
 			writeError(c.w, http.StatusUnprocessableEntity, "unprocessable_entity", fieldErrors(err))
 		} else {
 			writeError(c.w, http.StatusBadRequest, "invalid_param", validationMessage(err))

@@ -246,7 +246,7 @@ func WithMaxJSONBody(n int64) Option { return func(c *config) { c.maxJSONBody = 
 // long a reply (a stream) may last. A zero field takes its default.
 type Timeouts struct {
 	ReadHeader time.Duration // to receive a request's headers (default 10s)
-	ReadBody   time.Duration // to receive a request's body (default 2 minutes)
+	ReadBody   time.Duration // to receive a request's body, whether or not it is refused before it is read (default 2 minutes); then the connection is closed
 	Idle       time.Duration // an idle keep-alive connection stays open (default 60s)
 }
 
