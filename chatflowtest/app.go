@@ -287,9 +287,13 @@ func (s *Server) textToAudio(c *call) {
 }
 
 func (s *Server) getInfo(c *call) {
+	name := map[string]string{
+		ModeAdvancedChat: "Fake chatflow", ModeWorkflow: "Fake workflow", ModeCompletion: "Fake text generator",
+		ModeChat: "Fake chatbot", ModeAgentChat: "Fake agent",
+	}[s.cfg.mode]
 	writeJSON(c.w, http.StatusOK, map[string]any{
-		"name": "Fake chatflow", "description": "An in-memory fake of a Dify chatflow app.",
-		"tags": []string{}, "mode": "advanced-chat", "author_name": "chatflowtest",
+		"name": name, "description": "An in-memory fake of a Dify " + s.cfg.mode + " app.",
+		"tags": []string{}, "mode": s.cfg.mode, "author_name": "chatflowtest",
 	})
 }
 
@@ -622,7 +626,12 @@ func (s *Server) snapshotLocked(rn *run) []map[string]any {
 	if m != nil {
 		answer = m.answer
 	}
+	chat := s.cfg.mode != ModeWorkflow
 	ev := func(name string) map[string]any {
+		if !chat {
+			// A workflow app's events name no conversation or message.
+			return map[string]any{"event": name, "task_id": rn.id}
+		}
 		return map[string]any{
 			"event": name, "task_id": rn.id, "conversation_id": rn.conv, "message_id": rn.message,
 			"created_at": now,
@@ -633,10 +642,13 @@ func (s *Server) snapshotLocked(rn *run) []map[string]any {
 	started["data"] = map[string]any{
 		"id": rn.id, "workflow_id": rn.workflowID, "inputs": rn.inputs, "created_at": rn.created,
 	}
-	replace := ev("message_replace")
-	replace["answer"] = answer
-	replace["reason"] = ""
-	out := []map[string]any{started, replace}
+	out := []map[string]any{started}
+	if chat {
+		replace := ev("message_replace")
+		replace["answer"] = answer
+		replace["reason"] = ""
+		out = append(out, replace)
+	}
 	for _, ne := range rn.nodes {
 		ns := ev("node_started")
 		ns["workflow_run_id"] = rn.id

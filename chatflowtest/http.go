@@ -110,6 +110,12 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	rt, params, err := spectest.Find(r.Method, path)
+	opID := ""
+	if err == nil {
+		opID = rt.Operation.OperationID
+	} else if id, ps, ok := findExtra(r.Method, path); ok {
+		opID, params, err = id, ps, nil
+	}
 	if err != nil {
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
 			if _, _, e := spectest.Find(m, path); e == nil && m != r.Method {
@@ -120,14 +126,14 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 		return
 	}
-	op := operations[rt.Operation.OperationID]
+	op := operations[opID]
 	for _, name := range op.uuidParams {
 		if !uuidShape.MatchString(params[name]) {
 			writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 			return
 		}
 	}
-	c.op, c.params = rt.Operation.OperationID, params
+	c.op, c.params = opID, params
 	s.mu.Lock()
 	rec.Operation = c.op
 	s.mu.Unlock()
@@ -186,15 +192,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// readRequest reads the body, finds the user, applies the server's own
-// checks and validates the request against the API description.
+// readRequest reads the body, finds the user, refuses an operation of
+// another app mode, applies the server's own checks and validates the
+// request against the API description. rt is nil for an operation outside
+// the description, which takes a JSON body and is checked by its precheck
+// only.
 func (s *Server) readRequest(c *call, rt *routers.Route, op operation) bool {
 	r := c.r
 	var rb *openapi3.RequestBody
-	if rt.Operation.RequestBody != nil {
+	if rt != nil && rt.Operation.RequestBody != nil {
 		rb = rt.Operation.RequestBody.Value
 	}
-	isJSON := rb != nil && rb.Content.Get("application/json") != nil
+	isJSON := rt == nil || rb != nil && rb.Content.Get("application/json") != nil
 	isForm := rb != nil && rb.Content.Get("multipart/form-data") != nil
 	limit := s.cfg.maxJSONBody
 	if isForm {
@@ -262,8 +271,14 @@ func (s *Server) readRequest(c *call, rt *routers.Route, op operation) bool {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "Arg user must be provided.")
 		return false
 	}
+	if s.refuseMode(c, op) {
+		return false
+	}
 	if op.precheck != nil && !op.precheck(s, c) {
 		return false
+	}
+	if rt == nil {
+		return true
 	}
 
 	// The real server accepts null for optional fields (such as

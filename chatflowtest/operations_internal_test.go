@@ -53,9 +53,19 @@ func TestOperationTable(t *testing.T) {
 			}
 		}
 	}
-	for id := range operations {
-		if !seen[id] {
-			t.Errorf("operation %s is not in the description", id)
+	// The other app types' operations: routed by the table, and found
+	// there by findExtra.
+	for id, op := range operations {
+		if seen[id] {
+			continue
+		}
+		if op.method == "" || op.path == "" || op.serve == nil || op.modes == 0 {
+			t.Errorf("operation %s is not in the description and has no route, handler or mode", id)
+			continue
+		}
+		path := strings.NewReplacer("{workflow_id}", "wf-1", "{task_id}", "task-1").Replace(op.path)
+		if got, _, ok := findExtra(op.method, path); !ok || got != id {
+			t.Errorf("findExtra(%s %s) = %q, %v; want %s", op.method, path, got, ok, id)
 		}
 	}
 }

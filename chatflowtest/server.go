@@ -144,7 +144,8 @@ type config struct {
 	variables      []Variable
 	suggestions    []string
 	openingMessage string
-	validation422  bool // WithValidationStatus(422)
+	validation422  bool   // WithValidationStatus(422)
+	mode           string // the app mode (WithMode)
 }
 
 // Variable declares a conversation variable that every new conversation
@@ -313,6 +314,12 @@ func NewUnstartedServer(opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.mode == "" {
+		cfg.mode = ModeAdvancedChat
+	}
+	if err := checkMode(cfg.mode); err != nil {
+		panic(err)
 	}
 	if cfg.apiKey == "" {
 		cfg.apiKey = randomKey()
