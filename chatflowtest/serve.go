@@ -17,8 +17,9 @@ import (
 //	Fake Dify chatflow API at http://127.0.0.1:8080/v1
 //	API key: app-...
 //
-// An empty key means a random one. It returns nil after a shutdown caused
-// by ctx.
+// A third line, "App mode: MODE", follows when WithMode chose a mode other
+// than advanced-chat. An empty key means a random one. It returns nil after
+// a shutdown caused by ctx, and an error for an unknown mode.
 func ListenAndServe(ctx context.Context, addr, key string, stdout io.Writer, opts ...Option) error {
 	var cfg config
 	for _, o := range opts {

@@ -36,6 +36,13 @@
 // carry the run id as task_id. Submitting a human input form resumes its
 // paused run in the background. Close ends the runs still going.
 //
+// # App modes
+//
+// By default the fake is a chatflow ("advanced-chat") app. WithMode makes it
+// a workflow, completion, chat or agent-chat app instead: GET /info reports
+// the mode, the operations of other app types are refused with Dify's
+// codes, and runs take the shape of that app type (see WithMode).
+//
 // # Faults
 //
 // Tests can inject faults: FailNext, SetDelay, SetEventDelay (slow runs
@@ -464,8 +471,8 @@ func (s *Server) FailNextRun(message string) {
 	s.mu.Unlock()
 }
 
-// PauseNextRun makes the next streaming chat run stop at a human input
-// node: the stream sends human_input_required (with a form_token) and
+// PauseNextRun makes the next streaming chatflow or workflow run stop at a
+// human input node (runs of the other app modes do not pause): the stream sends human_input_required (with a form_token) and
 // workflow_paused, and ends. The form is read and submitted with
 // /form/human_input/{form_token}; submitting it resumes the run in the
 // background (workflow_started, human_input_form_filled, the answer,
