@@ -454,6 +454,9 @@ func (s *Server) getWorkflowLogs(c *call) {
 	defer s.mu.Unlock()
 	var list []*run
 	for _, r := range s.st.runs {
+		if modeBit(s.cfg.mode)&workflowApps == 0 {
+			break // only workflow and chatflow apps log workflow runs
+		}
 		if status != "" && r.status != status {
 			continue
 		}

@@ -79,6 +79,19 @@ func (s *Server) startRequestRun(c *call, req runRequest, query, workflowID stri
 	s.serveRun(c, rs, streaming, cut)
 }
 
+// stopWorkflowTask serves POST /workflows/tasks/{task_id}/stop. Unlike a
+// chat stop, current Dify stops a workflow task whoever asks (user must be
+// given but need not match); any task id is answered with success.
+func (s *Server) stopWorkflowTask(c *call) {
+	s.mu.Lock()
+	if t := s.st.tasks[c.params["task_id"]]; t != nil && !t.stopped {
+		t.stopped = true
+		close(t.stop)
+	}
+	s.mu.Unlock()
+	writeJSON(c.w, http.StatusOK, map[string]any{"result": "success"})
+}
+
 // workflowQuery is what a workflow run answers: its string input "query",
 // or else the JSON text of its inputs.
 func workflowQuery(inputs map[string]any) string {

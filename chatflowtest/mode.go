@@ -37,14 +37,16 @@ func Modes() []string {
 // workflow_finished with outputs {"text": answer}; its events name no
 // conversation or message. Its answer is WithAnswer's answer to the
 // string input "query", or to the JSON text of the inputs when there is
-// none. PauseNextRun, stops (POST /workflows/tasks/{task_id}/stop),
-// reattaching and the faults work as for chatflow runs. A completion app
+// none. PauseNextRun, stops (POST /workflows/tasks/{task_id}/stop, which
+// current Dify applies whichever user asks), reattaching and the faults
+// work as for chatflow runs. A completion app
 // streams message events and message_end from POST /completion-messages
 // (answering its "query" input, or "query" in the body); a chat app
 // answers /chat-messages with message events and message_end, an
 // agent-chat app with agent_thought, agent_message events and message_end
-// (and refuses blocking requests, as Dify does). Runs of workflow and
-// completion apps are kept like conversations, within the same Limits.
+// (and refuses blocking requests, as Dify does). Apps without a workflow
+// log no workflow runs. Runs of workflow and completion apps are kept like
+// conversations, within the same Limits.
 //
 // NewServer and NewUnstartedServer panic on an unknown mode;
 // ListenAndServe returns an error.

@@ -220,8 +220,9 @@ func TestWorkflowFailure(t *testing.T) {
 	}
 }
 
-// TestWorkflowStop: a stop with the run's task id and user ends a workflow
-// run with workflow_finished (stopped) and no message_end.
+// TestWorkflowStop: a stop with the run's task id ends a workflow run with
+// workflow_finished (stopped) and no message_end. Unlike a chat stop, the
+// user need not be the one that started the run.
 func TestWorkflowStop(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, chatflowtest.WithMode("workflow"))
@@ -235,7 +236,7 @@ func TestWorkflowStop(t *testing.T) {
 			t.Fatalf("stop as %s = %d %s", user, r.status, r.body)
 		}
 	}
-	stop("wu")
+	stop("someone-else")
 	rest := st.rest()
 	noChatIDs(t, rest)
 	last := rest[len(rest)-1]
@@ -356,6 +357,10 @@ func TestChatAndAgentStreams(t *testing.T) {
 	} {
 		s := newServer(t, chatflowtest.WithMode(mode))
 		evs := openStream(t, s, "POST", "/chat-messages", `{"inputs":{},"query":"hey","user":"au","response_mode":"streaming"}`).rest()
+		// No workflow runs to log in an app without a workflow.
+		if l := doUnchecked(t, s, "GET", "/workflows/logs", nil, "Bearer "+s.APIKey, "").json(t); l["total"] != float64(0) {
+			t.Errorf("%s: workflow logs = %v", mode, l)
+		}
 		if got := strings.Join(names(evs), ","); got != want {
 			t.Errorf("%s: events = %s, want %s", mode, got, want)
 			continue

@@ -82,7 +82,7 @@ var operations = map[string]operation{
 		method: http.MethodPost, path: "/workflows/run", userRequired: true},
 	"runWorkflowById": {serve: (*Server).runWorkflow, precheck: (*Server).checkRunBody, modes: inWorkflow,
 		method: http.MethodPost, path: "/workflows/{workflow_id}/run", userRequired: true},
-	"stopWorkflowTaskGeneration": {serve: (*Server).stopChatMessageGeneration, modes: inWorkflow, method: http.MethodPost, path: "/workflows/tasks/{task_id}/stop", userRequired: true},
+	"stopWorkflowTaskGeneration": {serve: (*Server).stopWorkflowTask, modes: inWorkflow, method: http.MethodPost, path: "/workflows/tasks/{task_id}/stop", userRequired: true},
 	"createCompletionMessage": {serve: (*Server).sendCompletionMessage, precheck: (*Server).checkRunBody,
 		modes: inCompletion, method: http.MethodPost, path: "/completion-messages", userRequired: true},
 	"stopGenerate": {serve: (*Server).stopChatMessageGeneration, modes: inCompletion, method: http.MethodPost, path: "/completion-messages/{task_id}/stop", userRequired: true},
