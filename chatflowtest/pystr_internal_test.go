@@ -1,6 +1,10 @@
 package chatflowtest
 
-import "testing"
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
 
 // TestPythonStr checks the rendering of variable values against what
 // CPython 3 prints for str(json.loads(raw)) (the table was made with it).
@@ -54,4 +58,41 @@ func TestPythonStr(t *testing.T) {
 			t.Errorf("pythonStr(%q): no error", bad)
 		}
 	}
+}
+
+// FuzzPythonStr: any JSON value renders without error or panic; null is
+// nil, a string is itself, anything else a non-empty string.
+func FuzzPythonStr(f *testing.F) {
+	for _, s := range []string{`42`, `-0.0`, `1e400`, `"it's"`, `{"a":[null,true,"x'\""]}`, `[[],{}]`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := pythonStr(raw)
+		if !json.Valid(raw) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("pythonStr(%s): %v", raw, err)
+		}
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // 1e400 is a number too
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("json.Valid but %v", err)
+		}
+		switch v := v.(type) {
+		case nil:
+			if got != nil {
+				t.Fatalf("pythonStr(%s) = %#v, want nil", raw, got)
+			}
+		case string:
+			if got != v {
+				t.Fatalf("pythonStr(%s) = %#v, want the string itself", raw, got)
+			}
+		default:
+			if s, ok := got.(string); !ok || s == "" {
+				t.Fatalf("pythonStr(%s) = %#v, want a non-empty string", raw, got)
+			}
+		}
+	})
 }
