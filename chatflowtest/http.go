@@ -118,7 +118,9 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-			if _, _, e := spectest.Find(m, path); e == nil && m != r.Method {
+			_, _, e := spectest.Find(m, path)
+			_, _, extra := findExtra(m, path)
+			if (e == nil || extra) && m != r.Method {
 				writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "The method is not allowed for the requested URL.")
 				return
 			}

@@ -106,6 +106,10 @@ func TestModeRefusals(t *testing.T) {
 			}
 		}
 	}
+	// A route of another app type with the wrong method is 405, as any.
+	s := newServer(t)
+	wantErrorAt(t, "GET /completion-messages", doUnchecked(t, s, "GET", "/completion-messages", nil, "Bearer "+s.APIKey, ""), 405, "method_not_allowed")
+	wantErrorAt(t, "GET /workflows/run", doUnchecked(t, s, "GET", "/workflows/run", nil, "Bearer "+s.APIKey, ""), 405, "method_not_allowed")
 	// What every mode serves.
 	for _, m := range chatflowtest.Modes() {
 		s := newServer(t, chatflowtest.WithMode(m))
