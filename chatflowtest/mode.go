@@ -41,7 +41,7 @@ func Modes() []string {
 // current Dify applies whichever user asks), reattaching and the faults
 // work as for chatflow runs. A completion app
 // streams message events and message_end from POST /completion-messages
-// (answering its "query" input, or "query" in the body); a chat app
+// (answering "query" in the body, or else its "query" input); a chat app
 // answers /chat-messages with message events and message_end, an
 // agent-chat app with agent_thought, agent_message events and message_end
 // (and refuses blocking requests, as Dify does). Apps without a workflow

@@ -397,3 +397,34 @@ func TestChatAndAgentStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkflowCutThenReattach: a workflow stream cut mid-run leaves the run
+// going; a reattach with the snapshot follows it to workflow_finished.
+func TestWorkflowCutThenReattach(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, chatflowtest.WithMode("workflow"))
+	s.SetEventDelay(time.Millisecond)
+	s.CutStreamAfter(5)
+	st := openStream(t, s, "POST", "/workflows/run", `{"inputs":{"query":"a b c d"},"user":"wu","response_mode":"streaming"}`)
+	var got []event
+	for {
+		ev, ok, err := st.next()
+		if !ok {
+			if err == nil {
+				t.Fatal("the cut stream ended cleanly")
+			}
+			break
+		}
+		got = append(got, ev)
+	}
+	if len(got) != 5 {
+		t.Fatalf("events before the cut = %v", names(got))
+	}
+	runID := got[0].data["workflow_run_id"].(string)
+	rest := openStream(t, s, "GET", "/workflow/"+runID+"/events?user=wu&include_state_snapshot=true", nil).rest()
+	noChatIDs(t, rest)
+	last := rest[len(rest)-1]
+	if last.name != "workflow_finished" || last.data["data"].(map[string]any)["outputs"].(map[string]any)["text"] != "You said: a b c d" {
+		t.Errorf("reattach = %v, last %s", names(rest), last.raw)
+	}
+}
