@@ -439,7 +439,8 @@ func (s *Server) SetEventDelay(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// CutStreamAfter makes the next streaming chat reply break off after k
+// CutStreamAfter makes the next streaming run reply (chat, workflow or
+// completion, per the app mode) break off after k
 // events (pings not counted): the server drops the connection without a
 // terminal event and without ending the HTTP response properly. The run
 // itself goes on and completes, as on a real server: a client can reattach
@@ -464,7 +465,10 @@ func (s *Server) EndStreamAfter(k int) {
 // FailNextRun makes the next chat run fail the way a failing workflow does:
 // a blocking request gets 400 invalid_param "Run failed: message"; a stream
 // gets workflow_finished (status failed) and then an error event, and no
-// message_end.
+// message_end. In a workflow app the stream is the same (without
+// conversation and message ids) and a blocking request gets the failed
+// run; in apps without a workflow the model fails: a stream ends with an
+// error event, a blocking request gets 400, both completion_request_error.
 func (s *Server) FailNextRun(message string) {
 	s.mu.Lock()
 	s.fault.runFail = &message
