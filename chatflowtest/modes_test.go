@@ -428,3 +428,29 @@ func TestWorkflowCutThenReattach(t *testing.T) {
 		t.Errorf("reattach = %v, last %s", names(rest), last.raw)
 	}
 }
+
+// TestFailureWithoutWorkflow: in apps without a workflow a failing run is
+// the model's failure: an error event ends the stream (no message_end), a
+// blocking request is 400; both completion_request_error.
+func TestFailureWithoutWorkflow(t *testing.T) {
+	t.Parallel()
+	for mode, path := range map[string]string{"chat": "/chat-messages", "agent-chat": "/chat-messages", "completion": "/completion-messages"} {
+		s := newServer(t, chatflowtest.WithMode(mode))
+		s.FailNextRun("model down")
+		evs := openStream(t, s, "POST", path, `{"inputs":{},"query":"q","user":"fu","response_mode":"streaming"}`).rest()
+		last := evs[len(evs)-1]
+		if last.name != "error" || last.data["code"] != "completion_request_error" || last.data["message"] != "model down" {
+			t.Errorf("%s: events %v, last %s", mode, names(evs), last.raw)
+		}
+		for _, ev := range evs {
+			if ev.name == "message_end" || strings.HasPrefix(ev.name, "workflow_") {
+				t.Errorf("%s: unexpected %s", mode, ev.name)
+			}
+		}
+		if mode == "agent-chat" {
+			continue // no blocking requests
+		}
+		s.FailNextRun("model down")
+		wantErrorAt(t, mode+" blocking", doUnchecked(t, s, "POST", path, `{"inputs":{},"query":"q","user":"fu"}`, "Bearer "+s.APIKey, "application/json"), 400, "completion_request_error")
+	}
+}
