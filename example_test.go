@@ -199,3 +199,28 @@ func ExampleClient_API() {
 	// Output:
 	// 200 advanced-chat
 }
+
+// Dify sends a conversation variable's value as Python's str() of what is
+// stored; VariableValue decodes it by the variable's value_type. In a
+// program the variable comes from c.ConversationVariables or
+// c.UpdateConversationVariable.
+func ExampleVariableValue() {
+	value := "{'lang': 'en', 'tags': ['a', 'b'], 'beta': True, 'quota': 2.5}"
+	v := chatflow.ConversationVariable{ID: "9d2e…", Name: "prefs", ValueType: "object", Value: &value}
+
+	x, err := chatflow.VariableValue(v)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	prefs := x.(map[string]any) // an object; numbers are float64
+	fmt.Println(prefs["lang"], prefs["tags"], prefs["beta"], prefs["quota"])
+
+	bad := "{'lang': 'en'"
+	v.Value = &bad
+	_, err = chatflow.VariableValue(v)
+	fmt.Println(err)
+	// Output:
+	// en [a b] true 2.5
+	// chatflow: conversation variable "prefs" (id 9d2e…): value of type "object": malformed value at byte 13: unterminated object
+}

@@ -60,8 +60,11 @@ const (
 	WorkflowLogStatusStopped   WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusStopped
 )
 
-// ConversationVariable is a variable of a conversation, with its current
-// value (any JSON value; older servers send objects as strings).
+// ConversationVariable is a variable of a conversation: ID, Name,
+// Description, ValueType, CreatedAt, UpdatedAt and Value. Value is the
+// server's rendering of the current value, a string or nil: Python's str()
+// of what is stored (42 is "42", true is "True", an object is a Python dict
+// literal). VariableValue decodes it by ValueType.
 type ConversationVariable = gen.ConversationVariableItem
 
 // TextToAudioRequest asks for speech: the text to speak, or the id of a
