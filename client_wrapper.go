@@ -357,9 +357,7 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 func (c *Client) apiError(req *http.Request, resp *http.Response) error {
 	e, readErr := newAPIError(req, resp)
 	c.scrubError(e)
-	if e.StatusCode == http.StatusNotFound && !strings.Contains(req.URL.Path, "/v1/") {
-		e.hint = "the base URL usually ends in /v1"
-	}
+	e.explain404(req.Method, req.URL.EscapedPath(), c.server)
 	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
 		if len(e.Body) == 0 {
 			e.Message = "the body could not be read"
