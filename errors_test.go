@@ -358,7 +358,10 @@ func TestEndpointNotFoundVsNotFound(t *testing.T) {
 			call: func(c *Client) error { return c.DeleteConversation(context.Background(), conv, "u1") },
 			path: "/v1/conversations/" + conv, endpoint: true, hint: "usually ends in /v1"},
 		{name: "empty", body: "",
-			call: func(c *Client) error { _, err := c.SendMessage(context.Background(), ChatRequest{Query: "hi", User: "u1"}); return err },
+			call: func(c *Client) error {
+				_, err := c.SendMessage(context.Background(), ChatRequest{Query: "hi", User: "u1"})
+				return err
+			},
 			path: "/v1/chat-messages", endpoint: true, hint: "usually ends in /v1"},
 		{name: "go mux text", ctype: "text/plain; charset=utf-8", body: "404 page not found\n",
 			call: func(c *Client) error { _, err := c.AppInfo(context.Background()); return err },
