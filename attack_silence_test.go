@@ -213,3 +213,31 @@ func TestAttackIdleTimeoutOff(t *testing.T) {
 		t.Errorf("err = %v, want only context.DeadlineExceeded", err)
 	}
 }
+
+// TestAttackKeyPrefixDripIsNotSilence: a stream that keeps sending, a byte
+// at a time, bytes that could start the API key. The key scrubber holds
+// them back across reads, but they arrived: the idle timeout must not cut
+// the stream (only the server's silence counts).
+func TestAttackKeyPrefixDripIsNotSilence(t *testing.T) {
+	leakCheck(t)
+	const idle = 200 * time.Millisecond
+	drip := testKey[:12] // longer in all than the idle timeout, never silent for long
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		f := sseHeader(t, w)
+		write(w, f, `data: {"event":"message","conversation_id":"c1","message_id":"m1","created_at":1,"task_id":"`+testTaskID+`","answer":"`)
+		for i := range len(drip) {
+			time.Sleep(idle / 3) // the server's pace, not a synchronisation
+			write(w, f, drip[i:i+1])
+		}
+		write(w, f, `!"}`+"\n\n"+streamEnd)
+	})
+	c, _ := faultClient(t, srv.URL+"/v1", WithIdleTimeout(idle), WithMaxRetries(0))
+	r, err := c.SendMessage(context.Background(), ChatRequest{Query: "q", User: "u"})
+	if err != nil {
+		t.Fatalf("a stream that kept sending was cut: %v", err)
+	}
+	if !strings.HasSuffix(r.Answer, "!") || strings.Contains(r.Answer, testKey) {
+		t.Errorf("answer %q, want the whole text without the key", r.Answer)
+	}
+}

@@ -64,6 +64,7 @@ type WorkflowEventsOption func(*workflowEventsConfig)
 type workflowEventsConfig struct {
 	noSnapshot      bool
 	continueOnPause bool
+	lastEventID     string // sent as Last-Event-ID: the id of the last event seen
 }
 
 // WithStateSnapshot sets include_state_snapshot (default true): the server
@@ -123,8 +124,17 @@ func (c *Client) workflowEventsRequest(run, user string, cfg workflowEventsConfi
 	if cfg.continueOnPause {
 		params.ContinueOnPause = ptr(true)
 	}
+	if cfg.lastEventID == "" {
+		return func(ctx context.Context) (*http.Response, error) {
+			return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream)
+		}
+	}
+	lastID := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Last-Event-ID", cfg.lastEventID)
+		return nil
+	}
 	return func(ctx context.Context) (*http.Response, error) {
-		return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream)
+		return c.raw.StreamWorkflowEvents(ctx, run, params, acceptEventStream, lastID)
 	}
 }
 
@@ -180,7 +190,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		}
 		return nil, err
 	}
-	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes, c.cfg.idleTimeout)
+	s := newStream(cctx, cancel, resp.Body, c.cfg.maxEventBytes)
 	s.sctx, s.scancel = sctx, scancel
 	s.client, s.user, s.parent = c, user, ctx
 	s.method, s.url = method, where

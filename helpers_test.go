@@ -305,7 +305,7 @@ func abort(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }
 // streamFromBytes returns a Stream that reads b (no HTTP).
 func streamFromBytes(b []byte) *Stream {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return newStream(ctx, cancel, io.NopCloser(bytes.NewReader(b)), DefaultMaxEventBytes, 0)
+	return newStream(ctx, cancel, io.NopCloser(bytes.NewReader(b)), DefaultMaxEventBytes)
 }
 
 // checkMessageFastPath fails t when the fast decoder of "message" events

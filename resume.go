@@ -57,6 +57,8 @@ const ReasonResumed = "resumed"
 // reading goroutine.
 type resumeState struct {
 	seen        map[string]struct{} // events already yielded, by eventKey
+	seenIDs     map[string]struct{} // ids (the SSE id field) of the events yielded
+	lastID      string              // the id of the last event that had one
 	resumes     int                 // connections dropped and resumed
 	deadline    time.Time           // of resumeBudget, from the first drop
 	reattached  bool                // events come from a reattached run: drop the ones seen
@@ -114,6 +116,28 @@ func (rs *resumeState) takeHeld() []Event {
 	h := rs.held
 	rs.held = nil
 	return h
+}
+
+// replayed reports whether an event with SSE id id was yielded before (a
+// server that keeps a run's events replays them on reattach, with ids),
+// and records id otherwise.
+func (rs *resumeState) replayed(id string) bool {
+	if id == "" {
+		return false
+	}
+	if _, dup := rs.seenIDs[id]; dup {
+		return true
+	}
+	if rs.seenIDs == nil {
+		rs.seenIDs = make(map[string]struct{})
+	}
+	if len(rs.seenIDs) < maxSeenEvents {
+		rs.seenIDs[id] = struct{}{}
+	}
+	if validHeaderValue(id) {
+		rs.lastID = id // sent back as Last-Event-ID
+	}
+	return false
 }
 
 // admit follows the answer text and the events yielded, and reports
@@ -267,6 +291,7 @@ func (s *Stream) resume(drop error) error {
 		if !rs.noReattach {
 			ns, err := s.client.openStream(ctx, s.user, streamOpts{}, s.client.workflowEventsRequest(run, s.user, workflowEventsConfig{
 				continueOnPause: s.reattachCfg.continueOnPause,
+				lastEventID:     rs.lastID,
 			}))
 			if err == nil {
 				if err := s.adopt(ns); err != nil {
@@ -352,7 +377,7 @@ func (s *Stream) adopt(ns *Stream) error {
 		ns.release(cause)
 		return cause
 	}
-	s.body, s.dec, s.ctx, s.cancel, s.idle = ns.body, ns.dec, ns.ctx, ns.cancel, ns.idle
+	s.body, s.dec, s.ctx, s.cancel = ns.body, ns.dec, ns.ctx, ns.cancel
 	return nil
 }
 

@@ -59,7 +59,7 @@ func newRunServer(t *testing.T) *runServer {
 		chunks:         []string{"The ", "answer ", "is ", "forty", "-two", ", as ", "stored."},
 		cutAfter:       2,
 		lost:           2,
-		header:         true,
+		header:         false, // Dify 1.16.1 sends no X-Workflow-Run-ID
 		mode:           "running",
 		storeBeforeEnd: true,
 		stopRecorder:   stopRecorder{stopped: make(chan struct{}, 16)},
@@ -297,6 +297,7 @@ func TestResumeSendMessage(t *testing.T) {
 func TestResumeEvents(t *testing.T) {
 	leakCheck(t)
 	rs := newRunServer(t)
+	rs.header = true // a server that names the run in a header: the run id is known at once
 	c := resumeClient(t, rs)
 	s, err := c.StreamMessage(context.Background(), rs.request())
 	if err != nil {
@@ -411,10 +412,25 @@ func TestResumeAnswerFromOutputs(t *testing.T) {
 func TestResumeCutBeforeEvents(t *testing.T) {
 	leakCheck(t)
 	rs := newRunServer(t)
+	rs.header = true
 	rs.cutBeforeEvents, rs.cutAfter, rs.lost = true, 0, 3
 	c := resumeClient(t, rs)
 	r, err := c.SendMessage(context.Background(), rs.request())
 	rs.checkReply(t, r, err)
+}
+
+// TestResumeCutBeforeEventsNoHeader: the released server names the run in
+// no header, so a connection that drops before the first event cannot be
+// resumed: an error matching ErrIncompleteStream, never a silent success.
+func TestResumeCutBeforeEventsNoHeader(t *testing.T) {
+	leakCheck(t)
+	rs := newRunServer(t)
+	rs.cutBeforeEvents, rs.cutAfter, rs.lost = true, 0, 3
+	c := resumeClient(t, rs)
+	r, err := c.SendMessage(context.Background(), rs.request())
+	if !errors.Is(err, ErrIncompleteStream) || r == nil || r.Answer != "" {
+		t.Errorf("reply %+v, err %v; want ErrIncompleteStream", r, err)
+	}
 }
 
 // TestResumeRunIDFromEvents: a server without the header; the run id of

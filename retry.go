@@ -185,8 +185,10 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			status = resp.StatusCode
 			c.sec.header(resp.Header)
 			resp.Request = req
-			// A stream watches its own silence between events.
-			a.headersIn(!(stream && status >= 200 && status <= 299 && isEventStream(resp)))
+			// The watchdog counts every wait for the server below the key
+			// scrubber, streams included: bytes the scrubber holds back
+			// still arrived, so only the server's silence counts.
+			a.headersIn(true)
 			a.setBody(resp)
 		}
 		retry, reason := retryDecision(req.Method, replayable, status, err)

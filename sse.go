@@ -17,8 +17,10 @@ import (
 //     a colon is a field with an empty value;
 //   - lines starting with a colon are comments;
 //   - "data" lines of one event are joined with "\n";
-//   - "id", "retry" and unknown fields are ignored (a client of Dify never
-//     reconnects with Last-Event-ID), but they count toward the size of their
+//   - "id" gives the event its id (a value holding a NUL is ignored); the
+//     stream uses ids, when a server sends them, to drop events a
+//     reattach replays and to send Last-Event-ID; "retry" and unknown
+//     fields are ignored; all of them count toward the size of their
 //     event, as comments do;
 //   - a blank line ends an event; an event without a data line is not
 //     dispatched, except Dify's keep-alive "event: ping";
@@ -194,6 +196,7 @@ func (l *lineReader) fill() {
 // sseEvent is one dispatched event of the stream, before any JSON decoding.
 type sseEvent struct {
 	typ     string // the "event" field, "" when absent
+	id      string // the "id" field of the event, "" when absent
 	data    string // the data lines joined with "\n"
 	hasData bool   // at least one data line was seen
 }
@@ -304,6 +307,10 @@ func (d *sseDecoder) next() (sseEvent, error) {
 			default:
 				d.multi = append(d.multi, '\n')
 				d.multi = append(d.multi, value...)
+			}
+		case "id":
+			if bytes.IndexByte(value, 0) < 0 {
+				ev.id = string(value)
 			}
 		case "event":
 			if s, ok := knownTypes[string(value)]; ok {

@@ -24,7 +24,7 @@ import (
 // too), line ends not counted. maxLine is the longest line.
 func refDecode(in []byte) (events []sseEvent, end error, maxEvent, maxLine int) {
 	s := strings.TrimPrefix(string(in), "\xEF\xBB\xBF")
-	var typ string
+	var typ, id string
 	var data strings.Builder
 	pending := false
 	other := 0 // bytes of the lines of this event other than data lines
@@ -48,11 +48,11 @@ func refDecode(in []byte) (events []sseEvent, end error, maxEvent, maxLine int) 
 		case line == "":
 			if data.Len() > 0 {
 				d := data.String()
-				events = append(events, sseEvent{typ: typ, data: d[:len(d)-1], hasData: true})
+				events = append(events, sseEvent{typ: typ, id: id, data: d[:len(d)-1], hasData: true})
 			} else if typ == "ping" {
-				events = append(events, sseEvent{typ: typ})
+				events = append(events, sseEvent{typ: typ, id: id})
 			}
-			typ, pending, other = "", false, 0
+			typ, id, pending, other = "", "", false, 0
 			data.Reset()
 			continue
 		case line[0] == ':':
@@ -71,6 +71,10 @@ func refDecode(in []byte) (events []sseEvent, end error, maxEvent, maxLine int) 
 			data.WriteByte('\n')
 		case "event":
 			typ = value
+		case "id":
+			if !strings.Contains(value, "\x00") {
+				id = value
+			}
 		}
 		if field != "data" {
 			other += len(line)
@@ -264,7 +268,7 @@ func TestSSEEndlessEvent(t *testing.T) {
 	for _, line := range []string{"id: 1\n", "retry: 10\n", "event: message\n", ": keep-alive\r\n", "data: x\r", "x\n"} {
 		r := &endless{line: []byte(line), max: 64 * limit}
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(r), limit, 0)
+		s := newStream(ctx, cancel, io.NopCloser(r), limit)
 		var last error
 		for _, err := range s.Events() {
 			last = err
@@ -369,7 +373,7 @@ func TestSSECaptures(t *testing.T) {
 	for name, b := range captures(t) {
 		for rname, rd := range readers(b) {
 			ctx, cancel := context.WithCancelCause(context.Background())
-			s := newStream(ctx, cancel, io.NopCloser(rd()), DefaultMaxEventBytes, 0)
+			s := newStream(ctx, cancel, io.NopCloser(rd()), DefaultMaxEventBytes)
 			n := 0
 			for ev, err := range s.Events() {
 				if err != nil {
@@ -449,7 +453,7 @@ func FuzzSSE(f *testing.F) {
 
 		// Through a Stream.
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16, 0)
+		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16)
 		errs := 0
 		for ev, err := range s.Events() {
 			if err != nil {

@@ -71,7 +71,6 @@ type Stream struct {
 	dec    *sseDecoder
 	ctx    context.Context // the connection's request context
 	cancel context.CancelCauseFunc
-	idle   *idleReader // nil without an idle timeout
 
 	// The stream as a whole, across connections: a child of the caller's
 	// context (parent), cancelled by Close.
@@ -111,69 +110,12 @@ type Stream struct {
 }
 
 // newStream reads events from body. cancel cancels the context of the
-// request body belongs to; idle > 0 arms the idle timeout, which counts
-// only while a read of body is waiting for the server.
-func newStream(ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, maxEventBytes int, idle time.Duration) *Stream {
+// request body belongs to. The idle timeout is the body's own (a reply
+// body of the Client's doer is watched while a read waits for the server).
+func newStream(ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, maxEventBytes int) *Stream {
 	s := &Stream{body: body, ctx: ctx, cancel: cancel, sctx: ctx, scancel: cancel}
-	var rd io.Reader = body
-	if idle > 0 {
-		s.idle = newIdleReader(body, idle, func() { cancel(ErrIdleTimeout) })
-		rd = s.idle
-	}
-	s.dec = newSSEDecoder(rd, maxEventBytes)
+	s.dec = newSSEDecoder(body, maxEventBytes)
 	return s
-}
-
-// idleReader cancels its connection when a single read waits for the
-// server for longer than d. The time the consumer spends between reads
-// does not count: the timer runs only while a read is pending.
-type idleReader struct {
-	rd    io.Reader
-	d     time.Duration
-	timer *time.Timer
-
-	mu       sync.Mutex
-	pending  bool
-	deadline time.Time
-	stopped  bool
-}
-
-func newIdleReader(rd io.Reader, d time.Duration, fire func()) *idleReader {
-	r := &idleReader{rd: rd, d: d}
-	r.timer = time.AfterFunc(time.Hour, func() {
-		r.mu.Lock()
-		due := r.pending && !r.stopped && !time.Now().Before(r.deadline)
-		r.mu.Unlock()
-		if due {
-			fire()
-		}
-	})
-	r.timer.Stop()
-	return r
-}
-
-func (r *idleReader) Read(p []byte) (int, error) {
-	r.mu.Lock()
-	r.pending = true
-	r.deadline = time.Now().Add(r.d)
-	if !r.stopped {
-		r.timer.Reset(r.d)
-	}
-	r.mu.Unlock()
-	n, err := r.rd.Read(p)
-	r.mu.Lock()
-	r.pending = false
-	r.timer.Stop()
-	r.mu.Unlock()
-	return n, err
-}
-
-// stop disarms the timer for good.
-func (r *idleReader) stop() {
-	r.mu.Lock()
-	r.stopped = true
-	r.timer.Stop()
-	r.mu.Unlock()
 }
 
 // Events returns the events of the stream, each as soon as the blank line
@@ -315,6 +257,9 @@ func (s *Stream) next() (Event, error) {
 			ev.name = raw.typ
 		}
 		s.learnIDs(ev)
+		if s.rs != nil && s.rs.replayed(raw.id) {
+			continue // replayed by the server on reattach
+		}
 		if s.rs != nil && !s.rs.admit(ev) {
 			continue // seen before the connection dropped
 		}
@@ -494,9 +439,6 @@ func (s *Stream) dropConn(cause error) {
 // holds segMu.
 func (s *Stream) closeConnLocked(cause error) {
 	s.cancel(cause)
-	if s.idle != nil {
-		s.idle.stop()
-	}
 	_ = s.body.Close()
 }
 

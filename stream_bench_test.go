@@ -62,7 +62,7 @@ var benchStreams = sync.OnceValues(func() (full, messages []byte) {
 // its payload type, and returns the number of events.
 func decodeTyped(data []byte) (int, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := newStream(ctx, cancel, io.NopCloser(bytes.NewReader(data)), DefaultMaxEventBytes, 0)
+	s := newStream(ctx, cancel, io.NopCloser(bytes.NewReader(data)), DefaultMaxEventBytes)
 	n := 0
 	for ev, err := range s.Events() {
 		if err != nil {

@@ -575,7 +575,7 @@ func TestStreamHeapStaysFlat(t *testing.T) {
 	}
 	gen := &eventGenerator{n: n}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := newStream(ctx, cancel, io.NopCloser(gen), DefaultMaxEventBytes, time.Minute)
+	s := newStream(ctx, cancel, io.NopCloser(gen), DefaultMaxEventBytes)
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats

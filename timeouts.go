@@ -19,11 +19,11 @@ import (
 // Client (type watchdog) over the attempts in flight (type attempt).
 // It counts only the time the library waits for the server: while the
 // request is being sent (but not while the caller's own reader, an upload's
-// file, is being read), while waiting for the reply's headers, and, for an
-// ordinary reply, while a read of its body is blocked. It does not count
-// the time the caller spends between reads. A stream's body is watched by
-// the stream itself (see newStream); the watchdog only bounds the wait for
-// its headers.
+// file, is being read), while waiting for the reply's headers, and while a
+// read of the reply body (an event stream's too) is blocked on the
+// connection. It does not count the time the caller spends between reads,
+// and it watches the connection below the key scrubber: bytes the scrubber
+// holds back have arrived, so only the server's silence counts.
 
 // errBodyClosed is the cause of an attempt's context once its reply body
 // is closed.
