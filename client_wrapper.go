@@ -234,11 +234,16 @@ func WithAutoStop(on bool) Option {
 	return func(c *config) error { c.noAutoStop = !on; return nil }
 }
 
-// NewClient returns a client for the chatflow app whose API key is apiKey.
-// It rejects an empty key and a base URL that is not absolute http(s).
+// NewClient returns a client for the chatflow app whose API key is apiKey
+// (the app's key, app-..., without "Bearer "). It rejects an empty key
+// (set DIFY_API_KEY), a key with the Bearer scheme or white space in it,
+// and a base URL that is not absolute http(s).
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("chatflow: empty API key")
+		return nil, errors.New("chatflow: empty API key: set DIFY_API_KEY to your app's API key (app-...), or pass the key to NewClient")
+	}
+	if k := strings.TrimSpace(apiKey); len(k) >= 7 && strings.EqualFold(k[:7], "bearer ") {
+		return nil, errors.New(`chatflow: the API key starts with "Bearer ": pass the key alone (app-...); the client sends the Bearer scheme itself`)
 	}
 	if strings.ContainsAny(apiKey, "\r\n\t ") {
 		return nil, errors.New("chatflow: API key contains white space or a line break")
@@ -384,11 +389,11 @@ func normalizeBaseURL(raw string) (string, error) {
 		raw = DefaultBaseURL
 	}
 	if !strings.Contains(raw, "://") {
-		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactURL(raw))
+		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactRawURL(raw))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL", redactURL(raw))
+		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL: %s", redactRawURL(raw), urlParseReason(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("chatflow: base URL %q is not an absolute http(s) URL", redactURL(raw))
@@ -402,4 +407,35 @@ func normalizeBaseURL(raw string) (string, error) {
 		s += "/"
 	}
 	return s, nil
+}
+
+// redactRawURL is redactURL for text that may not parse as a URL: it shows
+// what was given, without the user info (user:password@) of its authority.
+func redactRawURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		u.User = nil
+		return u.String()
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
+	}
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	if at := strings.LastIndexByte(raw[start:end], '@'); at >= 0 {
+		return raw[:start] + raw[start+at+1:]
+	}
+	return raw
+}
+
+// urlParseReason is the reason of a url.Parse error, without the URL
+// (which may hold a password).
+func urlParseReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err.Error()
+	}
+	return "it does not parse"
 }

@@ -264,6 +264,9 @@ func (s *Stream) resume(drop error) error {
 		return &resumeError{drop: drop, failed: failed, detail: fmt.Sprintf(format, args...)}
 	}
 	if rs.resumes >= maxResumes {
+		if errors.Is(drop, ErrIdleTimeout) {
+			return fail(nil, "the stream stalled or dropped %d times, the last time a stall (the server went silent)", rs.resumes+1)
+		}
 		return fail(nil, "the connection dropped %d times", rs.resumes+1)
 	}
 	run := s.RunID()
