@@ -1,13 +1,3 @@
-// Package chatflow is a Go client for the Service API of Dify chatflow
-// ("Advanced Chat") apps.
-//
-// The typed client in package gen is generated from an OpenAPI description
-// (see openapi/); this package wraps it with API-key auth, errors that keep
-// the server's code and message ([APIError]), streaming replies as Go
-// iterators, pagination, streaming uploads and retries.
-//
-//	c, err := chatflow.NewClient(os.Getenv("DIFY_API_KEY"),
-//		chatflow.WithBaseURL("https://dify.example.com/v1"))
 package chatflow
 
 import (
