@@ -26,8 +26,8 @@ func exampleClient() (*chatflow.Client, *chatflowtest.Server) {
 	return c, srv
 }
 
-// The README's quick start: delete a conversation and tell "not found" from
-// other failures.
+// Delete a conversation and tell "not found" (no such conversation for
+// this user) from other failures.
 func ExampleClient_DeleteConversation() {
 	c, srv := exampleClient()
 	defer srv.Close()
@@ -49,11 +49,16 @@ func ExampleClient_DeleteConversation() {
 	// no such conversation for this user
 }
 
-// The README's streaming chat: node titles as the workflow runs, the
-// answer as it is written.
+// The README's streaming chat, verbatim: node titles as the workflow runs,
+// the answer as it is written. It makes its own fake server; against your
+// app, make the client as in the README's quick start.
 func ExampleClient_StreamMessage() {
-	c, srv := exampleClient()
+	srv := chatflowtest.NewServer() // a fake Dify app, offline
 	defer srv.Close()
+	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx := context.Background()
 
 	stream, err := c.StreamMessage(ctx, chatflow.ChatRequest{Query: "Hi", User: "user-42"})

@@ -18,8 +18,9 @@ import "github.com/difykit/chatflow/gen"
 //     itself (nil: yes).
 //   - WorkflowID string: run this published workflow version instead of the
 //     latest.
-//   - ResponseMode: leave it empty; SendMessage and StreamMessage always
-//     stream (it matters only for calls through API()).
+//   - ResponseMode gen.ChatRequestResponseMode: leave it empty;
+//     SendMessage and StreamMessage always stream (it matters only for
+//     calls through API()).
 type ChatRequest = gen.ChatRequest
 
 // Aliases of generated types, so that the common tasks need only this
