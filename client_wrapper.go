@@ -75,8 +75,8 @@ const (
 // suffix, for example "https://dify.example.com/v1". It must be an absolute
 // http or https URL; space around it is ignored, and "" means the default
 // (DefaultBaseURL), so that WithBaseURL(os.Getenv("DIFY_BASE_URL")) works
-// whether the variable is set or not. A 404 from a base URL without /v1
-// says so in its error.
+// whether the variable is set or not. A wrong base URL shows as errors
+// matching ErrEndpointNotFound, which name the URL.
 func WithBaseURL(baseURL string) Option {
 	return func(c *config) error { c.baseURL = baseURL; return nil }
 }

@@ -202,21 +202,26 @@ func operationOf(method, escapedPath, base string) (template string, params map[
 	return "", nil, false
 }
 
-// looksLikeUUID reports whether s has the shape of a UUID (32 hex digits,
-// with or without the four dashes), as Dify's route converter accepts.
+// looksLikeUUID reports whether s has the shape of a UUID as Dify's route
+// converter accepts it: 8-4-4-4-12 hex digits.
 func looksLikeUUID(s string) bool {
-	hex := 0
+	if len(s) != 36 {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-			hex++
-		case c == '-':
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
 		default:
-			return false
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
 		}
 	}
-	return hex == 32 && (len(s) == 32 || len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-')
+	return true
 }
 
 // explain404 adds the likely cause to a 404 of a request to an operation

@@ -307,7 +307,7 @@ func (s *Stream) resume(drop error) error {
 				return fail(endCause(ctx, err), "reattaching")
 			}
 			switch {
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrEndpointNotFound):
 				// Not visible yet, or not served: ask the run's state.
 			case reattachUnavailable(err):
 				rs.noReattach = true
