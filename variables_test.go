@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -239,4 +240,50 @@ func FuzzVariableValue(f *testing.F) {
 			}
 		}
 	})
+}
+
+// testdata/python_str_values.jsonl holds CPython's str() of random nested
+// values with json.dumps of the same values: each rendering must decode to
+// what encoding/json makes of the JSON.
+func TestVariableValueCPythonRenderings(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/python_str_values.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			continue
+		}
+		var tc struct{ Python, JSON string }
+		if err := json.Unmarshal([]byte(line), &tc); err != nil {
+			t.Fatal(err)
+		}
+		var want any
+		if err := json.Unmarshal([]byte(tc.JSON), &want); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		vt := "array[any]"
+		switch want.(type) {
+		case map[string]any:
+			vt = "object"
+		case string:
+			vt = "string" // str() of a string is the string itself
+		case float64:
+			vt = "number"
+		case bool:
+			vt = "boolean"
+		case nil:
+			vt = "none"
+		}
+		got, err := VariableValue(variable(vt, &tc.Python))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s %q = %#v, %v; want %#v", vt, tc.Python, got, err, want)
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d renderings", n)
+	}
 }
