@@ -214,7 +214,7 @@ func TestStreamStallReportedAsStall(t *testing.T) {
 			continue
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, "stalled") || strings.Contains(msg, "connection dropped") || !strings.Contains(msg, host) {
+		if !strings.Contains(msg, "stall") || strings.Contains(msg, "dropped") || !strings.Contains(msg, host) {
 			t.Errorf("resume %v: err = %q, want a stall on %s, not a dropped connection", resume, msg, host)
 		}
 	}

@@ -265,7 +265,7 @@ func (s *Stream) resume(drop error) error {
 	}
 	if rs.resumes >= maxResumes {
 		if errors.Is(drop, ErrIdleTimeout) {
-			return fail(nil, "the stream stalled or dropped %d times, the last time a stall (the server went silent)", rs.resumes+1)
+			return fail(nil, "the stream was cut %d times, the last time by a stall (the server went silent)", rs.resumes+1)
 		}
 		return fail(nil, "the connection dropped %d times", rs.resumes+1)
 	}
