@@ -353,6 +353,7 @@ func (c *Client) apiError(req *http.Request, resp *http.Response) error {
 	e, readErr := newAPIError(req, resp)
 	c.scrubError(e)
 	e.explain404(req.Method, req.URL.EscapedPath(), c.server)
+	e.hint = c.sec.text(e.hint) // it may quote an id the caller gave
 	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
 		if len(e.Body) == 0 {
 			e.Message = "the body could not be read"

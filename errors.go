@@ -249,6 +249,8 @@ func (e *APIError) explain404(method, escapedPath, base string) {
 		switch first, _, _ := strings.Cut(strings.TrimPrefix(tmpl, "/"), "/"); first {
 		case "conversations", "messages", "chat-messages":
 			e.hint = "conversations and their messages belong to the user that created them: check the user"
+		case "workflow":
+			e.hint = "only the user that started a run can follow it: check the user"
 		}
 	}
 }

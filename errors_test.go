@@ -384,6 +384,15 @@ func TestEndpointNotFoundVsNotFound(t *testing.T) {
 		{name: "end user not found", ctype: "application/json", body: `{"code":"end_user_not_found","message":"End user not found.","status":404}`,
 			call: func(c *Client) error { _, err := c.EndUser(context.Background(), conv); return err },
 			path: "/v1/end-users/" + conv},
+		{name: "run of another user", ctype: "application/json", body: `{"code":"not_found","message":"Workflow run not found","status":404}`,
+			call: func(c *Client) error {
+				s, err := c.WorkflowEvents(context.Background(), "run-1", "u1")
+				if err == nil {
+					s.Close()
+				}
+				return err
+			},
+			path: "/v1/workflow/run-1/events", hint: "only the user that started a run can follow it"},
 		// A malformed id gets Flask's route 404 from Dify's UUID converter:
 		// that is "no such conversation", and the message says why.
 		{name: "malformed id", ctype: "application/json", body: flask,
