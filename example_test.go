@@ -229,3 +229,26 @@ func ExampleVariableValue() {
 	// en [a b] true 2.5
 	// chatflow: conversation variable "prefs" (id 9d2e…): value of type "object": malformed value at byte 13: unterminated object
 }
+
+// A wrong base URL (here without its /v1) is not "not found": the server
+// does not serve the path at all, and the error says to check the base URL.
+func ExampleErrEndpointNotFound() {
+	srv := chatflowtest.NewServer()
+	defer srv.Close()
+	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(strings.TrimSuffix(srv.URL, "/v1")))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = c.SendMessage(context.Background(), chatflow.ChatRequest{Query: "Hello", User: "user-42"})
+	switch {
+	case errors.Is(err, chatflow.ErrEndpointNotFound):
+		fmt.Println("no Service API at this URL; the error says:", strings.Contains(err.Error(), "check the base URL, which usually ends in /v1"))
+	case errors.Is(err, chatflow.ErrNotFound):
+		fmt.Println("no such conversation for this user")
+	default:
+		fmt.Println(err)
+	}
+	// Output:
+	// no Service API at this URL; the error says: true
+}
