@@ -18,7 +18,8 @@ import (
 //
 //	value_type                       result
 //	string, secret                   string, as sent
-//	number, integer, float           float64 (Python's inf and nan included)
+//	number, integer, float           float64 (Python's inf and nan included;
+//	                                 integers beyond 2^53 are rounded)
 //	boolean                          bool
 //	object                           map[string]any
 //	array[...]                       []any; the element type is checked
@@ -51,13 +52,13 @@ func VariableValue(v ConversationVariable) (any, error) {
 func decodeVariable(valueType, s string) (any, error) {
 	t := strings.ToLower(strings.TrimSpace(valueType))
 	switch t {
-	case "string", "secret", "paragraph", "text-input", "select":
+	case "string", "secret":
 		return s, nil
 	case "none":
 		return nil, nil
 	case "number", "integer", "float":
 		return parseLiteralAs(s, "a number", func(x any) bool { _, ok := x.(float64); return ok })
-	case "boolean", "bool":
+	case "boolean":
 		return parseLiteralAs(s, "a boolean", func(x any) bool { _, ok := x.(bool); return ok })
 	case "object":
 		return parseLiteralAs(s, "an object", isObject)
@@ -200,12 +201,7 @@ func (p *literalParser) value(depth int) (any, error) {
 	case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
 		return p.word()
 	}
-	return nil, p.errorf("unexpected character %q", p.peekRune())
-}
-
-func (p *literalParser) peekRune() rune {
-	r, _ := utf8.DecodeRuneInString(p.s[p.i:])
-	return r
+	return nil, p.errorf("unexpected character")
 }
 
 // word reads True, False, None (or JSON's true, false, null) and Python's
@@ -277,7 +273,7 @@ func (p *literalParser) number() (any, error) {
 		}
 	}
 	if p.i < len(p.s) && isWordByte(p.s[p.i]) {
-		return nil, p.errorf("unexpected character %q in a number", p.peekRune())
+		return nil, p.errorf("unexpected character in a number")
 	}
 	f, err := strconv.ParseFloat(p.s[start:p.i], 64)
 	if err != nil {
