@@ -1,13 +1,3 @@
-// Package chatflow is a Go client for the Service API of Dify chatflow
-// ("Advanced Chat") apps.
-//
-// The typed client in package gen is generated from an OpenAPI description
-// (see openapi/); this package wraps it with API-key auth, errors that keep
-// the server's code and message ([APIError]), streaming replies as Go
-// iterators, pagination, streaming uploads and retries.
-//
-//	c, err := chatflow.NewClient(os.Getenv("DIFY_API_KEY"),
-//		chatflow.WithBaseURL("https://dify.example.com/v1"))
 package chatflow
 
 import (
@@ -85,8 +75,8 @@ const (
 // suffix, for example "https://dify.example.com/v1". It must be an absolute
 // http or https URL; space around it is ignored, and "" means the default
 // (DefaultBaseURL), so that WithBaseURL(os.Getenv("DIFY_BASE_URL")) works
-// whether the variable is set or not. A 404 from a base URL without /v1
-// says so in its error.
+// whether the variable is set or not. A wrong base URL shows as errors
+// matching ErrEndpointNotFound, which name the URL.
 func WithBaseURL(baseURL string) Option {
 	return func(c *config) error { c.baseURL = baseURL; return nil }
 }
@@ -234,11 +224,16 @@ func WithAutoStop(on bool) Option {
 	return func(c *config) error { c.noAutoStop = !on; return nil }
 }
 
-// NewClient returns a client for the chatflow app whose API key is apiKey.
-// It rejects an empty key and a base URL that is not absolute http(s).
+// NewClient returns a client for the chatflow app whose API key is apiKey
+// (the app's key, app-..., without "Bearer "). It rejects an empty key
+// (set DIFY_API_KEY), a key with the Bearer scheme or white space in it,
+// and a base URL that is not absolute http(s).
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("chatflow: empty API key")
+		return nil, errors.New("chatflow: empty API key: set DIFY_API_KEY to your app's API key (app-...), or pass the key to NewClient")
+	}
+	if k := strings.TrimSpace(apiKey); len(k) >= 7 && strings.EqualFold(k[:7], "bearer ") {
+		return nil, errors.New(`chatflow: the API key starts with "Bearer ": pass the key alone (app-...); the client sends the Bearer scheme itself`)
 	}
 	if strings.ContainsAny(apiKey, "\r\n\t ") {
 		return nil, errors.New("chatflow: API key contains white space or a line break")
@@ -357,9 +352,8 @@ func (d apiDoer) Do(req *http.Request) (*http.Response, error) {
 func (c *Client) apiError(req *http.Request, resp *http.Response) error {
 	e, readErr := newAPIError(req, resp)
 	c.scrubError(e)
-	if e.StatusCode == http.StatusNotFound && !strings.Contains(req.URL.Path, "/v1/") {
-		e.hint = "the base URL usually ends in /v1"
-	}
+	e.explain404(req.Method, req.URL.EscapedPath(), c.server)
+	e.hint = c.sec.text(e.hint) // it may quote an id the caller gave
 	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
 		if len(e.Body) == 0 {
 			e.Message = "the body could not be read"
@@ -386,11 +380,11 @@ func normalizeBaseURL(raw string) (string, error) {
 		raw = DefaultBaseURL
 	}
 	if !strings.Contains(raw, "://") {
-		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactURL(raw))
+		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactRawURL(raw))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL", redactURL(raw))
+		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL: %s", redactRawURL(raw), urlParseReason(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("chatflow: base URL %q is not an absolute http(s) URL", redactURL(raw))
@@ -404,4 +398,35 @@ func normalizeBaseURL(raw string) (string, error) {
 		s += "/"
 	}
 	return s, nil
+}
+
+// redactRawURL is redactURL for text that may not parse as a URL: it shows
+// what was given, without the user info (user:password@) of its authority.
+func redactRawURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		u.User = nil
+		return u.String()
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
+	}
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	if at := strings.LastIndexByte(raw[start:end], '@'); at >= 0 {
+		return raw[:start] + raw[start+at+1:]
+	}
+	return raw
+}
+
+// urlParseReason is the reason of a url.Parse error, without the URL
+// (which may hold a password).
+func urlParseReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err.Error()
+	}
+	return "it does not parse"
 }

@@ -96,7 +96,10 @@ func (c *Client) renameConversation(ctx context.Context, conversationID string, 
 }
 
 // ConversationVariables yields the variables of a conversation of user,
-// following the server's cursor (last_id). WithVariableName yields only the
+// following the server's cursor (last_id). Each Value is the server's string
+// rendering (Python's str() of the stored value); VariableValue decodes it
+// by its value_type. A value sent as another JSON type is kept as its JSON
+// text. WithVariableName yields only the
 // variable with exactly that name. A single page is
 // c.API().GetConversationVariablesWithResponse.
 //
@@ -121,11 +124,15 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 			Limit:        &cfg.pageSize,
 			VariableName: ptr(cfg.variableName),
 		}
-		page, err := decodeJSON[gen.ConversationVariablesResponse](c.raw.GetConversationVariables(ctx, conversationID, params))
+		page, err := decodeJSON[variablesPageWire](c.raw.GetConversationVariables(ctx, conversationID, params))
 		if err != nil {
 			return nil, false, err
 		}
-		return page.Data, page.HasMore, nil
+		vars := make([]ConversationVariable, len(page.Data))
+		for i := range page.Data {
+			vars[i] = page.Data[i].variable()
+		}
+		return vars, page.HasMore, nil
 	}
 	id := func(v *ConversationVariable) string { return v.ID }
 	all := cursorSeq(ctx, fetch, id, lastID(id), false)
@@ -150,6 +157,8 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 // UpdateConversationVariable sets the value of a conversation variable and
 // returns the variable as it is now. value must have the variable's type
 // (string, number, object, array...); a mismatch is a 400 bad_request.
+// The returned Value is the server's string rendering of the new value:
+// decode it with VariableValue.
 func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID, variableID, user string, value any) (*ConversationVariable, error) {
 	if err := checkID("conversation id", conversationID); err != nil {
 		return nil, err
@@ -158,5 +167,10 @@ func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID,
 		return nil, err
 	}
 	body := gen.ConversationVariableUpdateRequest{User: user, Value: value}
-	return decodeJSON[ConversationVariable](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
+	w, err := decodeJSON[variableWire](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
+	if err != nil {
+		return nil, err
+	}
+	v := w.variable()
+	return &v, nil
 }
