@@ -41,7 +41,7 @@ Usage:
   chatflow upload [-json] FILE
   chatflow stop TASK_ID
   chatflow demo status | demo reset
-  chatflow serve [-addr HOST:PORT] [-key KEY]
+  chatflow serve [-addr HOST:PORT] [-key KEY] [-ping DURATION]
   chatflow version
   chatflow help [COMMAND]
 
@@ -76,7 +76,7 @@ const exitInterrupted = 130
 
 // stopGrace is how long past -timeout a command may go on to stop the run
 // it gave up on, so that it ends within -timeout plus a second.
-const stopGrace = 750 * time.Millisecond
+const stopGrace = 500 * time.Millisecond
 
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, e env) int {
