@@ -403,7 +403,7 @@ func fail(ctx context.Context, e env, err error) int {
 		// Say first that -timeout ended it, then what was being done.
 		rest := strings.TrimPrefix(strings.ReplaceAll(msg, ": "+te.Error(), ""), "chatflow: ")
 		msg = te.Error()
-		if rest != "" && rest != te.Error() {
+		if rest != "" && rest != te.Error() && rest != strings.TrimPrefix(te.Error(), "chatflow: ") {
 			msg += ": " + rest
 		}
 	}
@@ -474,6 +474,9 @@ func isTerminal(f *os.File) bool {
 func main() {
 	ctx, stop := signalContext()
 	defer stop()
+	// After the first Ctrl-C the command winds down (stopping its run, for
+	// a bounded while); a second one ends the process at once.
+	context.AfterFunc(ctx, stop)
 	os.Exit(run(ctx, os.Args[1:], env{
 		stdout: os.Stdout,
 		stderr: os.Stderr,
