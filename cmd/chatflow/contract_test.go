@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -384,5 +385,91 @@ func TestTimeoutBoundsTheWholeCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// noRunHeader passes a reply on without the X-Workflow-Run-ID header (the
+// released Dify server sends none) and reports the reply's bytes to seen.
+type noRunHeader struct {
+	http.ResponseWriter
+	wrote bool
+	seen  func([]byte)
+}
+
+func (w *noRunHeader) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.Header().Del("X-Workflow-Run-ID")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noRunHeader) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.seen(p)
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *noRunHeader) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w *noRunHeader) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TestInterruptBeforeTheRunStopsTheFakeRun: against the fake server (its
+// run-id header removed), Ctrl-C comes as the chat request arrives, before
+// the run has started; the command still stops the run with its task id
+// and the request's user before it returns.
+func TestInterruptBeforeTheRunStopsTheFakeRun(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fake := chatflowtest.NewUnstartedServer()
+	fake.SetEventDelay(20 * time.Millisecond) // a run that goes on for a while
+	api := fake.Handler()
+	var (
+		mu   sync.Mutex
+		task string // of the run, as its events carry it
+	)
+	taskRE := regexp.MustCompile(`"task_id":\s*"([^"]+)"`)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == chatflowtest.Prefix+"/chat-messages" {
+			cancel() // Ctrl-C, before the fake has started the run
+			w = &noRunHeader{ResponseWriter: w, seen: func(p []byte) {
+				mu.Lock()
+				defer mu.Unlock()
+				if m := taskRE.FindSubmatch(p); task == "" && m != nil {
+					task = string(m[1])
+				}
+			}}
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	t.Cleanup(fake.Close) // first: it ends the runs the handlers stream
+	fake.URL = hs.URL + chatflowtest.Prefix
+	vars := map[string]string{"DIFY_API_KEY": fake.APIKey, "DIFY_BASE_URL": fake.URL, "DIFY_USER": "ctrl-c-fake"}
+	var stdout, stderr syncBuffer
+	code := run(ctx, []string{"chat", "one two three four five six seven eight nine ten"}, env{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] }})
+	if code != exitInterrupted {
+		t.Errorf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr.String())
+	}
+	mu.Lock()
+	runTask := task
+	mu.Unlock()
+	if runTask == "" {
+		t.Fatalf("the run sent no task id; stderr %q", stderr.String())
+	}
+	var stops []chatflowtest.Request
+	for _, r := range fake.Requests() {
+		if r.Operation == "stopChatMessageGeneration" {
+			stops = append(stops, r)
+		}
+	}
+	if len(stops) != 1 || !strings.Contains(stops[0].Path, "/"+runTask+"/") || stops[0].User != "ctrl-c-fake" || (stops[0].Status != 0 && stops[0].Status != 200) {
+		t.Errorf("stop requests %+v when the command returned; want one for task %s and user ctrl-c-fake", stops, runTask)
+	}
+	if !strings.Contains(stderr.String(), "stop requested for task "+runTask) {
+		t.Errorf("stderr %q does not report the stop", stderr.String())
 	}
 }
