@@ -49,8 +49,8 @@ type progress struct {
 	} `json:"data"`
 }
 
-// stopTimeout bounds the stop request sent after Ctrl-C; it has a context
-// of its own because the command's context is already cancelled.
+// stopTimeout bounds what chat does after Ctrl-C: reading on until an
+// event brings the task id, and the stop request (-timeout may leave less).
 const stopTimeout = 5 * time.Second
 
 // screen writes the answer to stdout and progress lines to stderr. When both
