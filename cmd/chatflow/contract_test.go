@@ -6,12 +6,16 @@ package main
 // Ctrl-C before the run's first event still stopping the run.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -469,6 +473,60 @@ func TestInterruptBeforeTheRunStopsTheFakeRun(t *testing.T) {
 		t.Errorf("stop requests %+v when the command returned; want one for task %s and user ctrl-c-fake", stops, runTask)
 	}
 	if !strings.Contains(stderr.String(), "stop requested for task "+runTask) {
+		t.Errorf("stderr %q does not report the stop", stderr.String())
+	}
+}
+
+// TestSIGINTBeforeTheFirstEventStopsTheRun runs the real command as a
+// process of its own and interrupts it with SIGINT as its chat request
+// arrives: the process stops the run (with the task id of the run's first
+// event) before it exits, with the exit status of an interrupt.
+func TestSIGINTBeforeTheFirstEventStopsTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT to send")
+	}
+	t.Parallel()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs := make(chan *os.Process, 1)
+	stopped := make(chan struct{})
+	var stopOnce sync.Once
+	ss := newStopTestServer(t, func(w http.ResponseWriter, r *http.Request, f http.Flusher) {
+		sseHead(w, f)
+		p := <-procs
+		if err := p.Signal(os.Interrupt); err != nil {
+			t.Errorf("SIGINT: %v", err)
+		}
+		procs <- p
+		_, _ = w.Write([]byte(sseEvent("workflow_started", `,"data":{"id":"`+testRun+`"}`)))
+		f.Flush()
+		select {
+		case <-stopped:
+		case <-r.Context().Done():
+		}
+	}, func(*http.Request) { stopOnce.Do(func() { close(stopped) }) })
+	cmd := exec.Command(exe, "chat", "Hello")
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "DIFY_") }),
+		"CHATFLOW_CLI_MAIN=1", "DIFY_API_KEY=app-test", "DIFY_BASE_URL="+ss.URL+"/v1", "DIFY_USER=sigint")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	procs <- cmd.Process
+	err = cmd.Wait()
+	if got := ss.stopList(); len(got) != 1 || got[0] != testTask+" sigint" {
+		t.Errorf("stop requests %q when the process exited; want one for task %s and user sigint", got, testTask)
+	}
+	if cmd.ProcessState.ExitCode() != exitInterrupted {
+		t.Errorf("exit: %v, want status %d; stderr %q", err, exitInterrupted, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stop requested for task "+testTask) {
 		t.Errorf("stderr %q does not report the stop", stderr.String())
 	}
 }
