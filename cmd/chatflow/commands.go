@@ -285,16 +285,18 @@ func (g *globals) windDown(ctx context.Context) (context.Context, context.Cancel
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		timer = time.AfterFunc(d, func() { cancel(context.Cause(ctx)) })
+		if wctx.Err() == nil { // not ended already
+			timer = time.AfterFunc(d, func() { cancel(context.Cause(ctx)) })
+		}
 	})
 	return wctx, func() {
 		unwatch()
 		mu.Lock()
+		defer mu.Unlock()
+		cancel(context.Canceled)
 		if timer != nil {
 			timer.Stop()
 		}
-		mu.Unlock()
-		cancel(context.Canceled)
 	}
 }
 
@@ -315,15 +317,16 @@ func interrupted(ctx context.Context) error {
 // not the run was still going.
 func stopAbandoned(wctx context.Context, s *chatflow.Stream, e env) {
 	fmt.Fprintln(e.stderr, "stopping the run on the server...")
-	if err := s.WaitStop(wctx); err != nil {
-		fmt.Fprintf(e.stderr, "chatflow: gave up waiting for the stop request to be answered (%v)\n", err)
-		return
-	}
-	if task := s.TaskID(); task != "" {
+	err := s.WaitStop(wctx)
+	task := s.TaskID()
+	switch {
+	case task == "":
+		fmt.Fprintln(e.stderr, "could not stop the run: none of its events brought its task id in time")
+	case err != nil:
+		fmt.Fprintf(e.stderr, "stop requested for task %s; no answer in time\n", task)
+	default:
 		fmt.Fprintf(e.stderr, "stop requested for task %s\n", task)
-		return
 	}
-	fmt.Fprintln(e.stderr, "chatflow: could not stop the run: no event of it brought its task id in time")
 }
 
 // fileType guesses Dify's file type (document, image, audio, video or

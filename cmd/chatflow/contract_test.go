@@ -382,10 +382,18 @@ func TestTimeoutBoundsTheWholeCommand(t *testing.T) {
 			if code != 1 || !strings.Contains(errOut, "gave up after 200ms (-timeout)") {
 				t.Errorf("exit %d, stderr %q; want 1 and the timeout named", code, errOut)
 			}
+			if strings.Count(errOut, "chatflow:") != 1 || !strings.HasPrefix(lastLine(errOut), "chatflow: gave up") {
+				t.Errorf("stderr does not end with the one error line: %q", errOut)
+			}
 			if tc.firstSent {
 				if got := ss.stopList(); len(got) != 1 || got[0] != testTask+" timeout" {
 					t.Errorf("stop requests %q, want one attempt for task %s", got, testTask)
 				}
+				if !strings.Contains(errOut, "stop requested for task "+testTask+"; no answer in time") {
+					t.Errorf("stderr does not say the stop went unanswered: %q", errOut)
+				}
+			} else if !strings.Contains(errOut, "could not stop the run") {
+				t.Errorf("stderr does not say the run could not be stopped: %q", errOut)
 			}
 		})
 	}
