@@ -60,7 +60,13 @@ func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream) {
 	hd.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	if rc.Flush() != nil {
+	flush := func() error {
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		return nil
+	}
+	if flush() != nil {
 		return
 	}
 	for ev, err := range s.Events() {
@@ -73,7 +79,7 @@ func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream) {
 		default:
 			frame = append(append([]byte("data: "), h.sec.bytes(ev.Raw())...), "\n\n"...)
 		}
-		if _, werr := w.Write(frame); werr != nil || rc.Flush() != nil {
+		if _, werr := w.Write(frame); werr != nil || flush() != nil {
 			return
 		}
 	}

@@ -12,7 +12,10 @@
 //   - the key never reaches the browser, not even in pieces, not even when
 //     the app's server echoes it;
 //   - a browser cannot read or write another end user's conversations;
-//   - answers stream to the browser event by event;
+//   - answers stream to the browser event by event (POST /chat-messages
+//     answers an event stream unless response_mode is "blocking", which
+//     gets Dify's blocking JSON, gathered from a stream, since proxies cut
+//     blocking requests);
 //   - a run whose browser goes away is stopped on the server, so it does
 //     not go on spending tokens; an upstream connection that drops mid-run
 //     is resumed without the browser noticing;
