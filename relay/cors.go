@@ -37,7 +37,13 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request, methods []st
 	w.Header().Set("Access-Control-Allow-Origin", origin)
 	w.Header().Set("Access-Control-Allow-Credentials", "true")
 	w.Header().Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
-	w.Header().Set("Access-Control-Allow-Headers", allowedHeaders)
+	headers := allowedHeaders
+	if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+		// The relay reads no request header but Content-Type and Cookie,
+		// so whatever else the page sends is harmless: allow it.
+		headers += ", " + asked
+	}
+	w.Header().Set("Access-Control-Allow-Headers", headers)
 	w.Header().Set("Access-Control-Max-Age", "600")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/difykit/chatflow/relay"
@@ -11,12 +12,14 @@ func TestCORS(t *testing.T) {
 	t.Parallel()
 	u := newUpstream(t, okUpstream)
 	const good, evil = "https://app.example.com", "https://evil.example"
-	rs := relayFor(t, u, alice, relay.WithAllowedOrigins(good))
+	rs := relayFor(t, u, alice, relay.WithAllowedOrigins(good+"/"))
 
 	resp, _ := do(t, "OPTIONS", rs.URL+"/api/chat-messages", "", "",
-		"Origin", good, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")
+		"Origin", good, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type,x-trace")
 	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != good ||
-		resp.Header.Get("Access-Control-Allow-Methods") != "POST" || resp.Header.Get("Access-Control-Allow-Headers") == "" {
+		resp.Header.Get("Access-Control-Allow-Methods") != "POST" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Content-Type") ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "x-trace") {
 		t.Errorf("allowed preflight: %d %v", resp.StatusCode, resp.Header)
 	}
 	resp, body := do(t, "OPTIONS", rs.URL+"/api/chat-messages", "", "",

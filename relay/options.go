@@ -1,5 +1,7 @@
 package relay
 
+import "strings"
+
 // Option configures a Handler; pass options to New.
 type Option func(*config)
 
@@ -28,6 +30,7 @@ type config struct {
 func WithAllowedOrigins(origins ...string) Option {
 	return func(c *config) {
 		for _, o := range origins {
+			o = strings.TrimSuffix(strings.TrimSpace(o), "/")
 			if o != "" && o != "*" {
 				c.origins[o] = true
 			}

@@ -93,6 +93,7 @@ func New(c *chatflow.Client, user func(*http.Request) (string, error), opts ...O
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, ids, allowed := match(r.Method, r.URL.Path)
 	if allowed == nil {
+		h.cors(w, r)
 		h.writeError(w, http.StatusNotFound, "not_found", "The requested URL was not found on the server.")
 		return
 	}
