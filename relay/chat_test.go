@@ -265,3 +265,49 @@ func TestChatTooManyRuns(t *testing.T) {
 		t.Errorf("after the first run ended: %d %s", resp.StatusCode, body)
 	}
 }
+
+// A blocking request whose browser goes away stops the run too.
+func TestChatBlockingBrowserGoneStopsRun(t *testing.T) {
+	t.Parallel()
+	started := make(chan struct{})
+	stops := make(chan string, 1)
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/stop") {
+			body, _ := io.ReadAll(r.Body)
+			stops <- r.URL.Path + " " + string(body)
+			fmt.Fprint(w, `{"result":"success"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, `data: {"event":"workflow_started","task_id":"t-9","workflow_run_id":"r-9","conversation_id":"c1","message_id":"m1","data":{"id":"r-9"}}`+"\n\n")
+		w.(http.Flusher).Flush()
+		close(started)
+		<-r.Context().Done()
+	})
+	rs := relayFor(t, u, alice)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", rs.URL+"/api/chat-messages",
+			strings.NewReader(`{"query":"q","inputs":{},"response_mode":"blocking","user":"mallory"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-started
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("the cancelled request got a reply")
+	}
+	select {
+	case got := <-stops:
+		if !strings.HasPrefix(got, "/v1/chat-messages/t-9/stop ") || !strings.Contains(got, `"user":"alice"`) {
+			t.Errorf("stop request: %s", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no stop request upstream within 2 s of the browser going away")
+	}
+}
