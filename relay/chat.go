@@ -18,7 +18,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, c call) {
 	}
 	var req chatflow.ChatRequest
 	if err := remarshal(m, &req); err != nil {
-		h.writeError(w, http.StatusBadRequest, "invalid_param", "The request body does not fit a chat message: "+h.sec.text(err.Error()))
+		h.writeError(w, http.StatusBadRequest, "invalid_param", "The request body does not fit a chat message (query, inputs, conversation_id, files, ...).")
 		return
 	}
 	blocking := req.ResponseMode == "blocking"
