@@ -3,6 +3,7 @@ package relay
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/difykit/chatflow"
@@ -18,61 +19,84 @@ type blockingReply struct {
 	Mode           string          `json:"mode"`
 	Answer         string          `json:"answer"`
 	Metadata       json.RawMessage `json:"metadata"`
-	CreatedAt      int64           `json:"created_at"`
+	CreatedAt      json.RawMessage `json:"created_at"`
 }
 
-// pausedReply is the reply of newer servers to a blocking run that stopped
-// at a human input node.
-type pausedReply struct {
-	Event          string     `json:"event"`
-	TaskID         string     `json:"task_id"`
-	WorkflowRunID  string     `json:"workflow_run_id"`
-	ConversationID string     `json:"conversation_id"`
-	MessageID      string     `json:"message_id"`
-	Data           pausedData `json:"data"`
+// eventFields are the fields of a stream event that the blocking reply
+// takes.
+type eventFields struct {
+	MessageID      string          `json:"message_id"`
+	ConversationID string          `json:"conversation_id"`
+	Answer         string          `json:"answer"`
+	Metadata       json.RawMessage `json:"metadata"`
+	CreatedAt      json.RawMessage `json:"created_at"`
 }
 
-type pausedData struct {
-	ID      string                 `json:"id"`
-	Status  string                 `json:"status"`
-	Outputs map[string]any         `json:"outputs"`
-	Forms   []chatflow.PendingForm `json:"reasons"`
-}
-
-// gather answers a blocking chat message: the stream gathered into Dify's
-// blocking JSON shape. A run that fails is an error in Dify's shape.
-func (h *Handler) gather(w http.ResponseWriter, r *http.Request, s *chatflow.Stream) {
-	rep, err := s.Collect()
-	if err != nil {
-		if r.Context().Err() == nil {
-			h.writeDifyError(w, h.upstreamError(err))
+// gather answers a blocking chat message: the events of the stream
+// gathered into Dify's blocking JSON shape (a run paused for human input
+// gets its workflow_paused event, as newer servers answer). A run that
+// fails is an error in Dify's shape.
+func (h *Handler) gather(w http.ResponseWriter, r *http.Request, s *chatflow.Stream, d *departure) {
+	rep := blockingReply{Event: chatflow.EventMessage, Mode: "advanced-chat"}
+	var answer strings.Builder
+	var paused json.RawMessage
+	for ev, err := range s.Events() {
+		if err != nil {
+			if r.Context().Err() == nil {
+				h.writeDifyError(w, h.upstreamError(err))
+			}
+			return
 		}
+		if d.leave(s) {
+			return
+		}
+		var f eventFields
+		_ = json.Unmarshal(ev.Raw(), &f)
+		rep.MessageID = first(rep.MessageID, f.MessageID)
+		rep.ConversationID = first(rep.ConversationID, f.ConversationID)
+		if rep.CreatedAt == nil && len(f.CreatedAt) > 0 {
+			rep.CreatedAt = f.CreatedAt
+		}
+		switch ev.Name() {
+		case chatflow.EventMessage, chatflow.EventAgentMessage:
+			answer.WriteString(f.Answer)
+		case chatflow.EventMessageReplace:
+			answer.Reset()
+			answer.WriteString(f.Answer)
+		case chatflow.EventMessageEnd:
+			rep.Metadata = f.Metadata
+		case chatflow.EventWorkflowPaused:
+			paused = ev.Raw()
+		}
+	}
+	if r.Context().Err() != nil {
 		return
 	}
-	var v any
-	if rep.Paused {
-		v = pausedReply{Event: chatflow.EventWorkflowPaused, TaskID: rep.TaskID, WorkflowRunID: rep.WorkflowRunID,
-			ConversationID: rep.ConversationID, MessageID: rep.MessageID,
-			Data: pausedData{ID: rep.WorkflowRunID, Status: "paused", Outputs: rep.Outputs, Forms: rep.Forms}}
-	} else {
-		meta, err := json.Marshal(rep.Metadata)
-		if rep.Metadata == nil || err != nil {
-			meta, _ = json.Marshal(map[string]any{"usage": rep.Usage, "retriever_resources": rep.RetrieverResources})
+	body := paused
+	if body == nil {
+		rep.TaskID, rep.ID, rep.Answer = s.TaskID(), rep.MessageID, answer.String()
+		if len(rep.Metadata) == 0 {
+			rep.Metadata = json.RawMessage(`{}`)
 		}
-		created := rep.Timing.FirstEvent
-		if created.IsZero() {
-			created = time.Now()
+		if rep.CreatedAt == nil {
+			rep.CreatedAt, _ = json.Marshal(time.Now().Unix())
 		}
-		v = blockingReply{Event: chatflow.EventMessage, TaskID: rep.TaskID, ID: rep.MessageID, MessageID: rep.MessageID,
-			ConversationID: rep.ConversationID, Mode: "advanced-chat", Answer: rep.Answer, Metadata: meta, CreatedAt: created.Unix()}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		h.writeError(w, http.StatusInternalServerError, "internal_server_error", "The reply could not be encoded.")
-		return
+		var err error
+		if body, err = json.Marshal(rep); err != nil {
+			h.writeError(w, http.StatusInternalServerError, "internal_server_error", "The reply could not be encoded.")
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(h.sec.bytes(b))
+	_, _ = w.Write(h.sec.bytes(body))
+}
+
+// first returns a if it is set, else b.
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

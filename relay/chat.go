@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -27,19 +28,30 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, c call) {
 		return
 	}
 	defer h.runs.release(c.user)
-	s, err := h.c.StreamMessage(r.Context(), req)
+	// Not bound to r's context: see departure.go. cut is called when the
+	// browser leaves; the stream releases itself at its end.
+	uctx, cut := context.WithCancel(context.WithoutCancel(r.Context()))
+	s, err := h.c.StreamMessage(uctx, req)
 	if err != nil {
+		cut()
 		if r.Context().Err() == nil {
 			h.writeDifyError(w, h.upstreamError(err))
 		}
 		return
 	}
+	// Closing the stream before the run's end stops the run; closed before
+	// the task id is known, it reads on for it.
 	defer s.Close()
-	if blocking {
-		h.gather(w, r, s)
+	d := watchDeparture(r.Context(), s, cut)
+	defer d.stop()
+	if r.Context().Err() != nil {
 		return
 	}
-	h.stream(w, s)
+	if blocking {
+		h.gather(w, r, s, d)
+		return
+	}
+	h.stream(w, s, d)
 }
 
 // remarshal decodes m into v.
@@ -53,7 +65,7 @@ func remarshal(m map[string]json.RawMessage, v any) error {
 
 // stream writes the run's events in Dify's format, flushing each. Breaking
 // off (the browser went away) closes the stream, which stops the run.
-func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream) {
+func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream, d *departure) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
@@ -79,7 +91,7 @@ func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream) {
 		default:
 			frame = append(append([]byte("data: "), h.sec.bytes(ev.Raw())...), "\n\n"...)
 		}
-		if _, werr := w.Write(frame); werr != nil || flush() != nil {
+		if _, werr := w.Write(frame); werr != nil || flush() != nil || d.leave(s) {
 			return
 		}
 	}

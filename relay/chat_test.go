@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,6 +307,52 @@ func TestChatBlockingBrowserGoneStopsRun(t *testing.T) {
 	select {
 	case got := <-stops:
 		if !strings.HasPrefix(got, "/v1/chat-messages/t-9/stop ") || !strings.Contains(got, `"user":"alice"`) {
+			t.Errorf("stop request: %s", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no stop request upstream within 2 s of the browser going away")
+	}
+}
+
+// A browser that leaves before any event named the run's task gets the run
+// stopped too, once the task id arrives.
+func TestChatBrowserGoneBeforeFirstEventStopsRun(t *testing.T) {
+	t.Parallel()
+	left := make(chan struct{}) // closed when the relay's request context ends
+	stops := make(chan string, 1)
+	u := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/stop") {
+			body, _ := io.ReadAll(r.Body)
+			stops <- r.URL.Path + " " + string(body)
+			fmt.Fprint(w, `{"result":"success"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.(http.Flusher).Flush()
+		select {
+		case <-left: // only now does the run's first event come
+		case <-r.Context().Done():
+			return
+		}
+		fmt.Fprint(w, `data: {"event":"workflow_started","task_id":"t-7","workflow_run_id":"r-7","conversation_id":"c1","message_id":"m1","data":{"id":"r-7"}}`+"\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	c := newClient(t, u.URL+"/v1", testKey)
+	h := relay.New(c, alice)
+	var once sync.Once
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stop := context.AfterFunc(r.Context(), func() { once.Do(func() { close(left) }) })
+		defer stop()
+		h.ServeHTTP(w, r)
+	}))
+	defer site.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	openStream(t, ctx, site.URL+"/chat-messages", `{"query":"q","inputs":{}}`)
+	cancel() // the browser leaves before any event
+	select {
+	case got := <-stops:
+		if !strings.HasPrefix(got, "/v1/chat-messages/t-7/stop ") || !strings.Contains(got, `"user":"alice"`) {
 			t.Errorf("stop request: %s", got)
 		}
 	case <-time.After(2 * time.Second):
