@@ -302,6 +302,7 @@ var commands = map[string]command{
 	"delete":        {deleteCommand, defaultTimeout},
 	"upload":        {uploadCommand, defaultTimeout},
 	"stop":          {stopCommand, defaultTimeout},
+	"relay":         {relayCommand, 0}, // serves until Ctrl-C
 }
 
 // globals are the settings every command shares.
