@@ -41,7 +41,8 @@ Usage:
   chatflow upload [-json] FILE
   chatflow stop TASK_ID
   chatflow demo status | demo reset
-  chatflow serve [-addr HOST:PORT] [-key KEY] [-ping DURATION]
+  chatflow serve [-addr HOST:PORT] [-key KEY] [-ping DURATION] [-mode MODE]
+  chatflow relay [-addr HOST:PORT] [-origins LIST]
   chatflow version
   chatflow help [COMMAND]
 
@@ -257,6 +258,8 @@ var commandHelp = map[string]struct{ usage, does string }{
 		"Uploads a file for use in chat messages and prints its upload id."},
 	"stop": {"stop TASK_ID",
 		"Asks the server to stop the run of a task (the task_id that chat -json prints); the server does not say whether the run was still going."},
+	"relay": {"relay [-addr HOST:PORT] [-origins LIST]",
+		"Serves a chat web page and, under /v1/, a relay that gives browsers the app without its API key (a demo fake app when DIFY_API_KEY is unset)."},
 	"version": {"version",
 		"Prints the version of chatflow, of the library and of Go."},
 	"help": {"help [COMMAND]",

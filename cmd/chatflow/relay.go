@@ -41,6 +41,9 @@ func relayCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, en
 		if len(args) > 0 {
 			return usageError("unexpected argument " + args[0])
 		}
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
 		ln, err := net.Listen("tcp", f.addr)
 		if err != nil {
 			return err
@@ -49,7 +52,7 @@ func relayCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, en
 		if f.origins != "" {
 			opts = append(opts, relay.WithAllowedOrigins(strings.Split(f.origins, ",")...))
 		}
-		srv := &http.Server{Handler: relayMux(relay.New(g.c, cookieUser, opts...)), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: relayMux(relay.New(g.client, cookieUser, opts...)), ReadHeaderTimeout: 10 * time.Second}
 		fmt.Fprintf(e.stdout, "Chat page at http://%s/ (Dify's Service API under /v1/; Ctrl-C stops)\n", ln.Addr())
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ln) }()
