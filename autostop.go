@@ -77,8 +77,9 @@ func (s *Stream) abandon(owner bool) {
 		// and the reader then starts the background read (see above).
 		s.scancel(errStreamClosed)
 		s.handoff = true
-		s.handDone = make(chan struct{})
-		s.bgDone.Store(&s.handDone) // WaitStop waits for the read to come
+		done := make(chan struct{})
+		s.handDone = done
+		s.bgDone.Store(&done) // WaitStop waits for the read to come
 		s.hr.Load().interrupt()
 	default:
 		// Neither a task id nor a run id: nothing can be stopped.

@@ -264,6 +264,9 @@ func (s *Stream) resume(drop error) error {
 		return &resumeError{drop: drop, failed: failed, detail: fmt.Sprintf(format, args...)}
 	}
 	if rs.resumes >= maxResumes {
+		if errors.Is(drop, ErrIdleTimeout) {
+			return fail(nil, "the stream was cut %d times, the last time by a stall (the server went silent)", rs.resumes+1)
+		}
 		return fail(nil, "the connection dropped %d times", rs.resumes+1)
 	}
 	run := s.RunID()
@@ -304,7 +307,7 @@ func (s *Stream) resume(drop error) error {
 				return fail(endCause(ctx, err), "reattaching")
 			}
 			switch {
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrEndpointNotFound):
 				// Not visible yet, or not served: ask the run's state.
 			case reattachUnavailable(err):
 				rs.noReattach = true

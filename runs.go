@@ -71,16 +71,18 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	}
 	autoStop := opts.autoStop && !c.cfg.NoAutoStop
 	sctx, scancel := context.WithCancelCause(ctx)
-	connParent, unlink := sctx, func() bool { return true }
-	var cancel context.CancelCauseFunc
+	connParent := sctx
 	if autoStop {
 		// The connection outlives the caller's context: a stream given up
 		// before its task id is known is read on for it (see abandon).
-		// Until the headers arrive, the context ends it as usual.
 		connParent = context.WithoutCancel(sctx)
-		unlink = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
 	}
 	cctx, cancel := context.WithCancelCause(connParent)
+	unlink := func() bool { return true }
+	if autoStop {
+		// Until the headers arrive, the context ends the request as usual.
+		unlink = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
+	}
 	sent := time.Now()
 	resp, err := send(transport.WithStreamReply(cctx))
 	unlink() // from now on, abandon decides (registered below)
