@@ -11,50 +11,6 @@ import (
 	"github.com/difykit/chatflow/internal/filekind"
 )
 
-// handlers serve the operations of the API description by operationId.
-var handlers = map[string]func(*Server, *call){
-	"sendChatMessage":                         (*Server).sendChatMessage,
-	"stopChatMessageGeneration":               (*Server).stopChatMessageGeneration,
-	"getSuggestedQuestions":                   (*Server).getSuggestedQuestions,
-	"uploadChatFile":                          (*Server).uploadChatFile,
-	"previewChatFile":                         (*Server).previewChatFile,
-	"getEndUserChat":                          (*Server).getEndUser,
-	"postChatMessageFeedback":                 (*Server).postFeedback,
-	"getChatAppFeedbacks":                     (*Server).getAppFeedbacks,
-	"getConversationsList":                    (*Server).getConversationsList,
-	"getConversationHistory":                  (*Server).getConversationHistory,
-	"getConversationVariables":                (*Server).getConversationVariables,
-	"renameConversation":                      (*Server).renameConversation,
-	"updateChatConversationVariable":          (*Server).updateChatConversationVariable,
-	"deleteConversation":                      (*Server).deleteConversation,
-	"audioToText":                             (*Server).audioToText,
-	"textToAudioChat":                         (*Server).textToAudio,
-	"getChatAppInfo":                          (*Server).getInfo,
-	"getChatAppParameters":                    (*Server).getParameters,
-	"getChatAppMeta":                          (*Server).getMeta,
-	"getChatWebAppSettings":                   (*Server).getSite,
-	"createAnnotation":                        (*Server).createAnnotation,
-	"getAnnotationList":                       (*Server).getAnnotationList,
-	"updateAnnotation":                        (*Server).updateAnnotation,
-	"deleteAnnotation":                        (*Server).deleteAnnotation,
-	"initialAnnotationReplySettings":          (*Server).annotationReply,
-	"getInitialAnnotationReplySettingsStatus": (*Server).annotationReplyStatus,
-	"getWorkflowRunDetail":                    (*Server).getWorkflowRun,
-	"getWorkflowLogs":                         (*Server).getWorkflowLogs,
-	"getChatflowHumanInputForm":               (*Server).getHumanInputForm,
-	"submitChatflowHumanInputForm":            (*Server).submitHumanInputForm,
-	"streamWorkflowEvents":                    (*Server).streamWorkflowEvents,
-}
-
-// prechecks are the server's own checks that come before validation
-// against the description, because the server answers them with its own
-// codes.
-var prechecks = map[string]func(*Server, *call) bool{
-	"uploadChatFile":  (*Server).checkUpload,
-	"audioToText":     (*Server).checkAudio,
-	"getWorkflowLogs": (*Server).checkWorkflowLogs,
-}
-
 func (s *Server) checkUpload(c *call) bool {
 	files := c.form.files["file"]
 	switch {
@@ -325,9 +281,13 @@ func (s *Server) textToAudio(c *call) {
 }
 
 func (s *Server) getInfo(c *call) {
+	name := map[string]string{
+		ModeAdvancedChat: "Fake chatflow", ModeWorkflow: "Fake workflow", ModeCompletion: "Fake text generator",
+		ModeChat: "Fake chatbot", ModeAgentChat: "Fake agent",
+	}[s.cfg.mode]
 	writeJSON(c.w, http.StatusOK, map[string]any{
-		"name": "Fake chatflow", "description": "An in-memory fake of a Dify chatflow app.",
-		"tags": []string{}, "mode": "advanced-chat", "author_name": "chatflowtest",
+		"name": name, "description": "An in-memory fake of a Dify " + s.cfg.mode + " app.",
+		"tags": []string{}, "mode": s.cfg.mode, "author_name": "chatflowtest",
 	})
 }
 
@@ -488,6 +448,9 @@ func (s *Server) getWorkflowLogs(c *call) {
 	defer s.mu.Unlock()
 	var list []*run
 	for _, r := range s.st.runs {
+		if modeBit(s.cfg.mode)&workflowApps == 0 {
+			break // only workflow and chatflow apps log workflow runs
+		}
 		if status != "" && r.status != status {
 			continue
 		}
@@ -660,7 +623,12 @@ func (s *Server) snapshotLocked(rn *run) []map[string]any {
 	if m != nil {
 		answer = m.answer
 	}
+	chat := s.cfg.mode != ModeWorkflow
 	ev := func(name string) map[string]any {
+		if !chat {
+			// A workflow app's events name no conversation or message.
+			return map[string]any{"event": name, "task_id": rn.id}
+		}
 		return map[string]any{
 			"event": name, "task_id": rn.id, "conversation_id": rn.conv, "message_id": rn.message,
 			"created_at": now,
@@ -671,10 +639,13 @@ func (s *Server) snapshotLocked(rn *run) []map[string]any {
 	started["data"] = map[string]any{
 		"id": rn.id, "workflow_id": rn.workflowID, "inputs": rn.inputs, "created_at": rn.created,
 	}
-	replace := ev("message_replace")
-	replace["answer"] = answer
-	replace["reason"] = ""
-	out := []map[string]any{started, replace}
+	out := []map[string]any{started}
+	if chat {
+		replace := ev("message_replace")
+		replace["answer"] = answer
+		replace["reason"] = ""
+		out = append(out, replace)
+	}
 	for _, ne := range rn.nodes {
 		ns := ev("node_started")
 		ns["workflow_run_id"] = rn.id

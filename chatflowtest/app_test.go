@@ -89,7 +89,15 @@ func TestFeedback(t *testing.T) {
 	path := "/messages/" + mid + "/feedbacks"
 	wantError(t, do(t, s, "POST", path, `{"rating":"like"}`), 400, "invalid_param")
 	wantError(t, do(t, s, "POST", path, `{"rating":"like","user":"bob"}`), 404, "not_found")
-	v := wantError(t, do(t, s, "POST", path, `{"rating":"great","user":"alice"}`), 422, "unprocessable_entity")
+	// Dify 1.16.1: 400 invalid_param with a readable message.
+	v := wantError(t, do(t, s, "POST", path, `{"rating":"great","user":"alice"}`), 400, "invalid_param")
+	if msg := v["message"].(string); !strings.Contains(msg, "rating") || strings.HasPrefix(msg, "[") {
+		t.Errorf("400 message = %q, want a readable message naming rating", msg)
+	}
+	// Later source: 422 with field errors.
+	s422 := newServer(t, chatflowtest.WithValidationStatus(422))
+	mid = chat(t, s422, "alice", "", "rate me")["message_id"].(string)
+	v = wantError(t, do(t, s422, "POST", "/messages/"+mid+"/feedbacks", `{"rating":"great","user":"alice"}`), 422, "unprocessable_entity")
 	var fieldErrs []map[string]any
 	if err := json.Unmarshal([]byte(v["message"].(string)), &fieldErrs); err != nil || len(fieldErrs) != 1 {
 		t.Fatalf("422 message %q is not a JSON array of one field error: %v", v["message"], err)
@@ -166,9 +174,14 @@ func TestAnnotations(t *testing.T) {
 	}
 	// A job of the other action is not found either.
 	wantError(t, do(t, s, "GET", "/apps/annotation-reply/disable/status/"+job, nil), 404, "not_found")
-	v = wantError(t, do(t, s, "POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"openai"}`), 422, "unprocessable_entity")
+	v = wantError(t, do(t, s, "POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"openai"}`), 400, "invalid_param")
+	if msg := v["message"].(string); !strings.Contains(msg, "embedding_model_name") {
+		t.Errorf("400 message = %q", msg)
+	}
+	s422 := newServer(t, chatflowtest.WithValidationStatus(422))
+	v = wantError(t, do(t, s422, "POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"openai"}`), 422, "unprocessable_entity")
 	if msg := v["message"].(string); !strings.Contains(msg, `"loc":["body","embedding_model_name"]`) || !strings.Contains(msg, `"type":"missing"`) {
-		t.Errorf("message = %q", msg)
+		t.Errorf("422 message = %q", msg)
 	}
 }
 

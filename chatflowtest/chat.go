@@ -16,17 +16,13 @@ type chatRequest struct {
 	ConversationID   string         `json:"conversation_id"`
 	AutoGenerateName *bool          `json:"auto_generate_name"`
 	WorkflowID       string         `json:"workflow_id"`
-	Files            []struct {
-		Type           string `json:"type"`
-		TransferMethod string `json:"transfer_method"`
-		URL            string `json:"url"`
-		UploadFileID   string `json:"upload_file_id"`
-	} `json:"files"`
+	Files            []runFile      `json:"files"`
 }
 
-// runState is one chat run in progress.
+// runState is one run in progress.
 type runState struct {
 	s          *Server
+	mode       string // the app mode, which shapes the events
 	conv       *conversation
 	msg        *message
 	run        *run
@@ -77,6 +73,11 @@ func (s *Server) sendChatMessage(c *call) {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "conversation_id: "+req.ConversationID+" is not a valid uuid.")
 		return
 	}
+	streaming := req.ResponseMode == "streaming"
+	if s.cfg.mode == ModeAgentChat && !streaming {
+		writeError(c.w, http.StatusBadRequest, "invalid_param", "An agent app answers in streaming mode only.")
+		return
+	}
 	now := s.cfg.now()
 	s.mu.Lock()
 	u := s.st.user(req.User, now)
@@ -89,16 +90,41 @@ func (s *Server) sendChatMessage(c *call) {
 			return
 		}
 	}
+	files, ok := s.runFilesLocked(c, u, req.Files)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	name := "New conversation"
+	if req.AutoGenerateName == nil || *req.AutoGenerateName {
+		name = convName(req.Query)
+	}
+	rs, cut := s.newRunLocked(u, conv, name, req.Query, req.Inputs, files, req.WorkflowID, streaming)
+	s.mu.Unlock()
+	s.serveRun(c, rs, streaming, cut)
+}
+
+// runFile is a file named in the body of a run request.
+type runFile struct {
+	Type           string `json:"type"`
+	TransferMethod string `json:"transfer_method"`
+	URL            string `json:"url"`
+	UploadFileID   string `json:"upload_file_id"`
+}
+
+// runFilesLocked checks the files of a run request and returns them as
+// the message stores them, or answers 400 and returns false; s.mu must be
+// held.
+func (s *Server) runFilesLocked(c *call, u *endUser, in []runFile) ([]map[string]any, bool) {
 	var files []map[string]any
 	var used []*upload
-	for _, f := range req.Files {
+	for _, f := range in {
 		switch f.TransferMethod {
 		case "local_file":
 			up := s.st.files[f.UploadFileID]
 			if up == nil || up.owner != u.session {
-				s.mu.Unlock()
 				writeError(c.w, http.StatusBadRequest, "invalid_param", "Invalid upload file id.")
-				return
+				return nil, false
 			}
 			used = append(used, up)
 			files = append(files, map[string]any{
@@ -108,9 +134,8 @@ func (s *Server) sendChatMessage(c *call) {
 			})
 		default:
 			if f.URL == "" {
-				s.mu.Unlock()
 				writeError(c.w, http.StatusBadRequest, "invalid_param", "Invalid file url.")
-				return
+				return nil, false
 			}
 			name := f.URL[strings.LastIndexByte(f.URL, '/')+1:]
 			files = append(files, map[string]any{
@@ -123,18 +148,24 @@ func (s *Server) sendChatMessage(c *call) {
 	for _, up := range used {
 		up.referenced = true
 	}
-	rs := &runState{s: s, created: now.Unix()}
+	return files, true
+}
+
+// newRunLocked stores a run of the server's app mode, with its message (in
+// conv, or in a new conversation named name when conv is nil; workflow and
+// completion runs get a conversation of their own, which no route of
+// their mode shows) and its task, and takes the faults meant for the next
+// run. The run does not start yet. s.mu must be held.
+func (s *Server) newRunLocked(u *endUser, conv *conversation, name, query string, inputs map[string]any,
+	files []map[string]any, workflowID string, streaming bool) (*runState, *streamCut) {
+	now := s.cfg.now()
+	rs := &runState{s: s, created: now.Unix(), mode: s.cfg.mode}
 	if s.cfg.limits.RunTime > 0 {
 		rs.deadline = time.Now().Add(s.cfg.limits.RunTime)
 	}
 	if conv == nil {
-		inputs := req.Inputs
 		if inputs == nil {
 			inputs = map[string]any{}
-		}
-		name := "New conversation"
-		if req.AutoGenerateName == nil || *req.AutoGenerateName {
-			name = convName(req.Query)
 		}
 		conv = &conversation{
 			id: s.st.newID(), owner: u.session, name: name, inputs: inputs,
@@ -142,11 +173,13 @@ func (s *Server) sendChatMessage(c *call) {
 			introduction: s.cfg.openingMessage,
 		}
 		conv.useq = conv.cseq
-		for _, v := range s.cfg.variables {
-			conv.vars = append(conv.vars, &variable{
-				id: s.st.newID(), name: v.Name, valueType: v.ValueType, value: v.Value,
-				description: v.Description, created: now.Unix(), updated: now.Unix(), seq: s.st.next(),
-			})
+		if s.chatMode() {
+			for _, v := range s.cfg.variables {
+				conv.vars = append(conv.vars, &variable{
+					id: s.st.newID(), name: v.Name, valueType: v.ValueType, value: jsonValue(v.Value),
+					description: v.Description, created: now.Unix(), updated: now.Unix(), seq: s.st.next(),
+				})
+			}
 		}
 		s.st.addConversation(u, conv, &s.cfg.limits)
 	}
@@ -157,15 +190,14 @@ func (s *Server) sendChatMessage(c *call) {
 	if n := len(conv.messages); n > 0 {
 		parent = conv.messages[n-1].id
 	}
-	rs.answer = s.cfg.answer(req.Query)
+	rs.answer = s.cfg.answer(query)
 	rs.tokens = tokenize(rs.answer)
 	// The message is stored at once, with an empty answer, as Dify does.
 	msg := &message{
-		id: s.st.newID(), conv: conv.id, owner: u.session, parent: parent, query: req.Query,
+		id: s.st.newID(), conv: conv.id, owner: u.session, parent: parent, query: query,
 		inputs: conv.inputs, files: files, created: now.Unix(), seq: s.st.next(), status: "normal",
-		promptTokens: len(tokenize(req.Query)),
+		promptTokens: len(tokenize(query)),
 	}
-	workflowID := req.WorkflowID
 	if workflowID == "" {
 		workflowID = s.st.workflowID
 	}
@@ -185,16 +217,23 @@ func (s *Server) sendChatMessage(c *call) {
 	s.fault.runFail = nil
 	rs.eventDelay = s.fault.eventDelay
 	var cut *streamCut
-	streaming := req.ResponseMode == "streaming"
 	if streaming {
 		cut = s.fault.cut
 		s.fault.cut = nil
-		rs.pause = s.fault.pause
-		s.fault.pause = false
+		if s.cfg.mode == ModeAdvancedChat || s.cfg.mode == ModeWorkflow {
+			rs.pause = s.fault.pause
+			s.fault.pause = false
+		}
 	}
-	lg := rn.log
-	s.mu.Unlock()
+	return rs, cut
+}
 
+// serveRun starts a stored run and answers its request: with the gathered
+// result in blocking mode, with its events in streaming mode.
+func (s *Server) serveRun(c *call, rs *runState, streaming bool, cut *streamCut) {
+	s.mu.Lock()
+	lg := rs.run.log
+	s.mu.Unlock()
 	rs.start(rs.execute)
 	em := &emitter{ctx: c.r.Context(), w: c.w, cut: cut}
 
@@ -202,30 +241,12 @@ func (s *Server) sendChatMessage(c *call) {
 		if !s.awaitEnd(em, lg) {
 			return // the client left (the run goes on) or the server closes
 		}
-		s.mu.Lock()
-		answer, status := msg.answer, rn.status
-		s.mu.Unlock()
-		if rs.failWith != nil || status == "failed" {
-			writeError(c.w, http.StatusBadRequest, "invalid_param", "Run failed: "+rs.failMessage())
-			return
-		}
-		writeJSON(c.w, http.StatusOK, map[string]any{
-			"event":           "message",
-			"task_id":         tk.id,
-			"id":              msg.id,
-			"message_id":      msg.id,
-			"conversation_id": conv.id,
-			"mode":            "advanced-chat",
-			"answer":          answer,
-			"metadata":        rs.metadata(answer),
-			"created_at":      rs.created,
-		})
+		s.writeBlocking(c, rs)
 		return
 	}
 
-	h := c.w.Header()
-	h.Set("X-Workflow-Run-ID", rn.id)
-	h.Set("Access-Control-Expose-Headers", "X-Workflow-Run-ID")
+	// Like Dify 1.16.1, no header names the run: the client learns the run
+	// id from the first event (workflow_started).
 	startStream(c.w)
 	if s.cfg.earlyPing {
 		em.ping()
@@ -235,6 +256,46 @@ func (s *Server) sendChatMessage(c *call) {
 		// Drop the connection without ending the chunked body.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// writeBlocking answers a blocking run request once the run has ended.
+func (s *Server) writeBlocking(c *call, rs *runState) {
+	s.mu.Lock()
+	answer, status := rs.msg.answer, rs.run.status
+	var data map[string]any
+	if rs.mode == ModeWorkflow {
+		data = rs.run.finishedData()
+	}
+	s.mu.Unlock()
+	if rs.mode == ModeWorkflow {
+		// Like Dify, the reply holds the run's end, failed or not.
+		writeJSON(c.w, http.StatusOK, map[string]any{
+			"task_id": rs.task.id, "workflow_run_id": rs.run.id, "data": data,
+		})
+		return
+	}
+	if rs.failWith != nil || status == "failed" {
+		if rs.mode == ModeAdvancedChat {
+			writeError(c.w, http.StatusBadRequest, "invalid_param", "Run failed: "+rs.failMessage())
+		} else {
+			writeError(c.w, http.StatusBadRequest, "completion_request_error", rs.failMessage())
+		}
+		return
+	}
+	reply := map[string]any{
+		"event":      "message",
+		"task_id":    rs.task.id,
+		"id":         rs.msg.id,
+		"message_id": rs.msg.id,
+		"mode":       rs.mode,
+		"answer":     answer,
+		"metadata":   rs.metadata(answer),
+		"created_at": rs.created,
+	}
+	if rs.mode != ModeCompletion {
+		reply["conversation_id"] = rs.conv.id
+	}
+	writeJSON(c.w, http.StatusOK, reply)
 }
 
 // failMessage is the error of a run that FailNextRun made fail.
@@ -271,15 +332,22 @@ func (rs *runState) metadata(answer string) map[string]any {
 	}
 }
 
-// event builds an event with the fields every chunk of this run carries.
+// event builds an event with the fields every chunk of this run carries:
+// a workflow app's events name no conversation or message, a completion
+// app's no conversation.
 func (rs *runState) event(name string) map[string]any {
-	return map[string]any{
-		"event":           name,
-		"task_id":         rs.task.id,
-		"conversation_id": rs.conv.id,
-		"message_id":      rs.msg.id,
-		"created_at":      rs.s.cfg.now().Unix(),
+	ev := map[string]any{"event": name, "task_id": rs.task.id}
+	switch rs.mode {
+	case ModeWorkflow:
+	case ModeCompletion:
+		ev["message_id"] = rs.msg.id
+		ev["created_at"] = rs.s.cfg.now().Unix()
+	default:
+		ev["conversation_id"] = rs.conv.id
+		ev["message_id"] = rs.msg.id
+		ev["created_at"] = rs.s.cfg.now().Unix()
 	}
+	return ev
 }
 
 func (rs *runState) workflowEvent(name string, data map[string]any) map[string]any {
@@ -296,6 +364,7 @@ var (
 	llmNode    = node{"llm", "llm", "LLM"}
 	answerNode = node{"answer", "answer", "Answer"}
 	humanNode  = node{"human_input", "human-input", "Human Input"}
+	endNode    = node{"end", "end", "End"}
 )
 
 func nodeStartedData(n node, index int, pred, execID string, inputs map[string]any, created int64) map[string]any {
@@ -335,10 +404,16 @@ func (rs *runState) nodeFinished(n node, index int, pred string, execID string, 
 	return rs.workflowEvent("node_finished", nodeFinishedData(n, index, pred, execID, inputs, outputs, status, errMsg, now, now))
 }
 
-// execute is the body of a run's goroutine: start node, LLM node streaming
-// the answer, answer node, then the terminal events. A run that pauses
-// stops after the start node at a human input node.
+// execute is the body of a run's goroutine. A chatflow or workflow run
+// has a start node, an LLM node streaming the answer, an answer (or end)
+// node, then the terminal events; one that pauses stops after the start
+// node at a human input node. Runs of the other modes stream the answer
+// and end with message_end.
 func (rs *runState) execute() {
+	if rs.mode != ModeAdvancedChat && rs.mode != ModeWorkflow {
+		rs.answerPhase(0, "")
+		return
+	}
 	s := rs.s
 	st := &rs.s.st
 	s.mu.Lock()
@@ -349,11 +424,13 @@ func (rs *runState) execute() {
 	for k, v := range rs.inputs {
 		sysInputs[k] = v
 	}
-	sysInputs["sys.query"] = rs.msg.query
 	sysInputs["sys.files"] = []any{}
-	sysInputs["sys.conversation_id"] = rs.conv.id
 	sysInputs["sys.user_id"] = rs.msg.owner
-	sysInputs["sys.dialogue_count"] = rs.dialogues
+	if rs.mode == ModeAdvancedChat {
+		sysInputs["sys.query"] = rs.msg.query
+		sysInputs["sys.conversation_id"] = rs.conv.id
+		sysInputs["sys.dialogue_count"] = rs.dialogues
+	}
 	sysInputs["sys.app_id"] = appID
 	sysInputs["sys.workflow_id"] = rs.run.workflowID
 	sysInputs["sys.workflow_run_id"] = rs.run.id
@@ -372,17 +449,28 @@ func (rs *runState) execute() {
 }
 
 // answerPhase runs the LLM node (streaming the answer) and the answer node,
-// then sends the terminal events.
+// then sends the terminal events. Runs without a workflow (chat, agent
+// and completion apps) stream the answer only.
 func (rs *runState) answerPhase(index int, pred string) {
 	s := rs.s
 	s.mu.Lock()
 	ids := [2]string{s.st.newID(), s.st.newID()}
 	s.mu.Unlock()
+	graph := rs.mode == ModeAdvancedChat || rs.mode == ModeWorkflow
 	rs.steps = index
-	rs.emit(rs.nodeStarted(llmNode, index, pred, ids[0], map[string]any{}))
+	if graph {
+		rs.emit(rs.nodeStarted(llmNode, index, pred, ids[0], map[string]any{}))
+	}
+	var thought map[string]any
+	if rs.mode == ModeAgentChat {
+		thought = rs.agentThought(ids[0], "")
+		rs.emit(thought)
+	}
 	if rs.failWith != nil {
 		msg := *rs.failWith
-		rs.emit(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, nil, "failed", msg))
+		if graph {
+			rs.emit(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, nil, "failed", msg))
+		}
 		rs.fail(msg)
 		return
 	}
@@ -404,12 +492,35 @@ func (rs *runState) answerPhase(index int, pred string) {
 				return
 			}
 		}
-		ev := rs.event("message")
-		ev["answer"] = tok
 		rs.partial += tok
-		rs.emit(ev)
+		rs.emit(rs.chunk(tok))
+	}
+	if !graph {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rs.store("normal", "")
+		if thought != nil {
+			rs.emitLocked(rs.agentThought(ids[0], rs.partial))
+		}
+		rs.run.status = "succeeded"
+		rs.emitLocked(rs.messageEnd())
+		rs.finishLocked()
+		return
 	}
 	llmOut := map[string]any{"text": rs.partial, "finish_reason": "stop"}
+	if rs.mode == ModeWorkflow {
+		rs.emit(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, llmOut, "succeeded", ""))
+		outputs := map[string]any{"text": rs.partial}
+		rs.emit(rs.nodeStarted(endNode, index+1, llmNode.id, ids[1], map[string]any{}))
+		rs.emit(rs.nodeFinished(endNode, index+1, llmNode.id, ids[1], map[string]any{}, outputs, "succeeded", ""))
+		rs.steps = index + 1
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rs.store("normal", "")
+		rs.emitLocked(rs.workflowFinished("succeeded", "", outputs))
+		rs.finishLocked()
+		return
+	}
 	rs.emit(rs.nodeFinished(llmNode, index, pred, ids[0], map[string]any{}, llmOut, "succeeded", ""))
 	rs.emit(rs.nodeStarted(answerNode, index+1, llmNode.id, ids[1], map[string]any{}))
 	rs.emit(rs.nodeFinished(answerNode, index+1, llmNode.id, ids[1], map[string]any{}, map[string]any{"answer": rs.partial}, "succeeded", ""))
@@ -428,14 +539,60 @@ func (rs *runState) answerPhase(index int, pred string) {
 }
 
 // stop ends a run that a stop request reached: message_end, then
-// workflow_finished with status stopped; the partial answer is kept.
+// workflow_finished with status stopped; the partial answer is kept. A
+// workflow app's run ends with workflow_finished only, a run without a
+// workflow with message_end only.
 func (rs *runState) stop() {
 	s := rs.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rs.store("normal", "")
-	rs.emitLocked(rs.messageEnd(), rs.workflowFinished("stopped", "Stopped by user.", map[string]any{"answer": rs.partial}))
+	switch rs.mode {
+	case ModeAdvancedChat:
+		rs.emitLocked(rs.messageEnd(), rs.workflowFinished("stopped", "Stopped by user.", map[string]any{"answer": rs.partial}))
+	case ModeWorkflow:
+		rs.emitLocked(rs.workflowFinished("stopped", "Stopped by user.", map[string]any{"text": rs.partial}))
+	default:
+		rs.run.status = "stopped"
+		rs.emitLocked(rs.messageEnd())
+	}
 	rs.finishLocked()
+}
+
+// chunk is the event that carries one token of the answer.
+func (rs *runState) chunk(tok string) map[string]any {
+	switch rs.mode {
+	case ModeWorkflow:
+		return rs.workflowEvent("text_chunk", map[string]any{
+			"text": tok, "from_variable_selector": []string{llmNode.id, "text"},
+		})
+	case ModeAgentChat:
+		ev := rs.event("agent_message")
+		ev["id"] = rs.msg.id
+		ev["answer"] = tok
+		return ev
+	}
+	ev := rs.event("message")
+	if rs.mode != ModeAdvancedChat {
+		ev["id"] = rs.msg.id
+	}
+	ev["answer"] = tok
+	return ev
+}
+
+// agentThought is an agent app's agent_thought event: its thought is empty
+// while the answer streams and holds it at the end.
+func (rs *runState) agentThought(id, thought string) map[string]any {
+	ev := rs.event("agent_thought")
+	ev["id"] = id
+	ev["position"] = 1
+	ev["thought"] = thought
+	ev["observation"] = ""
+	ev["tool"] = ""
+	ev["tool_labels"] = map[string]any{}
+	ev["tool_input"] = ""
+	ev["message_files"] = []any{}
+	return ev
 }
 
 // fail ends the run as a failing workflow does: workflow_finished (failed),
@@ -444,12 +601,20 @@ func (rs *runState) fail(msg string) {
 	s := rs.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ev := rs.event("error")
+	delete(ev, "task_id")
+	if rs.mode != ModeAdvancedChat && rs.mode != ModeWorkflow {
+		// No workflow: the model's failure, as an error event.
+		rs.store("error", msg)
+		rs.run.status, rs.run.err = "failed", msg
+		ev["code"], ev["message"], ev["status"] = "completion_request_error", msg, 400
+		rs.emitLocked(ev)
+		rs.finishLocked()
+		return
+	}
 	rs.store("error", "Run failed: "+msg)
 	wf := rs.workflowFinished("failed", msg, nil)
-	ev := map[string]any{
-		"event": "error", "conversation_id": rs.conv.id, "message_id": rs.msg.id,
-		"created_at": s.cfg.now().Unix(), "code": "invalid_param", "message": "Run failed: " + msg, "status": 400,
-	}
+	ev["code"], ev["message"], ev["status"] = "invalid_param", "Run failed: "+msg, 400
 	rs.emitLocked(wf, ev)
 	rs.finishLocked()
 }

@@ -151,37 +151,37 @@ func (s *Server) getConversationVariables(c *call) {
 	if cv == nil {
 		return
 	}
-	// Like Dify: ordered by creation time, and a page goes on after the
-	// creation time of last_id, so variables created in the same second
-	// as last_id are skipped; the name filter is a case-insensitive
-	// substring match.
-	vars := append([]*variable(nil), cv.vars...)
-	sort.SliceStable(vars, func(i, j int) bool { return vars[i].created < vars[j].created })
+	// Like Dify 1.16.1: the name filter (a case-insensitive substring
+	// match) selects the variables, ordered by creation time; last_id is
+	// looked up among them (unknown: 400 invalid_param, empty message), and
+	// the page goes on after its creation time, so variables created in the
+	// same second as last_id are skipped.
+	var out []*variable
+	name := strings.ToLower(q.Get("variable_name"))
+	for _, v := range cv.vars {
+		if name == "" || strings.Contains(strings.ToLower(v.name), name) {
+			out = append(out, v)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].created < out[j].created })
 	if last := q.Get("last_id"); last != "" {
 		var lv *variable
-		for _, v := range vars {
+		for _, v := range out {
 			if v.id == last {
 				lv = v
 			}
 		}
 		if lv == nil {
-			writeError(c.w, http.StatusNotFound, "not_found", "Conversation Variable Not Exists.")
+			writeError(c.w, http.StatusBadRequest, "invalid_param", "")
 			return
 		}
 		var after []*variable
-		for _, v := range vars {
+		for _, v := range out {
 			if v.created > lv.created {
 				after = append(after, v)
 			}
 		}
-		vars = after
-	}
-	var out []*variable
-	name := strings.ToLower(q.Get("variable_name"))
-	for _, v := range vars {
-		if name == "" || strings.Contains(strings.ToLower(v.name), name) {
-			out = append(out, v)
-		}
+		out = after
 	}
 	writeCursorPage(c, out, limit)
 }
@@ -209,7 +209,11 @@ func (s *Server) updateChatConversationVariable(c *call) {
 			"Type mismatch: variable '"+v.name+"' expects "+v.valueType+", but got "+jsonType(value)+" type")
 		return
 	}
-	v.value = value
+	var raw struct {
+		Value json.RawMessage `json:"value"`
+	}
+	_ = json.Unmarshal(c.body, &raw) // c.json decoded the same body
+	v.value = raw.Value
 	v.updated = s.cfg.now().Unix()
 	writeJSON(c.w, http.StatusOK, v.json())
 }

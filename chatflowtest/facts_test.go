@@ -40,33 +40,106 @@ func TestVariablesFilterAndPaging(t *testing.T) {
 	if len(p2["data"].([]any)) != 0 || p2["has_more"] != false {
 		t.Errorf("second page = %v, want empty (same created_at)", p2)
 	}
-}
 
-func TestValidationErrors422(t *testing.T) {
-	t.Parallel()
-	s := newServer(t)
-	cid := chat(t, s, "wes", "", "hi")["conversation_id"].(string)
+	// last_id is looked up among the variables the filter selects: an
+	// unknown id, or one the filter leaves out, is 400 invalid_param with
+	// an empty message (Dify 1.16.1), not 404.
+	ids := map[string]string{}
+	for _, v := range do(t, s, "GET", base+"&limit=100", nil).json(t)["data"].([]any) {
+		m := v.(map[string]any)
+		ids[m["name"].(string)] = m["id"].(string)
+	}
 	for _, path := range []string{
-		"/messages?user=wes&conversation_id=" + cid + "&limit=0",
-		"/messages?user=wes",
-		"/app/feedbacks?limit=1000",
-		"/apps/annotations?limit=abc",
+		base + "&last_id=00000000-0000-4000-8000-00000000beef",
+		base + "&variable_name=name&last_id=" + ids["topic"],
+		base + "&variable_name=TOPIC&last_id=" + ids["user_name"],
 	} {
-		v := wantError(t, do(t, s, "GET", path, nil), 422, "unprocessable_entity")
-		var fe []map[string]any
-		if err := json.Unmarshal([]byte(v["message"].(string)), &fe); err != nil || len(fe) == 0 {
-			t.Errorf("%s: message %q is not a JSON array of field errors", path, v["message"])
+		e := wantError(t, do(t, s, "GET", path, nil), 400, "invalid_param")
+		if e["message"] != "" {
+			t.Errorf("%s: message %q, want empty", path, e["message"])
 		}
 	}
-	wantError(t, do(t, s, "POST", "/apps/annotations", `{"question":"q"}`), 422, "unprocessable_entity")
-	wantError(t, do(t, s, "PUT", "/apps/annotations/00000000-0000-4000-8000-000000000001", `{"question":1,"answer":"a"}`), 422, "unprocessable_entity")
-	// Elsewhere it stays 400 invalid_param.
-	wantError(t, do(t, s, "GET", "/conversations?user=wes&limit=0", nil), 400, "invalid_param")
-	for _, st := range []string{"running", "paused", "partial-succeeded", "nope"} {
-		wantError(t, doUnchecked(t, s, "GET", "/workflows/logs?status="+st, nil, "Bearer "+s.APIKey, ""), 400, "invalid_param")
+	for _, path := range []string{
+		base + "&variable_name=name&last_id=" + ids["user_name"],
+		base + "&variable_name=TOPIC&last_id=" + ids["topic"],
+		base + "&last_id=" + ids["topic"],
+	} {
+		wantStatus(t, do(t, s, "GET", path, nil), 200)
 	}
-	for _, st := range []string{"succeeded", "failed", "stopped"} {
-		wantStatus(t, do(t, s, "GET", "/workflows/logs?status="+st, nil), 200)
+}
+
+// TestValidationStatus: by default (Dify 1.16.1) every failed validation is
+// 400 invalid_param with a readable message; WithValidationStatus(422)
+// makes exactly the endpoints later source validates with a decorator
+// answer 422 unprocessable_entity with a JSON array of field errors.
+func TestValidationStatus(t *testing.T) {
+	t.Parallel()
+	const ann = "/apps/annotations/00000000-0000-4000-8000-000000000001"
+	type bad struct{ method, path, body string }
+	// One invalid request for each endpoint that later source validates
+	// with a decorator.
+	decorated := []bad{
+		{"GET", "/messages?user=wes&conversation_id={conv}&limit=0", ""},
+		{"GET", "/messages?user=wes", ""},
+		{"POST", "/messages/{msg}/feedbacks", `{"rating":"great","user":"wes"}`},
+		{"GET", "/app/feedbacks?limit=1000", ""},
+		{"GET", "/apps/annotations?limit=abc", ""},
+		{"POST", "/apps/annotations", `{"question":"q"}`},
+		{"PUT", ann, `{"question":1,"answer":"a"}`},
+		{"POST", "/apps/annotation-reply/enable", `{"embedding_provider_name":"p"}`},
+		{"POST", "/apps/annotation-reply/sideways", `{"embedding_provider_name":"p","embedding_model_name":"m"}`},
+		{"GET", "/apps/annotation-reply/sideways/status/00000000-0000-4000-8000-000000000002", ""},
+	}
+	// Elsewhere it is 400 invalid_param in both modes.
+	others := []bad{
+		{"GET", "/conversations?user=wes&limit=0", ""},
+		{"GET", "/conversations/{conv}/variables?user=wes&limit=0", ""},
+		{"GET", "/workflows/logs?status=running", ""},
+		{"GET", "/workflows/logs?status=nope", ""},
+		{"POST", "/conversations/{conv}/name", `{"user":"wes","name":5}`},
+	}
+	for _, mode := range []int{0, 400, 422} {
+		var opts []chatflowtest.Option
+		if mode != 0 {
+			opts = append(opts, chatflowtest.WithValidationStatus(mode))
+		}
+		s := newServer(t, opts...)
+		v := chat(t, s, "wes", "", "hi")
+		fill := strings.NewReplacer("{conv}", v["conversation_id"].(string), "{msg}", v["message_id"].(string))
+		check := func(b bad, want int) {
+			t.Helper()
+			ct := ""
+			var body any
+			if b.body != "" {
+				ct, body = "application/json", b.body
+			}
+			r := doUnchecked(t, s, b.method, fill.Replace(b.path), body, "Bearer "+s.APIKey, ct)
+			if want == 422 {
+				e := wantError(t, r, 422, "unprocessable_entity")
+				var fe []map[string]any
+				if err := json.Unmarshal([]byte(e["message"].(string)), &fe); err != nil || len(fe) == 0 || fe[0]["loc"] == nil || fe[0]["msg"] == nil {
+					t.Errorf("mode %d, %s %s: message %q is not a JSON array of field errors", mode, b.method, b.path, e["message"])
+				}
+				return
+			}
+			e := wantError(t, r, 400, "invalid_param")
+			if msg, _ := e["message"].(string); msg == "" || strings.HasPrefix(msg, "[") {
+				t.Errorf("mode %d, %s %s: message %q, want a readable message", mode, b.method, b.path, msg)
+			}
+		}
+		for _, b := range decorated {
+			want := 400
+			if mode == 422 {
+				want = 422
+			}
+			check(b, want)
+		}
+		for _, b := range others {
+			check(b, 400)
+		}
+		for _, st := range []string{"succeeded", "failed", "stopped"} {
+			wantStatus(t, do(t, s, "GET", "/workflows/logs?status="+st, nil), 200)
+		}
 	}
 }
 
@@ -165,4 +238,63 @@ func TestSiteSwitchedOff(t *testing.T) {
 	s := newServer(t, chatflowtest.WithSiteEnabled(false))
 	wantError(t, do(t, s, "GET", "/site", nil), 403, "forbidden")
 	wantStatus(t, do(t, s, "GET", "/info", nil), 200)
+}
+
+// TestVariableValuesArePythonStrings: the list and the PUT reply carry the
+// value as Python's str() of the stored value, null as null.
+func TestVariableValuesArePythonStrings(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, chatflowtest.WithVariables(
+		chatflowtest.Variable{Name: "n", ValueType: "number", Value: 42},
+		chatflowtest.Variable{Name: "f", ValueType: "number", Value: 4.5},
+		chatflowtest.Variable{Name: "b", ValueType: "boolean", Value: true},
+		chatflowtest.Variable{Name: "o", ValueType: "object", Value: map[string]any{"a": 1}},
+		chatflowtest.Variable{Name: "a", ValueType: "array[any]", Value: []any{"x", 1}},
+		chatflowtest.Variable{Name: "s", ValueType: "string", Value: "it's"},
+		chatflowtest.Variable{Name: "z", ValueType: "string", Value: nil},
+	))
+	cid := chat(t, s, "pat", "", "hi")["conversation_id"].(string)
+	// Unchecked: the description does not allow a null value yet.
+	list := doUnchecked(t, s, "GET", "/conversations/"+cid+"/variables?user=pat&limit=100", nil, "Bearer "+s.APIKey, "").json(t)
+	want := map[string]any{"n": "42", "f": "4.5", "b": "True", "o": "{'a': 1}", "a": "['x', 1]", "s": "it's", "z": nil}
+	ids := map[string]string{}
+	for _, d := range list["data"].([]any) {
+		m := d.(map[string]any)
+		name := m["name"].(string)
+		ids[name] = m["id"].(string)
+		if m["value"] != want[name] {
+			t.Errorf("list: %s = %#v, want %#v", name, m["value"], want[name])
+		}
+	}
+	if len(ids) != len(want) {
+		t.Fatalf("list = %v", list)
+	}
+	for _, tc := range []struct{ name, value, want string }{
+		{"n", "7", "7"},
+		{"n", "1.0", "1.0"},
+		{"n", "-2.25", "-2.25"},
+		{"b", "false", "False"},
+		{"o", `{"k": "v", "q": null, "l": [true, 1e16], "s": "a'b"}`, `{'k': 'v', 'q': None, 'l': [True, 1e+16], 's': "a'b"}`},
+		{"a", `["it's", "x\"y'z", 3]`, `["it's", 'x"y\'z', 3]`},
+		{"s", `"plain"`, "plain"},
+	} {
+		r := do(t, s, "PUT", "/conversations/"+cid+"/variables/"+ids[tc.name], `{"user":"pat","value":`+tc.value+`}`)
+		wantStatus(t, r, 200)
+		if got := r.json(t)["value"]; got != tc.want {
+			t.Errorf("PUT %s = %s: reply value %#v, want %q", tc.name, tc.value, got, tc.want)
+		}
+		l := doUnchecked(t, s, "GET", "/conversations/"+cid+"/variables?user=pat&variable_name="+tc.name+"&limit=100", nil, "Bearer "+s.APIKey, "").json(t)
+		found := false
+		for _, d := range l["data"].([]any) {
+			if m := d.(map[string]any); m["id"] == ids[tc.name] {
+				found = true
+				if m["value"] != tc.want {
+					t.Errorf("list after PUT %s = %s: value %#v, want %q", tc.name, tc.value, m["value"], tc.want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("variable %s not listed after PUT", tc.name)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,3 +158,126 @@ func TestBoundedState(t *testing.T) {
 		"files": []any{map[string]any{"type": "document", "transfer_method": "local_file", "upload_file_id": first}}}
 	wantError(t, do(t, s, "POST", "/chat-messages", msg), 400, "invalid_param")
 }
+
+// TestSlowBodyIsClosed: a request whose body never comes is answered and
+// its connection closed within Timeouts.ReadBody, whether it is refused
+// before its body is read (no key, a wrong key, an unknown path or
+// method, a malformed id, a path outside /v1) or read in full (partial
+// bodies), with Start and with ListenAndServe (which `chatflow serve` runs).
+func TestSlowBodyIsClosed(t *testing.T) {
+	t.Parallel()
+	timeouts := chatflowtest.WithTimeouts(chatflowtest.Timeouts{
+		ReadHeader: 5 * time.Second, ReadBody: 100 * time.Millisecond, Idle: time.Minute,
+	})
+	started := newServer(t, timeouts, chatflowtest.WithAPIKey("app-hard"))
+	u, err := url.Parse(started.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers := map[string]string{"Start": u.Host, "ListenAndServe": serve(t, timeouts)}
+	const json = "Content-Type: application/json\r\n"
+	cases := []struct {
+		name, head string
+		body       string // sent, but shorter than announced
+		status     int    // the reply that comes before the close (0: none required)
+	}{
+		{"no key", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\n" + json + "Content-Length: 100\r\n", "", 401},
+		{"wrong key", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-wrong\r\n" + json + "Content-Length: 100\r\n", "", 401},
+		{"no key, partial body", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\n" + json + "Content-Length: 100\r\n", `{"inp`, 401},
+		{"no key, chunked", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\n" + json + "Transfer-Encoding: chunked\r\n", "5\r\n{\"inp", 401},
+		{"no key, expect continue", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\n" + json + "Expect: 100-continue\r\nContent-Length: 100\r\n", "", 401},
+		{"unknown path", "POST /v1/nowhere HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-hard\r\n" + json + "Content-Length: 100\r\n", "", 404},
+		{"outside /v1", "POST /elsewhere HTTP/1.1\r\nHost: x\r\n" + json + "Content-Length: 100\r\n", "", 404},
+		{"wrong method", "PUT /v1/chat-messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-hard\r\n" + json + "Content-Length: 100\r\n", "", 405},
+		{"malformed id", "POST /v1/conversations/nope/name HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-hard\r\n" + json + "Content-Length: 100\r\n", "", 404},
+		{"key, no body", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-hard\r\n" + json + "Content-Length: 100\r\n", "", 0},
+		{"key, chunked", "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-hard\r\n" + json + "Transfer-Encoding: chunked\r\n", "5\r\n{\"inp", 0},
+	}
+	for srv, addr := range servers {
+		for _, tc := range cases {
+			t.Run(srv+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				if _, err := c.Write([]byte(tc.head + "\r\n" + tc.body)); err != nil {
+					t.Fatal(err)
+				}
+				br := bufio.NewReader(c)
+				if tc.status != 0 {
+					_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+					resp, err := http.ReadResponse(br, nil)
+					if err != nil {
+						t.Fatalf("no reply: %v", err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != tc.status {
+						t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
+					}
+					if !resp.Close {
+						t.Error("the reply does not say Connection: close")
+					}
+				}
+				waitClosed(t, readerConn{c, br})
+			})
+		}
+	}
+}
+
+// TestBodyReadKeepsConnection: a request whose body was read whole leaves
+// the connection open for the next request, even when it is refused.
+func TestBodyReadKeepsConnection(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, chatflowtest.WithAPIKey("app-hard"))
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	body := `{"inputs":{},"query":"hi","user":"kay"}`
+	for i, want := range []int{400, 200, 401} {
+		head := "POST /v1/chat-messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer app-hard\r\nContent-Type: application/json\r\n"
+		b := body
+		switch i {
+		case 0:
+			b = `{"inputs":{},"query":"hi"}` // no user: refused after the body was read
+		case 2:
+			head = "GET /v1/info HTTP/1.1\r\nHost: x\r\n" // no key, no body
+		}
+		if i < 2 {
+			head += "Content-Length: " + strconv.Itoa(len(b)) + "\r\n"
+		} else {
+			b = ""
+		}
+		if _, err := c.Write([]byte(head + "\r\n" + b)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || resp.Close {
+			t.Fatalf("request %d: status %d, close %v; want %d on a kept connection", i, resp.StatusCode, resp.Close, want)
+		}
+	}
+}
+
+// readerConn reads through a bufio.Reader that holds part of what the
+// connection delivered.
+type readerConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c readerConn) Read(p []byte) (int, error) { return c.r.Read(p) }

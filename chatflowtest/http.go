@@ -46,28 +46,7 @@ type formFile struct {
 	data              []byte
 }
 
-// uuidParams are the path parameters Dify routes through its UUID converter:
-// anything else there is a route-level 404.
-var uuidParams = map[string]bool{
-	"conversation_id": true,
-	"variable_id":     true,
-	"message_id":      true,
-	"file_id":         true,
-	"end_user_id":     true,
-	"annotation_id":   true,
-	"job_id":          true,
-}
-
 var uuidShape = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
-
-// userRequired lists the operations that reject a request without user.
-var userRequired = map[string]bool{
-	"sendChatMessage":           true,
-	"stopChatMessageGeneration": true,
-	"postChatMessageFeedback":   true,
-	"getSuggestedQuestions":     true,
-	"streamWorkflowEvents":      true,
-}
 
 const notFoundMessage = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
 
@@ -106,6 +85,17 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: rw}
 	w := http.ResponseWriter(sw)
+	if r.ContentLength != 0 {
+		// A request with a body. Until readRequest has read it, a reply
+		// (401, 404, 405, ...) closes the connection: net/http would
+		// otherwise read the unread body, without any deadline, before
+		// sending the reply and again before reusing the connection, so a
+		// body that never comes kept the connection open for ever. The
+		// deadline bounds every read of the body, by the handler or by
+		// net/http after it.
+		_ = http.NewResponseController(rw).SetReadDeadline(time.Now().Add(s.cfg.timeouts.ReadBody))
+		w.Header().Set("Connection", "close")
+	}
 	path := r.URL.EscapedPath()
 	if !strings.HasPrefix(path, Prefix+"/") {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
@@ -120,9 +110,17 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}()
 	rt, params, err := spectest.Find(r.Method, path)
+	opID := ""
+	if err == nil {
+		opID = rt.Operation.OperationID
+	} else if id, ps, ok := findExtra(r.Method, path); ok {
+		opID, params, err = id, ps, nil
+	}
 	if err != nil {
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
-			if _, _, e := spectest.Find(m, path); e == nil && m != r.Method {
+			_, _, e := spectest.Find(m, path)
+			_, _, extra := findExtra(m, path)
+			if (e == nil || extra) && m != r.Method {
 				writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "The method is not allowed for the requested URL.")
 				return
 			}
@@ -130,13 +128,14 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 		return
 	}
-	for name, v := range params {
-		if uuidParams[name] && !uuidShape.MatchString(v) {
+	op := operations[opID]
+	for _, name := range op.uuidParams {
+		if !uuidShape.MatchString(params[name]) {
 			writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 			return
 		}
 	}
-	c.op, c.params = rt.Operation.OperationID, params
+	c.op, c.params = opID, params
 	s.mu.Lock()
 	rec.Operation = c.op
 	s.mu.Unlock()
@@ -144,7 +143,7 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
-	if !s.readRequest(c, rt) {
+	if !s.readRequest(c, rt, op) {
 		return
 	}
 	// The user is in the log before the handler acts: a test that sees the
@@ -168,12 +167,11 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h := handlers[c.op]
-	if h == nil {
+	if op.serve == nil {
 		writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 		return
 	}
-	h(s, c)
+	op.serve(s, c)
 }
 
 // authorize checks the Authorization header the way Dify does.
@@ -196,45 +194,26 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// validation422 lists the operations whose parameters newer Dify servers
-// validate with a decorator: a bad query or body is 422
-// unprocessable_entity there, with a JSON array of field errors.
-var validation422 = map[string]bool{
-	"getConversationHistory":                  true,
-	"postChatMessageFeedback":                 true,
-	"getChatAppFeedbacks":                     true,
-	"createAnnotation":                        true,
-	"getAnnotationList":                       true,
-	"updateAnnotation":                        true,
-	"deleteAnnotation":                        true,
-	"initialAnnotationReplySettings":          true,
-	"getInitialAnnotationReplySettingsStatus": true,
-}
-
-// lenientQuery lists query parameters that the server reads leniently (a
-// flag is true only for the literal "true", in any case; anything else is
-// false, never an error), so they are left out of validation.
-var lenientQuery = map[string][]string{
-	"streamWorkflowEvents": {"include_state_snapshot", "continue_on_pause"},
-}
-
-// readRequest reads the body, finds the user, applies the server's own
-// checks and validates the request against the API description.
-func (s *Server) readRequest(c *call, rt *routers.Route) bool {
+// readRequest reads the body, finds the user, refuses an operation of
+// another app mode, applies the server's own checks and validates the
+// request against the API description. rt is nil for an operation outside
+// the description, which takes a JSON body and is checked by its precheck
+// only.
+func (s *Server) readRequest(c *call, rt *routers.Route, op operation) bool {
 	r := c.r
 	var rb *openapi3.RequestBody
-	if rt.Operation.RequestBody != nil {
+	if rt != nil && rt.Operation.RequestBody != nil {
 		rb = rt.Operation.RequestBody.Value
 	}
-	isJSON := rb != nil && rb.Content.Get("application/json") != nil
+	isJSON := rt == nil || rb != nil && rb.Content.Get("application/json") != nil
 	isForm := rb != nil && rb.Content.Get("multipart/form-data") != nil
 	limit := s.cfg.maxJSONBody
 	if isForm {
 		limit = s.maxUploadBody()
 	}
-	// The body must arrive in time; the reply may take as long as it needs.
-	rc := http.NewResponseController(c.w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.timeouts.ReadBody))
+	// The body must arrive in time (serveHTTP set the read deadline, and
+	// Connection: close for a reply sent before the body was read); the
+	// reply may take as long as it needs.
 	body, err := io.ReadAll(http.MaxBytesReader(c.w, r.Body, limit))
 	if err != nil {
 		// The rest of the body is not read: the connection must not be
@@ -251,7 +230,11 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		}
 		return false
 	}
-	_ = rc.SetReadDeadline(time.Time{})
+	if r.ContentLength != 0 {
+		// The body is whole: the connection may serve further requests.
+		_ = http.NewResponseController(c.w).SetReadDeadline(time.Time{})
+		c.w.Header().Del("Connection")
+	}
 	c.body = body
 	// Endpoints with a JSON or form body read user there only.
 	if !isJSON && !isForm {
@@ -286,12 +269,18 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		c.user = c.form.values["user"]
 	}
 
-	if userRequired[c.op] && c.user == "" {
+	if op.userRequired && c.user == "" {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "Arg user must be provided.")
 		return false
 	}
-	if pre := prechecks[c.op]; pre != nil && !pre(s, c) {
+	if s.refuseMode(c, op) {
 		return false
+	}
+	if op.precheck != nil && !op.precheck(s, c) {
+		return false
+	}
+	if rt == nil {
+		return true
 	}
 
 	// The real server accepts null for optional fields (such as
@@ -305,9 +294,9 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 		}
 	}
 	vr := r.Clone(r.Context())
-	if names := lenientQuery[c.op]; len(names) > 0 {
+	if len(op.lenientQuery) > 0 {
 		q := vr.URL.Query()
-		for _, n := range names {
+		for _, n := range op.lenientQuery {
 			q.Del(n)
 		}
 		u := *vr.URL
@@ -317,7 +306,7 @@ func (s *Server) readRequest(c *call, rt *routers.Route) bool {
 	vr.Body = io.NopCloser(bytes.NewReader(vbody))
 	vr.ContentLength = int64(len(vbody))
 	if err := spectest.ValidateRequest(vr, Prefix); err != nil {
-		if validation422[c.op] {
+		if s.cfg.validation422 && op.decorated {
 			writeError(c.w, http.StatusUnprocessableEntity, "unprocessable_entity", fieldErrors(err))
 		} else {
 			writeError(c.w, http.StatusBadRequest, "invalid_param", validationMessage(err))

@@ -153,7 +153,7 @@ func strOrEmpty(v any) string {
 }
 
 func nodeByID(id string) node {
-	for _, n := range []node{startNode, llmNode, answerNode, humanNode} {
+	for _, n := range []node{startNode, llmNode, answerNode, humanNode, endNode} {
 		if n.id == id {
 			return n
 		}

@@ -23,15 +23,18 @@ func TestRunGoesOnAfterDisconnect(t *testing.T) {
 	s := newServer(t)
 	s.SetEventDelay(time.Hour) // the run waits after its first token
 	st := openStream(t, s, "POST", "/chat-messages", streamBody("ann", "one two three"))
-	runHeader := st.resp.Header.Get("X-Workflow-Run-ID")
-	if !strings.Contains(st.resp.Header.Get("Access-Control-Expose-Headers"), "X-Workflow-Run-ID") {
-		t.Errorf("Access-Control-Expose-Headers = %q", st.resp.Header.Get("Access-Control-Expose-Headers"))
+	// Like Dify 1.16.1, no header names the run; the first event does.
+	if h := st.resp.Header.Get("X-Workflow-Run-ID"); h != "" {
+		t.Errorf("X-Workflow-Run-ID = %q, want none", h)
+	}
+	if h := st.resp.Header.Get("Access-Control-Expose-Headers"); h != "" {
+		t.Errorf("Access-Control-Expose-Headers = %q, want none", h)
 	}
 	evs := st.until("message")
 	first := evs[len(evs)-1].data
 	runID, _ := evs[0].data["workflow_run_id"].(string)
-	if runHeader == "" || runHeader != runID {
-		t.Fatalf("X-Workflow-Run-ID = %q, run id of the events %q", runHeader, runID)
+	if evs[0].name != "workflow_started" || runID == "" || evs[0].data["data"].(map[string]any)["id"] != runID {
+		t.Fatalf("first event %s %v: want workflow_started naming the run", evs[0].name, evs[0].data)
 	}
 	taskID := first["task_id"].(string)
 	cid, mid := first["conversation_id"].(string), first["message_id"].(string)
@@ -162,7 +165,6 @@ func TestCutStreamThenRecover(t *testing.T) {
 	s.SetEventDelay(time.Millisecond)
 	s.CutStreamAfter(6)
 	st := openStream(t, s, "POST", "/chat-messages", streamBody("cat", "alpha beta gamma delta"))
-	runID := st.resp.Header.Get("X-Workflow-Run-ID")
 	var got []event
 	for {
 		ev, ok, err := st.next()
@@ -178,6 +180,7 @@ func TestCutStreamThenRecover(t *testing.T) {
 		t.Fatalf("events before the cut = %v", names(got))
 	}
 	cid := got[0].data["conversation_id"].(string)
+	runID := got[0].data["workflow_run_id"].(string)
 	re := openStream(t, s, "GET", "/workflow/"+runID+"/events?user=cat&include_state_snapshot=true", nil)
 	all := re.rest()
 	checkEvents(t, all)

@@ -17,9 +17,19 @@ import (
 //	Fake Dify chatflow API at http://127.0.0.1:8080/v1
 //	API key: app-...
 //
-// An empty key means a random one. It returns nil after a shutdown caused
-// by ctx.
+// A third line, "App mode: MODE", follows when WithMode chose a mode other
+// than advanced-chat. An empty key means a random one. It returns nil after
+// a shutdown caused by ctx, and an error for an unknown mode.
 func ListenAndServe(ctx context.Context, addr, key string, stdout io.Writer, opts ...Option) error {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.mode != "" {
+		if err := checkMode(cfg.mode); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -35,6 +45,9 @@ func ListenAndServe(ctx context.Context, addr, key string, stdout io.Writer, opt
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "Fake Dify chatflow API at %s\nAPI key: %s\n", s.URL, s.APIKey)
+	if s.cfg.mode != ModeAdvancedChat {
+		fmt.Fprintf(stdout, "App mode: %s\n", s.cfg.mode)
+	}
 	select {
 	case err := <-done:
 		return err

@@ -1,18 +1,22 @@
 // Package chatflowtest is an in-memory fake of Dify's chatflow Service API,
 // for tests (of this module and of programs in any language) and for demos.
 //
-// The fake follows the newest Dify server behaviour described in the
-// project's server facts, not only the published spec. It keeps state per
-// end user the way a Dify server does: conversations are created by the
-// first chat message and visible only to their user, messages page
-// backwards, files, feedback, annotations and conversation variables are
-// stored. Every request is checked against the API description in package
-// openapi; what the description rejects is answered with 400 invalid_param,
-// or with 422 unprocessable_entity (a JSON array of field errors as the
-// message) on the endpoints newer servers validate that way: GET /messages,
-// message feedbacks, app feedbacks and the annotation endpoints. Answers are
-// deterministic: the answer to a query echoes it, streamed one token per
-// message event inside a realistic chatflow run.
+// The fake behaves like the released Dify server (1.16.1) as described in
+// the project's server facts, not only like the published spec; options
+// switch on what later server source does. It keeps state per end user the
+// way a Dify server does: conversations are created by the first chat
+// message and visible only to their user, messages page backwards, files,
+// feedback, annotations and conversation variables are stored; a
+// variable's value is answered as Python's str() of it, as Dify does (see
+// Variable). Every request is checked against the API description in
+// package openapi; what the description rejects is answered with 400
+// invalid_param, as Dify 1.16.1 does everywhere. WithValidationStatus(422)
+// makes the endpoints that later Dify source validates with a decorator
+// (GET /messages, message feedbacks, app feedbacks and the annotation
+// endpoints) answer 422 unprocessable_entity instead, with a JSON array of
+// field errors as the message. Answers are deterministic: the answer to a
+// query echoes it, streamed one token per message event inside a realistic
+// chatflow run.
 //
 // # Runs
 //
@@ -31,6 +35,13 @@
 // live events; without it, a ping and the live events only. Snapshot events
 // carry the run id as task_id. Submitting a human input form resumes its
 // paused run in the background. Close ends the runs still going.
+//
+// # App modes
+//
+// By default the fake is a chatflow ("advanced-chat") app. WithMode makes it
+// a workflow, completion, chat or agent-chat app instead: GET /info reports
+// the mode, the operations of other app types are refused with Dify's
+// codes, and runs take the shape of that app type (see WithMode).
 //
 // # Faults
 //
@@ -140,14 +151,24 @@ type config struct {
 	variables      []Variable
 	suggestions    []string
 	openingMessage string
+	validation422  bool   // WithValidationStatus(422)
+	mode           string // the app mode (WithMode)
 }
 
 // Variable declares a conversation variable that every new conversation
 // starts with (see WithVariables).
+//
+// Like Dify, the server answers a variable's value as a string: Python's
+// str() of the stored value (42 is "42", true is "True", {"a": 1} is
+// "{'a': 1}", a string is itself), or null. Value is stored as its JSON
+// encoding: a whole number (such as int 3, or float64 3) renders as a
+// Python int ("3"), a number with a fraction as a Python float ("4.5"). A
+// value set with PUT keeps the literal the client sent, so 1.0 renders
+// "1.0", as Dify keeps ints and floats apart.
 type Variable struct {
 	Name        string
 	ValueType   string // string, number, object, boolean, array[string], array[number], array[object]
-	Value       any
+	Value       any    // the initial value; anything encoding/json can encode
 	Description string
 }
 
@@ -233,7 +254,7 @@ func WithMaxJSONBody(n int64) Option { return func(c *config) { c.maxJSONBody = 
 // long a reply (a stream) may last. A zero field takes its default.
 type Timeouts struct {
 	ReadHeader time.Duration // to receive a request's headers (default 10s)
-	ReadBody   time.Duration // to receive a request's body (default 2 minutes)
+	ReadBody   time.Duration // to receive a request's body, whether or not it is refused before it is read (default 2 minutes); then the connection is closed
 	Idle       time.Duration // an idle keep-alive connection stays open (default 60s)
 }
 
@@ -252,6 +273,19 @@ func WithReattachIdleTimeout(d time.Duration) Option {
 // starts with.
 func WithVariables(vars ...Variable) Option {
 	return func(c *config) { c.variables = append([]Variable(nil), vars...) }
+}
+
+// WithValidationStatus chooses how the endpoints that newer Dify source
+// validates with a decorator (GET /messages, POST /messages/{id}/feedbacks,
+// GET /app/feedbacks and every annotation endpoint) answer a request that
+// fails validation. The default, 400, answers 400 invalid_param with a
+// readable message, like Dify 1.16.1 does on every endpoint; 422 answers
+// those endpoints with 422 unprocessable_entity whose message is a JSON
+// array of field errors (objects with loc, msg and type), like the later
+// source. Other endpoints answer 400 invalid_param either way. Any status
+// other than 422 means 400.
+func WithValidationStatus(status int) Option {
+	return func(c *config) { c.validation422 = status == http.StatusUnprocessableEntity }
 }
 
 // WithSuggestedQuestions sets what /messages/{id}/suggested answers.
@@ -287,6 +321,12 @@ func NewUnstartedServer(opts ...Option) *Server {
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.mode == "" {
+		cfg.mode = ModeAdvancedChat
+	}
+	if err := checkMode(cfg.mode); err != nil {
+		panic(err)
 	}
 	if cfg.apiKey == "" {
 		cfg.apiKey = randomKey()
@@ -399,13 +439,14 @@ func (s *Server) SetEventDelay(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// CutStreamAfter makes the next streaming chat reply break off after k
+// CutStreamAfter makes the next streaming run reply (chat, workflow or
+// completion, per the app mode) break off after k
 // events (pings not counted): the server drops the connection without a
 // terminal event and without ending the HTTP response properly. The run
 // itself goes on and completes, as on a real server: a client can reattach
-// with GET /workflow/{id}/events (the run id is in the X-Workflow-Run-ID
-// header and in every workflow event) and find the stored answer with GET
-// /messages.
+// with GET /workflow/{id}/events (the run id is in every workflow event,
+// from the first, workflow_started; no header names it, as on Dify 1.16.1)
+// and find the stored answer with GET /messages.
 func (s *Server) CutStreamAfter(k int) {
 	s.mu.Lock()
 	s.fault.cut = &streamCut{after: k, abort: true}
@@ -424,15 +465,18 @@ func (s *Server) EndStreamAfter(k int) {
 // FailNextRun makes the next chat run fail the way a failing workflow does:
 // a blocking request gets 400 invalid_param "Run failed: message"; a stream
 // gets workflow_finished (status failed) and then an error event, and no
-// message_end.
+// message_end. In a workflow app the stream is the same (without
+// conversation and message ids) and a blocking request gets the failed
+// run; in apps without a workflow the model fails: a stream ends with an
+// error event, a blocking request gets 400, both completion_request_error.
 func (s *Server) FailNextRun(message string) {
 	s.mu.Lock()
 	s.fault.runFail = &message
 	s.mu.Unlock()
 }
 
-// PauseNextRun makes the next streaming chat run stop at a human input
-// node: the stream sends human_input_required (with a form_token) and
+// PauseNextRun makes the next streaming chatflow or workflow run stop at a
+// human input node (runs of the other app modes do not pause): the stream sends human_input_required (with a form_token) and
 // workflow_paused, and ends. The form is read and submitted with
 // /form/human_input/{form_token}; submitting it resumes the run in the
 // background (workflow_started, human_input_form_filled, the answer,

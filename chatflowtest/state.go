@@ -1,6 +1,7 @@
 package chatflowtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -84,7 +85,7 @@ type message struct {
 
 type variable struct {
 	id, name, valueType, description string
-	value                            any
+	value                            json.RawMessage // the stored value as JSON text (see pythonStr)
 	created, updated                 int64
 	seq                              uint64
 }
@@ -279,12 +280,22 @@ func (m *message) json() map[string]any {
 	}
 }
 
+// rendered is the value as Dify answers it: Python's str() of the stored
+// value, or nil for null.
+func (v *variable) rendered() any {
+	out, err := pythonStr(v.value)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
 func (v *variable) json() map[string]any {
 	return map[string]any{
 		"id":          v.id,
 		"name":        v.name,
 		"value_type":  v.valueType,
-		"value":       v.value,
+		"value":       v.rendered(),
 		"description": v.description,
 		"created_at":  v.created,
 		"updated_at":  v.updated,

@@ -67,13 +67,16 @@ type reply struct {
 // in: the connection then outlives life, for the read ahead for the task
 // id, see abandon). It checks that the reply is an event stream.
 func dial(life context.Context, outlive bool, cfg *Config, send func(context.Context) (*http.Response, error)) (*conn, reply, error) {
-	parent, unlink := life, func() bool { return true }
-	var cancel context.CancelCauseFunc
+	parent := life
 	if outlive {
 		parent = context.WithoutCancel(life)
-		unlink = context.AfterFunc(life, func() { cancel(context.Cause(life)) })
 	}
 	ctx, cancel := context.WithCancelCause(parent)
+	unlink := func() bool { return true }
+	if outlive {
+		// Until the headers arrive, life ends the request as usual.
+		unlink = context.AfterFunc(life, func() { cancel(context.Cause(life)) })
+	}
 	r := reply{sent: time.Now()}
 	resp, err := send(transport.WithStreamReply(ctx))
 	unlink() // from now on, abandon decides

@@ -222,7 +222,7 @@ func (s *Stream) resume(drop error) error {
 				return fail(endCause(ctx, err), "reattaching")
 			}
 			switch {
-			case errors.Is(err, transport.ErrNotFound):
+			case errors.Is(err, transport.ErrNotFound), errors.Is(err, transport.ErrEndpointNotFound):
 				// Not visible yet, or not served: ask the run's state.
 			case reattachUnavailable(err):
 				r.noReattach = true

@@ -1,0 +1,71 @@
+package chatflowtest
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/difykit/chatflow/internal/spectest"
+)
+
+// TestOperationTable: the table covers every operation of the description
+// and names only real operations and parameters; its decorated entries
+// are exactly the endpoints the server facts name.
+func TestOperationTable(t *testing.T) {
+	// The description the fake routes with.
+	rt, _, err := spectest.Find("GET", "/info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := rt.Spec
+	seen := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		pathParams := regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(path, -1)
+		for method, o := range item.Operations() {
+			id := o.OperationID
+			seen[id] = true
+			op, ok := operations[id]
+			if !ok || op.serve == nil {
+				t.Errorf("%s %s (%s): not served", method, path, id)
+				continue
+			}
+			for _, name := range op.uuidParams {
+				if !slices.ContainsFunc(pathParams, func(m []string) bool { return m[1] == name }) {
+					t.Errorf("%s: uuid parameter %s is not in its path %s", id, name, path)
+				}
+			}
+			for _, name := range op.lenientQuery {
+				found := false
+				for _, p := range append(item.Parameters, o.Parameters...) {
+					found = found || (p.Value != nil && p.Value.In == "query" && p.Value.Name == name)
+				}
+				if !found {
+					t.Errorf("%s: lenient query parameter %s is not one of its parameters", id, name)
+				}
+			}
+			want := (method == "GET" && path == "/messages") ||
+				(method == "POST" && path == "/messages/{message_id}/feedbacks") ||
+				(method == "GET" && path == "/app/feedbacks") ||
+				strings.HasPrefix(path, "/apps/annotation")
+			if op.decorated != want {
+				t.Errorf("%s %s: decorated = %v, want %v", method, path, op.decorated, want)
+			}
+		}
+	}
+	// The other app types' operations: routed by the table, and found
+	// there by findExtra.
+	for id, op := range operations {
+		if seen[id] {
+			continue
+		}
+		if op.method == "" || op.path == "" || op.serve == nil || op.modes == 0 {
+			t.Errorf("operation %s is not in the description and has no route, handler or mode", id)
+			continue
+		}
+		path := strings.NewReplacer("{workflow_id}", "wf-1", "{task_id}", "task-1").Replace(op.path)
+		if got, _, ok := findExtra(op.method, path); !ok || got != id {
+			t.Errorf("findExtra(%s %s) = %q, %v; want %s", op.method, path, got, ok, id)
+		}
+	}
+}
