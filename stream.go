@@ -487,7 +487,9 @@ func (s *Stream) RunID() string {
 }
 
 // Resumed reports whether the stream's connection dropped and the stream
-// resumed from the server's record of the run (see WithResume).
+// resumed from the server's record of the run (see WithResume), or its
+// answer was completed from the answer the server stored (see
+// Client.WorkflowEvents).
 func (s *Stream) Resumed() bool { return s.resumed.Load() }
 
 // Timing returns when the parts of the reply arrived so far. Call it from
