@@ -474,10 +474,9 @@ func (s *Stream) TaskID() string {
 }
 
 // RunID returns the id of the workflow run behind the stream: for a chat
-// message, the X-Workflow-Run-ID header of the reply (known as soon as
-// StreamMessage returns, on servers that send it) or else the
-// workflow_run_id of the first workflow event; for WorkflowEvents, the run
-// asked for. It is "" while unknown. Pass it to Client.WorkflowEvents or
+// message, the workflow_run_id of the first workflow event (or an
+// X-Workflow-Run-ID header, on a server that sends one: Dify does not);
+// for WorkflowEvents, the run asked for. It is "" while unknown. Pass it to Client.WorkflowEvents or
 // Client.WorkflowRun.
 func (s *Stream) RunID() string {
 	if p := s.runID.Load(); p != nil {
