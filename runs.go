@@ -59,6 +59,7 @@ type streamOpts struct {
 	autoStop bool                 // stop the run when abandoned (unless WithAutoStop(false))
 	reattach workflowEventsConfig // flags of a reattach
 	runID    string               // the run the stream follows, when known before the reply
+	lateJoin bool                 // the stream joins a run under way (see stream.Config.LateJoin)
 }
 
 // openStream sends a request whose reply is an event stream, through the
@@ -74,6 +75,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		Resume:        opts.resume && !c.cfg.NoResume,
 		AutoStop:      opts.autoStop && !c.cfg.NoAutoStop,
 		RunID:         opts.runID,
+		LateJoin:      opts.lateJoin,
 	}, send)
 	if err != nil {
 		return nil, err

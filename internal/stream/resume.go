@@ -368,6 +368,7 @@ func (s *Stream) reconcile() {
 			if !r.answer.same(answer) {
 				s.reader.queue = append(s.reader.queue, s.replaceEvent(answer))
 				r.answer.set(answer)
+				s.resumed.Store(true) // the answer comes from the server's record
 			}
 		}
 	}

@@ -38,6 +38,14 @@ type Config struct {
 	// RunID is the run the stream follows, when known before the reply
 	// (its X-Workflow-Run-ID header also tells it).
 	RunID string
+	// LateJoin says that the stream joins a run under way (a follow of
+	// the run's events, not the reply to the request that started it):
+	// it cannot prove that it carries every piece of the answer (text
+	// the run sent before it subscribed, right after a human input form
+	// was submitted say, is never sent again), so with Resume its answer
+	// is reconciled with the stored one at the run's end, and events it
+	// repeats are dropped as after a reattach.
+	LateJoin bool
 }
 
 func (cfg *Config) scrub(e *transport.APIError) {
@@ -143,6 +151,7 @@ func newStream(caller, life context.Context, endLife context.CancelCauseFunc, c 
 	}
 	if cfg.Resume {
 		s.res = newResumer()
+		s.res.reattached, s.res.textLost = cfg.LateJoin, cfg.LateJoin
 	}
 	s.stop.on = cfg.AutoStop
 	return s
@@ -464,7 +473,7 @@ func (s *Stream) RunID() string {
 }
 
 // Resumed reports whether the stream's connection dropped and the stream
-// resumed.
+// resumed, or its answer was completed from the answer the server stored.
 func (s *Stream) Resumed() bool { return s.resumed.Load() }
 
 // Timing returns when the parts of the reply arrived so far. Call it from
