@@ -29,8 +29,7 @@ var errAbandoned = errors.New("chatflow: stream abandoned")
 
 // stopper is a stream's auto-stop.
 type stopper struct {
-	on      bool        // stop the run when the stream is abandoned
-	claimed atomic.Bool // the one stop request of the stream was sent or claimed
+	on bool // stop the run when the stream is abandoned
 	// unwatchCaller unregisters the abandon that the caller's context
 	// ending starts (guarded by the stream's connMu).
 	unwatchCaller func() bool
@@ -75,7 +74,7 @@ func (s *Stream) abandon(owner bool) {
 		s.readOnForTask()
 		return
 	}
-	wasEnded := s.ended.Swap(true)
+	wasEnded := s.state.set(readingOver)
 	letGo := func() { // close the stream and give up readMu if held
 		s.release(errStreamClosed)
 		if owner {
@@ -134,7 +133,7 @@ func (s *Stream) readOnForTask() {
 // autoStopping reports whether an abandoned stream is to stop its run, and
 // claims the one stop request of the stream.
 func (s *Stream) autoStopping() bool {
-	return s.stop.on && !s.terminal.Load() && s.stop.claimed.CompareAndSwap(false, true)
+	return s.stop.on && !s.state.has(runEnded) && !s.state.set(stopClaimed)
 }
 
 // background runs, in a goroutine of its own, taskID (which learns the

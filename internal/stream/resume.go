@@ -195,7 +195,7 @@ func (s *Stream) resume(drop error) error {
 		return fail(err, "no usable run id")
 	}
 	r.resumes++
-	s.resumed.Store(true)
+	s.state.set(resumed)
 	if !r.answerEnded {
 		r.textLost = true
 	}
@@ -256,7 +256,7 @@ func (s *Stream) resume(drop error) error {
 		// The run has ended (or paused) while the connection was down,
 		// and it cannot be reattached to: end with events rebuilt from
 		// its state.
-		s.terminal.Store(true)
+		s.state.set(runEnded)
 		s.reader.timing.End = time.Now()
 		s.reader.timing.RunElapsed = st.Elapsed
 		r.held = append(r.held, s.runEndEvent(st))
@@ -368,7 +368,7 @@ func (s *Stream) reconcile() {
 			if !r.answer.same(answer) {
 				s.reader.queue = append(s.reader.queue, s.replaceEvent(answer))
 				r.answer.set(answer)
-				s.resumed.Store(true) // the answer comes from the server's record
+				s.state.set(resumed) // the answer comes from the server's record
 			}
 		}
 	}

@@ -71,17 +71,32 @@ type Stream struct {
 	conn   atomic.Pointer[conn]
 
 	taskID, runID atomic.Pointer[string]
-	started       atomic.Bool // Events was called
-	closed        atomic.Bool // Close was called
-	terminal      atomic.Bool // a terminal event (or an error event) was read
-	ended         atomic.Bool // reading is over: the stream can no longer be abandoned
-	resumed       atomic.Bool // the stream resumed after a dropped connection
-	readMu        sync.Mutex  // held by whoever reads the connection
+	state         flags      // what happened to the stream so far
+	readMu        sync.Mutex // held by whoever reads the connection
 
 	stop   stopper  // auto-stop (autostop.go)
 	res    *resumer // nil when the stream cannot resume (resume.go)
 	reader reader   // used only by the goroutine holding readMu
 }
+
+// flags records what happened to a stream, for every goroutine.
+type flags struct{ bits atomic.Uint32 }
+
+// The flags of a stream; once set, a flag stays set.
+const (
+	eventsCalled uint32 = 1 << iota // Events was called
+	closeCalled                     // Close was called
+	runEnded                        // a terminal event (or an error event) was read: nothing to stop
+	readingOver                     // reading is over: the stream can no longer be abandoned
+	resumed                         // resumed after a drop, or the answer completed from the stored one
+	stopClaimed                     // the one stop request of the stream was sent or claimed
+)
+
+// set sets flag f and reports whether it was set already.
+func (fl *flags) set(f uint32) bool { return fl.bits.Or(f)&f != 0 }
+
+// has reports whether flag f is set.
+func (fl *flags) has(f uint32) bool { return fl.bits.Load()&f != 0 }
 
 // reader is what the reading goroutine keeps.
 type reader struct {
@@ -165,12 +180,12 @@ func newStream(caller, life context.Context, endLife context.CancelCauseFunc, c 
 // when it has not ended. The events can be read only once.
 func (s *Stream) Events() iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		if !s.started.CompareAndSwap(false, true) {
+		if s.state.set(eventsCalled) {
 			yield(Event{}, errEventsTwice)
 			return
 		}
-		if s.closed.Load() || !s.readMu.TryLock() {
-			s.ended.Store(true)
+		if s.state.has(closeCalled) || !s.readMu.TryLock() {
+			s.state.set(readingOver)
 			yield(Event{}, incomplete(s.callerCause(errStreamClosed)))
 			return
 		}
@@ -201,7 +216,7 @@ func (s *Stream) Events() iter.Seq2[Event, error] {
 // not the caller's doing. It releases the connection and readMu.
 func (s *Stream) finish() {
 	s.stop.readEnded()
-	s.ended.Store(true)
+	s.state.set(readingOver)
 	s.release(errStreamClosed)
 	s.readMu.Unlock()
 }
@@ -262,7 +277,7 @@ func (s *Stream) next() (Event, error) {
 		}
 		switch {
 		case v.isTerminal(ev.Name):
-			s.terminal.Store(true)
+			s.state.set(runEnded)
 			r.timing.End = time.Now()
 			if ev.Name == v.RunFinished || ev.Name == v.RunPaused {
 				r.timing.RunElapsed = runElapsed(ev.Data)
@@ -272,7 +287,7 @@ func (s *Stream) next() (Event, error) {
 				continue
 			}
 		case ev.Name == v.Error:
-			s.terminal.Store(true)
+			s.state.set(runEnded)
 			r.timing.End = time.Now()
 			err := s.eventError(ev.Data)
 			if s.res != nil && s.res.holdsTerminal() {
@@ -367,7 +382,7 @@ func runElapsed(data string) time.Duration {
 // after a terminal event, else an incompleteError saying why it ended.
 func (s *Stream) dropError(err error) error {
 	if err == io.EOF {
-		if s.terminal.Load() {
+		if s.state.has(runEnded) {
 			return io.EOF
 		}
 		return &incompleteError{detail: "the stream ended without " + orList(s.cfg.Vocabulary.Terminal)}
@@ -425,12 +440,12 @@ func (s *Stream) eventError(data string) error {
 // before any event carried the task id goes on reading briefly, in the
 // background, to learn it.
 func (s *Stream) Close() error {
-	if s.closed.Swap(true) {
+	if s.state.set(closeCalled) {
 		return nil
 	}
 	if s.readMu.TryLock() {
 		// Nobody is reading: the connection may be read ahead for the task id.
-		if s.ended.Load() {
+		if s.state.has(readingOver) {
 			s.readMu.Unlock()
 			s.release(errStreamClosed)
 			return nil
@@ -474,7 +489,7 @@ func (s *Stream) RunID() string {
 
 // Resumed reports whether the stream's connection dropped and the stream
 // resumed, or its answer was completed from the answer the server stored.
-func (s *Stream) Resumed() bool { return s.resumed.Load() }
+func (s *Stream) Resumed() bool { return s.state.has(resumed) }
 
 // Timing returns when the parts of the reply arrived so far. Call it from
 // the goroutine that reads the stream, or after reading has ended.
@@ -491,6 +506,6 @@ func (s *Stream) Stop(ctx context.Context) error {
 	if s.cfg.Server == nil {
 		return errors.New("chatflow: Stop: the stream has no client")
 	}
-	s.stop.claimed.Store(true)
+	s.state.set(stopClaimed)
 	return s.cfg.Server.Stop(ctx, id)
 }
