@@ -200,7 +200,15 @@ func (s *Stream) resume(drop error) error {
 		r.textLost = true
 	}
 	s.dropConn(drop)
-	ctx := s.life
+	return s.reconnect(run, fail)
+}
+
+// reconnect tries, until one works or the bounds of a resume are reached,
+// to reattach to run, or to learn from its state that it has ended (then
+// the stream ends with the run's final event rebuilt). fail makes the
+// stream's error.
+func (s *Stream) reconnect(run string, fail func(failed error, format string, args ...any) error) error {
+	r, ctx := s.res, s.life
 	failures := 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -253,16 +261,20 @@ func (s *Stream) resume(drop error) error {
 			}
 			continue
 		}
-		// The run has ended (or paused) while the connection was down,
-		// and it cannot be reattached to: end with events rebuilt from
-		// its state.
-		s.state.set(runEnded)
-		s.reader.timing.End = time.Now()
-		s.reader.timing.RunElapsed = st.Elapsed
-		r.held = append(r.held, s.runEndEvent(st))
-		s.reconcile()
+		s.endFromState(st)
 		return nil
 	}
+}
+
+// endFromState ends a stream whose run has ended (or paused) while the
+// connection was down, and cannot be reattached to, with the run's final
+// event rebuilt from its state.
+func (s *Stream) endFromState(st RunState) {
+	s.state.set(runEnded)
+	s.reader.timing.End = time.Now()
+	s.reader.timing.RunElapsed = st.Elapsed
+	s.res.held = append(s.res.held, s.runEndEvent(st))
+	s.reconcile()
 }
 
 // sleep waits d between two attempts, or less if ctx ends first.

@@ -277,25 +277,14 @@ func (s *Stream) next() (Event, error) {
 		}
 		switch {
 		case v.isTerminal(ev.Name):
-			s.state.set(runEnded)
-			r.timing.End = time.Now()
-			if ev.Name == v.RunFinished || ev.Name == v.RunPaused {
-				r.timing.RunElapsed = runElapsed(ev.Data)
-			}
-			if s.res != nil && s.res.holdsTerminal() {
-				s.res.held = append(s.res.held, ev)
-				continue
+			if s.terminalEvent(ev) {
+				continue // held back
 			}
 		case ev.Name == v.Error:
-			s.state.set(runEnded)
-			r.timing.End = time.Now()
-			err := s.eventError(ev.Data)
-			if s.res != nil && s.res.holdsTerminal() {
-				s.reconcile()
-				r.queueErr = err
-				continue
+			if err := s.errorEvent(ev); err != nil {
+				return Event{}, err
 			}
-			return Event{}, err
+			continue // the error comes after the reconciled answer
 		}
 		if s.res.holding() {
 			r.queue = append(s.res.takeHeld(), ev)
@@ -303,6 +292,36 @@ func (s *Stream) next() (Event, error) {
 		}
 		return ev, nil
 	}
+}
+
+// terminalEvent records the run's end at terminal event ev, and reports
+// whether ev is held back until the answer is reconciled.
+func (s *Stream) terminalEvent(ev Event) (held bool) {
+	s.state.set(runEnded)
+	s.reader.timing.End = time.Now()
+	if v := s.cfg.Vocabulary; ev.Name == v.RunFinished || ev.Name == v.RunPaused {
+		s.reader.timing.RunElapsed = runElapsed(ev.Data)
+	}
+	if s.res != nil && s.res.holdsTerminal() {
+		s.res.held = append(s.res.held, ev)
+		return true
+	}
+	return false
+}
+
+// errorEvent records the run's end at error event ev and returns its
+// error, or nil when the error is queued after the answer reconciled with
+// the stored one.
+func (s *Stream) errorEvent(ev Event) error {
+	s.state.set(runEnded)
+	s.reader.timing.End = time.Now()
+	err := s.eventError(ev.Data)
+	if s.res != nil && s.res.holdsTerminal() {
+		s.reconcile()
+		s.reader.queueErr = err
+		return nil
+	}
+	return err
 }
 
 // readError handles an error of the connection's decoder: it returns nil
