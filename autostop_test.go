@@ -122,8 +122,10 @@ func readTo(t *testing.T, s *Stream, name string) {
 // waitBackground waits until the stream's background auto-stop is over.
 func waitBackground(t *testing.T, s *Stream) {
 	t.Helper()
-	if p := s.bgDone.Load(); p != nil {
-		wait(t, *p, "the background stop")
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := s.WaitStop(ctx); err != nil {
+		t.Fatalf("timed out waiting for the background stop: %v", err)
 	}
 }
 

@@ -1,13 +1,3 @@
-// Package chatflow is a Go client for the Service API of Dify chatflow
-// ("Advanced Chat") apps.
-//
-// The typed client in package gen is generated from an OpenAPI description
-// (see openapi/); this package wraps it with API-key auth, errors that keep
-// the server's code and message ([APIError]), streaming replies as Go
-// iterators, pagination, streaming uploads and retries.
-//
-//	c, err := chatflow.NewClient(os.Getenv("DIFY_API_KEY"),
-//		chatflow.WithBaseURL("https://dify.example.com/v1"))
 package chatflow
 
 import (
@@ -63,8 +53,8 @@ const (
 // suffix, for example "https://dify.example.com/v1". It must be an absolute
 // http or https URL; space around it is ignored, and "" means the default
 // (DefaultBaseURL), so that WithBaseURL(os.Getenv("DIFY_BASE_URL")) works
-// whether the variable is set or not. A 404 from a base URL without /v1
-// says so in its error.
+// whether the variable is set or not. A wrong base URL shows as errors
+// matching ErrEndpointNotFound, which name the URL.
 func WithBaseURL(baseURL string) Option {
 	return func(c *options.Config) error { c.BaseURL = baseURL; return nil }
 }
@@ -212,8 +202,10 @@ func WithAutoStop(on bool) Option {
 	return func(c *options.Config) error { c.NoAutoStop = !on; return nil }
 }
 
-// NewClient returns a client for the chatflow app whose API key is apiKey.
-// It rejects an empty key and a base URL that is not absolute http(s).
+// NewClient returns a client for the chatflow app whose API key is apiKey
+// (the app's key, app-..., without "Bearer "). It rejects an empty key
+// (set DIFY_API_KEY), a key with the Bearer scheme or white space in it,
+// and a base URL that is not absolute http(s).
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	cfg, tr, err := options.New(apiKey, opts, apiRoutes)
 	if err != nil {

@@ -2,6 +2,7 @@ package chatflow
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/paging"
+	"github.com/difykit/chatflow/internal/pyliteral"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -98,7 +100,10 @@ func (c *Client) renameConversation(ctx context.Context, conversationID string, 
 }
 
 // ConversationVariables yields the variables of a conversation of user,
-// following the server's cursor (last_id). WithVariableName yields only the
+// following the server's cursor (last_id). Each Value is the server's string
+// rendering (Python's str() of the stored value); VariableValue decodes it
+// by its value_type. A value sent as another JSON type is kept as its JSON
+// text. WithVariableName yields only the
 // variable with exactly that name. A single page is
 // c.API().GetConversationVariablesWithResponse.
 //
@@ -123,11 +128,15 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 			Limit:        &cfg.PageSize,
 			VariableName: ptr(cfg.VariableName),
 		}
-		page, err := transport.DecodeJSON[gen.ConversationVariablesResponse](c.raw.GetConversationVariables(ctx, conversationID, params))
+		page, err := transport.DecodeJSON[variablesPageWire](c.raw.GetConversationVariables(ctx, conversationID, params))
 		if err != nil {
 			return nil, false, err
 		}
-		return page.Data, page.HasMore, nil
+		vars := make([]ConversationVariable, len(page.Data))
+		for i := range page.Data {
+			vars[i] = page.Data[i].variable()
+		}
+		return vars, page.HasMore, nil
 	}
 	id := func(v *ConversationVariable) string { return v.ID }
 	all := paging.Cursor(ctx, fetch, id, paging.LastID(id), false)
@@ -152,6 +161,8 @@ func (c *Client) ConversationVariables(ctx context.Context, conversationID, user
 // UpdateConversationVariable sets the value of a conversation variable and
 // returns the variable as it is now. value must have the variable's type
 // (string, number, object, array...); a mismatch is a 400 bad_request.
+// The returned Value is the server's string rendering of the new value:
+// decode it with VariableValue.
 func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID, variableID, user string, value any) (*ConversationVariable, error) {
 	if err := transport.CheckID("conversation id", conversationID); err != nil {
 		return nil, err
@@ -160,5 +171,177 @@ func (c *Client) UpdateConversationVariable(ctx context.Context, conversationID,
 		return nil, err
 	}
 	body := gen.ConversationVariableUpdateRequest{User: user, Value: value}
-	return transport.DecodeJSON[ConversationVariable](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
+	w, err := transport.DecodeJSON[variableWire](c.raw.UpdateChatConversationVariable(ctx, conversationID, variableID, body))
+	if err != nil {
+		return nil, err
+	}
+	v := w.variable()
+	return &v, nil
+}
+
+// VariableValue decodes the value of a conversation variable into a Go value
+// by its value_type. Dify sends every value as a string (or null): the
+// server renders the stored value with Python's str(), so a number 42 comes
+// as "42", a boolean as "True", an object {"a": 1} as "{'a': 1}". JSON
+// renderings ("true", `{"a": 1}`) are accepted too.
+//
+//	value_type                       result
+//	string, secret                   string, as sent
+//	number, integer, float           float64 (Python's inf and nan included;
+//	                                 integers beyond 2^53 are rounded)
+//	boolean                          bool
+//	object                           map[string]any
+//	array[...]                       []any; the element type is checked
+//	                                 for array[string], array[number],
+//	                                 array[boolean] and array[object]
+//	file                             map[string]any when the value is a
+//	                                 dict literal or JSON object, else the
+//	                                 string as sent
+//	none, or a null value            nil
+//	any other type                   string, as sent
+//
+// Inside objects and arrays, numbers are float64, strings string, True and
+// False bool and None nil, as encoding/json would give for JSON. A value that
+// does not decode as its type is an error naming the variable (name and id);
+// the error never quotes the value.
+func VariableValue(v ConversationVariable) (any, error) {
+	if v.Value == nil {
+		return nil, nil
+	}
+	s := *v.Value
+	got, err := decodeVariable(v.ValueType, s)
+	if err != nil {
+		return nil, fmt.Errorf("chatflow: conversation variable %q (id %s): value of type %q: %w",
+			v.Name, v.ID, v.ValueType, err)
+	}
+	return got, nil
+}
+
+// decodeVariable decodes s, a value rendered by the server, by its type.
+func decodeVariable(valueType, s string) (any, error) {
+	t := strings.ToLower(strings.TrimSpace(valueType))
+	switch t {
+	case "string", "secret":
+		return s, nil
+	case "none":
+		return nil, nil
+	case "number", "integer", "float":
+		return parseLiteralAs(s, "a number", func(x any) bool { _, ok := x.(float64); return ok })
+	case "boolean":
+		return parseLiteralAs(s, "a boolean", func(x any) bool { _, ok := x.(bool); return ok })
+	case "object":
+		return parseLiteralAs(s, "an object", isObject)
+	case "file":
+		if x, err := pyliteral.Parse(s); err == nil && isObject(x) {
+			return x, nil
+		}
+		return s, nil
+	}
+	if elem, ok := strings.CutPrefix(t, "array"); ok && (elem == "" || strings.HasPrefix(elem, "[")) {
+		var check func(any) bool
+		what := "an array"
+		switch elem {
+		case "[string]":
+			check, what = func(x any) bool { _, ok := x.(string); return ok }, "an array of strings"
+		case "[number]", "[integer]", "[float]":
+			check, what = func(x any) bool { _, ok := x.(float64); return ok }, "an array of numbers"
+		case "[boolean]":
+			check, what = func(x any) bool { _, ok := x.(bool); return ok }, "an array of booleans"
+		case "[object]":
+			check, what = isObject, "an array of objects"
+		}
+		return parseLiteralAs(s, what, func(x any) bool {
+			a, ok := x.([]any)
+			if !ok {
+				return false
+			}
+			for _, e := range a {
+				if check != nil && !check(e) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	return s, nil
+}
+
+func isObject(x any) bool { _, ok := x.(map[string]any); return ok }
+
+// parseLiteralAs parses s and checks that the result is what the type says.
+func parseLiteralAs(s, what string, ok func(any) bool) (any, error) {
+	x, err := pyliteral.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if !ok(x) {
+		return nil, fmt.Errorf("not %s (got %s)", what, kindOf(x))
+	}
+	return x, nil
+}
+
+// kindOf names the kind of a parsed value, for errors.
+func kindOf(x any) string {
+	switch x := x.(type) {
+	case nil:
+		return "None"
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	case string:
+		return "a string"
+	case map[string]any:
+		return "an object"
+	case []any:
+		if len(x) == 0 {
+			return "an empty array"
+		}
+		return "an array with " + kindOf(x[0])
+	}
+	return fmt.Sprintf("%T", x)
+}
+
+// variableWire is a conversation variable as it comes over the wire, with
+// its value kept raw: the server sends a string, but a value of another JSON
+// type (from a server that sends JSON) is kept as its JSON text rather than
+// failing the whole page.
+type variableWire struct {
+	CreatedAt   int64           `json:"created_at"`
+	Description string          `json:"description"`
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	UpdatedAt   int64           `json:"updated_at"`
+	Value       json.RawMessage `json:"value"`
+	ValueType   string          `json:"value_type"`
+}
+
+// variable converts w, keeping a string value as it is and any other
+// non-null JSON value as its JSON text.
+func (w *variableWire) variable() ConversationVariable {
+	v := ConversationVariable{
+		CreatedAt: w.CreatedAt, Description: w.Description, ID: w.ID,
+		Name: w.Name, UpdatedAt: w.UpdatedAt, ValueType: w.ValueType,
+	}
+	raw := strings.TrimSpace(string(w.Value))
+	switch {
+	case raw == "" || raw == "null":
+	case raw[0] == '"':
+		var s string
+		if json.Unmarshal(w.Value, &s) == nil {
+			v.Value = &s
+		} else {
+			v.Value = &raw
+		}
+	default:
+		v.Value = &raw
+	}
+	return v
+}
+
+// variablesPageWire is a page of conversation variables as sent.
+type variablesPageWire struct {
+	Data    []variableWire `json:"data"`
+	HasMore bool           `json:"has_more"`
+	Limit   int            `json:"limit"`
 }

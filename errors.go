@@ -6,6 +6,7 @@ import (
 
 	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/sse"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -27,8 +28,19 @@ var (
 	ErrUnauthorized = transport.ErrUnauthorized
 	// ErrForbidden matches a 403: the app is disabled or gone.
 	ErrForbidden = transport.ErrForbidden
-	// ErrNotFound matches a 404.
+	// ErrNotFound matches a 404 in which Dify says that what the request
+	// names does not exist for this user: no such conversation, message,
+	// variable, file, end user or run (codes not_found, file_not_found,
+	// end_user_not_found, ...). Conversations and their messages belong to
+	// the user that created them. A 404 for a path the server does not
+	// serve matches ErrEndpointNotFound instead.
 	ErrNotFound = transport.ErrNotFound
+	// ErrEndpointNotFound matches a 404 for a path the server does not
+	// serve at all: Dify's "The requested URL was not found on the server"
+	// reply, or a 404 with an HTML, empty or other non-Dify body. It almost
+	// always means a wrong base URL (which usually ends in /v1); the error
+	// names the URL that was asked for.
+	ErrEndpointNotFound = transport.ErrEndpointNotFound
 	// ErrRateLimited matches a 429, and the 400 "Too many requests..."
 	// that some Dify versions send for their per-app concurrency limit.
 	ErrRateLimited = transport.ErrRateLimited
@@ -63,12 +75,12 @@ var ErrEventTooLarge = sse.ErrEventTooLarge
 // context was cancelled, or it was closed while being read. A stream
 // resumes after a dropped connection when it can (see WithResume); this
 // error then says why resuming failed too.
-var ErrIncompleteStream = errors.New("chatflow: incomplete stream")
+var ErrIncompleteStream = stream.ErrIncompleteStream
 
 // ErrNotEventStream is wrapped by the error of a stream request answered
 // with a 2xx status but not with text/event-stream, such as a proxy's HTML
 // page or a blocking JSON reply.
-var ErrNotEventStream = errors.New("chatflow: reply is not an event stream")
+var ErrNotEventStream = stream.ErrNotEventStream
 
 // ErrNoAudio is returned by TextToAudio when the server answers without
 // audio: a JSON null, which it sends for an unknown message_id.

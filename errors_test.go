@@ -308,3 +308,103 @@ func TestStreamErrorsScrubEchoedKey(t *testing.T) {
 		}
 	}
 }
+
+// A 404 for a path the server does not serve (Flask's route message, an
+// HTML page, an empty or plain-text body) matches ErrEndpointNotFound and
+// not ErrNotFound; Dify's own not_found codes match ErrNotFound only. Every
+// message names the URL and never the key.
+func TestEndpointNotFoundVsNotFound(t *testing.T) {
+	t.Parallel()
+	const flask = `{"code":"not_found","message":"The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.","status":404}`
+	conv := uuidN(7, 1)
+	tests := []struct {
+		name     string
+		ctype    string
+		body     string
+		call     func(c *Client) error
+		path     string // the path the error must name
+		endpoint bool   // ErrEndpointNotFound, else ErrNotFound
+		hint     string
+	}{
+		{name: "flask route", ctype: "application/json", body: flask,
+			call: func(c *Client) error { _, err := c.AppInfo(context.Background()); return err },
+			path: "/v1/info", endpoint: true, hint: "usually ends in /v1"},
+		{name: "html", ctype: "text/html", body: "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1><hr>nginx</body></html>",
+			call: func(c *Client) error { return c.DeleteConversation(context.Background(), conv, "u1") },
+			path: "/v1/conversations/" + conv, endpoint: true, hint: "usually ends in /v1"},
+		{name: "empty", body: "",
+			call: func(c *Client) error {
+				_, err := c.SendMessage(context.Background(), ChatRequest{Query: "hi", User: "u1"})
+				return err
+			},
+			path: "/v1/chat-messages", endpoint: true, hint: "usually ends in /v1"},
+		{name: "go mux text", ctype: "text/plain; charset=utf-8", body: "404 page not found\n",
+			call: func(c *Client) error { _, err := c.AppInfo(context.Background()); return err },
+			path: "/v1/info", endpoint: true, hint: "usually ends in /v1"},
+		{name: "conversation not exists", ctype: "application/json", body: `{"code":"not_found","message":"Conversation Not Exists.","status":404}`,
+			call: func(c *Client) error { return c.DeleteConversation(context.Background(), conv, "u1") },
+			path: "/v1/conversations/" + conv, hint: "belong to the user that created them"},
+		{name: "conversation not exists in chat", ctype: "application/json", body: `{"code":"not_found","message":"Conversation Not Exists.","status":404}`,
+			call: func(c *Client) error {
+				_, err := c.SendMessage(context.Background(), ChatRequest{Query: "hi", User: "u1", ConversationID: conv})
+				return err
+			},
+			path: "/v1/chat-messages", hint: "belong to the user that created them"},
+		{name: "message not exists", ctype: "application/json", body: `{"code":"not_found","message":"Message Not Exists.","status":404}`,
+			call: func(c *Client) error { return firstErr(c.Messages(context.Background(), conv, "u1")) },
+			path: "/v1/messages", hint: "belong to the user that created them"},
+		{name: "file not found", ctype: "application/json", body: `{"code":"file_not_found","message":"File not found","status":404}`,
+			call: func(c *Client) error { _, err := c.PreviewFile(context.Background(), conv, "u1", Inline); return err },
+			path: "/v1/files/" + conv + "/preview"},
+		{name: "end user not found", ctype: "application/json", body: `{"code":"end_user_not_found","message":"End user not found.","status":404}`,
+			call: func(c *Client) error { _, err := c.EndUser(context.Background(), conv); return err },
+			path: "/v1/end-users/" + conv},
+		{name: "run of another user", ctype: "application/json", body: `{"code":"not_found","message":"Workflow run not found","status":404}`,
+			call: func(c *Client) error {
+				s, err := c.WorkflowEvents(context.Background(), "run-1", "u1")
+				if err == nil {
+					s.Close()
+				}
+				return err
+			},
+			path: "/v1/workflow/run-1/events", hint: "only the user that started a run can follow it"},
+		// A malformed id gets Flask's route 404 from Dify's UUID converter:
+		// that is "no such conversation", and the message says why.
+		{name: "malformed id", ctype: "application/json", body: flask,
+			call: func(c *Client) error { return c.DeleteConversation(context.Background(), "conv-1", "u1") },
+			path: "/v1/conversations/conv-1", hint: `conversation_id that is not a UUID, and "conv-1" is not one`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if tt.ctype != "" {
+					w.Header().Set("Content-Type", tt.ctype)
+				}
+				w.WriteHeader(404)
+				_, _ = io.WriteString(w, tt.body)
+			})
+			c := testClient(t, srv.URL)
+			err := tt.call(c)
+			if got := errors.Is(err, ErrEndpointNotFound); got != tt.endpoint {
+				t.Errorf("errors.Is(%v, ErrEndpointNotFound) = %v, want %v", err, got, tt.endpoint)
+			}
+			if got := errors.Is(err, ErrNotFound); got != !tt.endpoint {
+				t.Errorf("errors.Is(%v, ErrNotFound) = %v, want %v", err, got, !tt.endpoint)
+			}
+			msg := fmt.Sprintf("%v %+v", err, err)
+			if !strings.Contains(msg, srv.URL+tt.path) {
+				t.Errorf("error %q does not name the URL %s", err, srv.URL+tt.path)
+			}
+			if tt.hint != "" && !strings.Contains(msg, tt.hint) {
+				t.Errorf("error %q does not say %q", err, tt.hint)
+			}
+			if tt.hint == "" && strings.Contains(msg, "belong to the user") {
+				t.Errorf("error %q speaks of conversations", err)
+			}
+			if strings.Contains(msg, testKey) || strings.Contains(msg, testKey[4:12]) {
+				t.Errorf("error %q shows the key", err)
+			}
+		})
+	}
+}

@@ -26,8 +26,8 @@ func exampleClient() (*chatflow.Client, *chatflowtest.Server) {
 	return c, srv
 }
 
-// The README's quick start: delete a conversation and tell "not found" from
-// other failures.
+// Delete a conversation and tell "not found" (no such conversation for
+// this user) from other failures.
 func ExampleClient_DeleteConversation() {
 	c, srv := exampleClient()
 	defer srv.Close()
@@ -49,11 +49,16 @@ func ExampleClient_DeleteConversation() {
 	// no such conversation for this user
 }
 
-// The README's streaming chat: node titles as the workflow runs, the
-// answer as it is written.
+// The README's streaming chat, verbatim: node titles as the workflow runs,
+// the answer as it is written. It makes its own fake server; against your
+// app, make the client as in the README's quick start.
 func ExampleClient_StreamMessage() {
-	c, srv := exampleClient()
+	srv := chatflowtest.NewServer() // a fake Dify app, offline
 	defer srv.Close()
+	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx := context.Background()
 
 	stream, err := c.StreamMessage(ctx, chatflow.ChatRequest{Query: "Hi", User: "user-42"})
@@ -198,4 +203,92 @@ func ExampleClient_API() {
 	fmt.Println(resp.StatusCode(), resp.JSON200.Mode)
 	// Output:
 	// 200 advanced-chat
+}
+
+// Dify sends a conversation variable's value as Python's str() of what is
+// stored; VariableValue decodes it by the variable's value_type. In a
+// program the variable comes from c.ConversationVariables or
+// c.UpdateConversationVariable.
+func ExampleVariableValue() {
+	value := "{'lang': 'en', 'tags': ['a', 'b'], 'beta': True, 'quota': 2.5}"
+	v := chatflow.ConversationVariable{ID: "9d2e…", Name: "prefs", ValueType: "object", Value: &value}
+
+	x, err := chatflow.VariableValue(v)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	prefs := x.(map[string]any) // an object; numbers are float64
+	fmt.Println(prefs["lang"], prefs["tags"], prefs["beta"], prefs["quota"])
+
+	bad := "{'lang': 'en'"
+	v.Value = &bad
+	_, err = chatflow.VariableValue(v)
+	fmt.Println(err)
+	// Output:
+	// en [a b] true 2.5
+	// chatflow: conversation variable "prefs" (id 9d2e…): value of type "object": malformed value at byte 13: unterminated object
+}
+
+// A wrong base URL (here without its /v1) is not "not found": the server
+// does not serve the path at all, and the error says to check the base URL.
+func ExampleErrEndpointNotFound() {
+	srv := chatflowtest.NewServer()
+	defer srv.Close()
+	c, err := chatflow.NewClient(srv.APIKey, chatflow.WithBaseURL(strings.TrimSuffix(srv.URL, "/v1")))
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	_, err = c.SendMessage(context.Background(), chatflow.ChatRequest{Query: "Hello", User: "user-42"})
+	switch {
+	case errors.Is(err, chatflow.ErrEndpointNotFound):
+		fmt.Println("no Service API at this URL; the error says:", strings.Contains(err.Error(), "check the base URL, which usually ends in /v1"))
+	case errors.Is(err, chatflow.ErrNotFound):
+		fmt.Println("no such conversation for this user")
+	default:
+		fmt.Println(err)
+	}
+	// Output:
+	// no Service API at this URL; the error says: true
+}
+
+// A run that pauses at a Human Input node: SendMessage returns the pending
+// form; submit it, then follow the resumed run to its end. The resumed
+// run's answer is reconciled with the one the server stored, so no text
+// is lost however soon the run goes on after the submit.
+func ExampleClient_SubmitHumanInputForm() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	srv.PauseNextRun() // the fake's next run stops at a human input form
+	ctx := context.Background()
+
+	r, err := c.SendMessage(ctx, chatflow.ChatRequest{Query: "Cancel order 1042", User: "user-42"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("paused:", r.Paused, "forms:", len(r.Forms))
+
+	form := r.Forms[0]
+	full, err := c.HumanInputForm(ctx, form.Token) // the fields and buttons
+	if err != nil {
+		log.Fatal(err)
+	}
+	action := full.UserActions[0].ID
+	if err := c.SubmitHumanInputForm(ctx, form.Token, "user-42", action, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	s, err := c.WorkflowEvents(ctx, r.WorkflowRunID, "user-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	final, err := s.Collect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(final.WorkflowStatus+":", final.Answer)
+	// Output:
+	// paused: true forms: 1
+	// succeeded: You said: Cancel order 1042
 }

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/difykit/chatflow/internal/stream"
 )
 
 // runServer is a fake Dify chatflow app with one run.
@@ -32,7 +34,7 @@ type runServer struct {
 	lost                         int      // deltas produced while the client is away (never sent again)
 	header                       bool     // send X-Workflow-Run-ID
 	cutBeforeEvents              bool     // cut right after the headers
-	mode                         string   // reattach: "running", "finished", "404" (never), "drop" (cut again), "500"
+	mode                         string   // reattach: "running", "finished", "404" (never), "route404" (not served), "drop" (cut again), "500"
 	first404                     int      // reattaches answered 404 before the mode applies
 	pollRunning                  int      // run detail polls answered "running" before "succeeded"
 	idleCut                      bool     // instead of cutting, fall silent (the client's idle timeout ends it)
@@ -169,6 +171,10 @@ func (rs *runServer) register(mux *http.ServeMux) {
 		}
 		if n <= rs.first404 || rs.mode == "404" {
 			writeJSON(w, 404, `{"code":"not_found","message":"Workflow run not found","status":404}`)
+			return
+		}
+		if rs.mode == "route404" { // a server without the endpoint: Flask's route 404
+			writeJSON(w, 404, `{"code":"not_found","message":"The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again.","status":404}`)
 			return
 		}
 		if rs.mode == "500" {
@@ -487,6 +493,25 @@ func TestResumePolling(t *testing.T) {
 	}
 }
 
+// TestResumeRoute404: a server that does not serve the reattach endpoint
+// (a route-level 404, ErrEndpointNotFound) is polled like one that answers
+// 404 for the run, and the stored answer is read.
+func TestResumeRoute404(t *testing.T) {
+	leakCheck(t)
+	rs := newRunServer(t)
+	rs.mode, rs.pollRunning = "route404", 1
+	c := resumeClient(t, rs)
+	s, err := c.StreamMessage(noWait(context.Background()), rs.request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Collect()
+	rs.checkReply(t, r, err)
+	if rs.polls < 2 {
+		t.Errorf("%d polls of the run's state, want at least 2", rs.polls)
+	}
+}
+
 // TestResume404RightAfterTheDrop: the first reattach answers 404, the run
 // is still going, the next reattach works.
 func TestResume404RightAfterTheDrop(t *testing.T) {
@@ -549,7 +574,7 @@ func TestResumeBounded(t *testing.T) {
 			if !strings.Contains(err.Error(), "resuming failed") {
 				t.Errorf("err = %v", err)
 			}
-			if rs.reattaches > maxResumes+maxResumeFailures || rs.reattaches == 0 {
+			if rs.reattaches > stream.MaxResumes+stream.MaxResumeFailures || rs.reattaches == 0 {
 				t.Errorf("%d reattaches", rs.reattaches)
 			}
 			if len(rs.stopList()) != 0 {

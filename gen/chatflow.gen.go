@@ -880,8 +880,8 @@ type ConversationVariableItem struct {
 	// UpdatedAt Last update time in unix seconds.
 	UpdatedAt int64 `json:"updated_at,omitempty"`
 
-	// Value Current value, a JSON value of the variable's type (a string rendering on older servers).
-	Value interface{} `json:"value,omitempty"`
+	// Value Current value as the server renders it: a string (Python's str() of the stored value, so 42 is "42", true is "True" and an object a Python dict literal), or null. value_type says what it was.
+	Value *string `json:"value,omitempty"`
 
 	// ValueType Type of the value, for example string, number, object, boolean, secret, file or array[string].
 	ValueType string `json:"value_type,omitempty"`

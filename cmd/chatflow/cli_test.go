@@ -241,7 +241,7 @@ func TestTimeoutFlag(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "gave up after 50ms (-timeout)") {
 			t.Errorf("%q: exit %d, stderr %q; want 1 and the timeout named", args, code, errOut)
 		}
-		if strings.Count(errOut, "chatflow:") != 1 || !strings.HasPrefix(lastLine(errOut), "chatflow:") {
+		if strings.Count(errOut, "chatflow:") != 1 || !strings.HasPrefix(lastLine(errOut), "chatflow:") || strings.Count(errOut, "gave up") != 1 {
 			t.Errorf("%q: stderr does not end with one error line: %q", args, errOut)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -48,8 +50,8 @@ type progress struct {
 	} `json:"data"`
 }
 
-// stopTimeout bounds the stop request sent after Ctrl-C; it has a context
-// of its own because the command's context is already cancelled.
+// stopTimeout bounds what chat does after Ctrl-C: reading on until an
+// event brings the task id, and the stop request (-timeout may leave less).
 const stopTimeout = 5 * time.Second
 
 // screen writes the answer to stdout and progress lines to stderr. When both
@@ -98,6 +100,17 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		if err != nil {
 			return usageError(err.Error())
 		}
+		if err := parsed.checkFiles(); err != nil {
+			return err
+		}
+		for _, path := range files {
+			if err := checkFile(path); err != nil {
+				return fmt.Errorf("chatflow: -f %s: %w", path, err)
+			}
+		}
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
 		convID, err := resolveConversation(ctx, g, *conv)
 		if err != nil {
 			return err
@@ -122,28 +135,55 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 			})
 			fmt.Fprintf(e.stderr, "uploaded %s as %s\n", filepath.Base(path), up.ID)
 		}
-		s, err := g.c.StreamMessage(ctx, req)
+		if ctx.Err() != nil {
+			return interrupted(ctx)
+		}
+		// The stream lives on for a bounded while after Ctrl-C or
+		// -timeout, so that a run interrupted before its first event can
+		// still be stopped: the stop needs the task id, which only an event
+		// of the run carries.
+		wctx, endWindDown := g.windDown(ctx)
+		defer endWindDown()
+		s, err := g.client.StreamMessage(wctx, req)
 		if err != nil {
 			if ctx.Err() != nil {
-				// The library stops a run it started and the caller abandoned.
-				fmt.Fprintln(e.stderr, "stopping the run on the server...")
+				return interrupted(ctx)
 			}
 			return err
 		}
 		defer s.Close()
+		// Interrupted while the task id is known: cut the stream off, which
+		// makes the library stop the run. Otherwise the loop below reads on
+		// until an event brings the task id.
+		watchDone := make(chan struct{})
+		unwatch := context.AfterFunc(ctx, func() {
+			defer close(watchDone)
+			if s.TaskID() != "" {
+				s.Close()
+			}
+		})
+		defer func() {
+			if !unwatch() {
+				<-watchDone
+			}
+		}()
 		scr := &screen{e: e}
 		var last progress
 		var answer strings.Builder
 		reportedResume := false
+		var streamErr error
+		gaveUp := false
 		for ev, err := range s.Events() {
 			if err != nil {
-				if !g.json {
-					scr.endAnswer()
+				streamErr = err
+				break
+			}
+			if ctx.Err() != nil {
+				if s.TaskID() != "" {
+					gaveUp = true
+					break // the library stops the run of a stream given up
 				}
-				if ctx.Err() != nil {
-					stopAbandoned(ctx, s, e)
-				}
-				return err
+				continue // print nothing more; read on for the task id
 			}
 			var p progress
 			if err := json.Unmarshal(ev.Raw(), &p); err != nil {
@@ -192,6 +232,22 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 				scr.progressf("⏸ waiting for human input (form token %s)\n", p.Data.FormToken)
 			}
 		}
+		if ctx.Err() != nil {
+			if !g.json {
+				scr.endAnswer()
+			}
+			if gaveUp || streamErr != nil { // else the run ended by itself
+				s.Close()
+				stopAbandoned(wctx, s, e)
+			}
+			return interrupted(ctx)
+		}
+		if streamErr != nil {
+			if !g.json {
+				scr.endAnswer()
+			}
+			return streamErr
+		}
 		if s.Resumed() && !reportedResume {
 			scr.progressf("connection dropped; resumed\n")
 		}
@@ -214,22 +270,64 @@ func chatCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 	}
 }
 
-// stopAbandoned stops the run of a stream given up on (Ctrl-C or
-// -timeout). The library stops abandoned runs by itself as well; the stop
-// request is idempotent on the server, so sending it here too makes sure it
-// happens before the process exits.
-func stopAbandoned(ctx context.Context, s *chatflow.Stream, e env) {
+// windDown returns a context that outlives ctx by at most stopTimeout (and
+// ends no later than -timeout allows), with ctx's cause: the time a command
+// interrupted by Ctrl-C or -timeout has to stop the run it started.
+func (g *globals) windDown(ctx context.Context) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+	)
+	unwatch := context.AfterFunc(ctx, func() {
+		d := stopTimeout
+		if !g.hardDeadline.IsZero() {
+			d = min(d, time.Until(g.hardDeadline))
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if wctx.Err() == nil { // not ended already
+			timer = time.AfterFunc(d, func() { cancel(context.Cause(ctx)) })
+		}
+	})
+	return wctx, func() {
+		unwatch()
+		mu.Lock()
+		defer mu.Unlock()
+		cancel(context.Canceled)
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// interrupted is the error of a command that Ctrl-C or -timeout ended.
+func interrupted(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	var te errTimeout
+	if errors.As(cause, &te) {
+		return cause
+	}
+	return fmt.Errorf("chatflow: interrupted: %w", cause)
+}
+
+// stopAbandoned waits, within wctx, until the library has stopped the run
+// of a stream given up on (Ctrl-C or -timeout) and says what happened. The
+// library learns the task id the stop needs from the run's first event if
+// none had come yet; the server answers a stop request the same whether or
+// not the run was still going.
+func stopAbandoned(wctx context.Context, s *chatflow.Stream, e env) {
 	fmt.Fprintln(e.stderr, "stopping the run on the server...")
-	if s.TaskID() == "" {
-		return // not known yet: the library finds it and stops the run
+	err := s.WaitStop(wctx)
+	task := s.TaskID()
+	switch {
+	case task == "":
+		fmt.Fprintln(e.stderr, "could not stop the run: none of its events brought its task id in time")
+	case err != nil:
+		fmt.Fprintf(e.stderr, "stop requested for task %s; no answer in time\n", task)
+	default:
+		fmt.Fprintf(e.stderr, "stop requested for task %s\n", task)
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
-	defer cancel()
-	if err := s.Stop(sctx); err != nil {
-		fmt.Fprintf(e.stderr, "chatflow: could not stop task %s: %v\n", s.TaskID(), err)
-		return
-	}
-	fmt.Fprintf(e.stderr, "stopped task %s\n", s.TaskID())
 }
 
 // fileType guesses Dify's file type (document, image, audio, video or
@@ -239,13 +337,31 @@ func fileType(path string) chatflow.FileType {
 	return chatflow.FileType(filekind.Of(path))
 }
 
+// checkFile reports an error unless path names a file that can be read,
+// before anything is sent.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	return nil
+}
+
 func uploadPath(ctx context.Context, g *globals, path string) (*chatflow.FileUpload, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return g.c.UploadFile(ctx, g.user, filepath.Base(path), f)
+	return g.client.UploadFile(ctx, g.user, filepath.Base(path), f)
 }
 
 // lastConversation is the CONVERSATION argument that names the user's most
@@ -258,7 +374,7 @@ func resolveConversation(ctx context.Context, g *globals, id string) (string, er
 	if id != lastConversation {
 		return id, nil
 	}
-	for conv, err := range g.c.Conversations(ctx, g.user, chatflow.WithSortBy(chatflow.SortByUpdatedAtDesc), chatflow.WithPageSize(1)) {
+	for conv, err := range g.client.Conversations(ctx, g.user, chatflow.WithSortBy(chatflow.SortByUpdatedAtDesc), chatflow.WithPageSize(1)) {
 		if err != nil {
 			return "", err
 		}
@@ -287,8 +403,14 @@ func conversationsCommand(fs *flag.FlagSet) func(context.Context, *globals, []st
 		if !ok {
 			return usageError(fmt.Sprintf("-sort %q: want -updated_at, updated_at, -created_at or created_at", *sortBy))
 		}
+		if *limit < 0 {
+			return usageError("-limit must not be negative")
+		}
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
 		all := []chatflow.Conversation{}
-		for conv, err := range g.c.Conversations(ctx, g.user, chatflow.WithSortBy(order)) {
+		for conv, err := range g.client.Conversations(ctx, g.user, chatflow.WithSortBy(order)) {
 			if err != nil {
 				return err
 			}
@@ -325,12 +447,15 @@ func messagesCommand(fs *flag.FlagSet) func(context.Context, *globals, []string,
 		if len(args) != 1 {
 			return usageError("a conversation id is required")
 		}
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
 		convID, err := resolveConversation(ctx, g, args[0])
 		if err != nil {
 			return err
 		}
 		all := []chatflow.Message{}
-		for m, err := range g.c.Messages(ctx, convID, g.user) { // newest first
+		for m, err := range g.client.Messages(ctx, convID, g.user) { // newest first
 			if err != nil {
 				return err
 			}
@@ -355,15 +480,18 @@ func renameCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, e
 		if len(args) < 1 || (len(args) < 2) == !*auto {
 			return usageError("a conversation id and a new name, or -auto and a conversation id, are required")
 		}
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
 		convID, err := resolveConversation(ctx, g, args[0])
 		if err != nil {
 			return err
 		}
 		var conv *chatflow.Conversation
 		if *auto {
-			conv, err = g.c.AutoRenameConversation(ctx, convID, g.user)
+			conv, err = g.client.AutoRenameConversation(ctx, convID, g.user)
 		} else {
-			conv, err = g.c.RenameConversation(ctx, convID, g.user, strings.Join(args[1:], " "))
+			conv, err = g.client.RenameConversation(ctx, convID, g.user, strings.Join(args[1:], " "))
 		}
 		if err != nil {
 			return err
@@ -381,11 +509,14 @@ func deleteCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, e
 		if len(args) != 1 {
 			return usageError("a conversation id is required")
 		}
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
 		convID, err := resolveConversation(ctx, g, args[0])
 		if err != nil {
 			return err
 		}
-		if err := g.c.DeleteConversation(ctx, convID, g.user); err != nil {
+		if err := g.client.DeleteConversation(ctx, convID, g.user); err != nil {
 			return err
 		}
 		if g.json {
@@ -400,6 +531,12 @@ func uploadCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, e
 	return func(ctx context.Context, g *globals, args []string, e env) error {
 		if len(args) != 1 {
 			return usageError("a file is required")
+		}
+		if err := checkFile(args[0]); err != nil {
+			return err
+		}
+		if err := g.connect(ctx); err != nil {
+			return err
 		}
 		up, err := uploadPath(ctx, g, args[0])
 		if err != nil {
@@ -450,13 +587,17 @@ func stopCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env
 		if len(args) != 1 {
 			return usageError("a task id is required")
 		}
-		if err := g.c.StopMessage(ctx, args[0], g.user); err != nil {
+		if err := g.connect(ctx); err != nil {
+			return err
+		}
+		if err := g.client.StopMessage(ctx, args[0], g.user); err != nil {
 			return err
 		}
 		if g.json {
 			return printJSON(e.stdout, map[string]string{"result": "success", "task_id": args[0]})
 		}
-		fmt.Fprintf(e.stdout, "stopped %s\n", args[0])
+		// The server answers the same whether or not the run was going.
+		fmt.Fprintf(e.stdout, "stop requested for task %s\n", args[0])
 		return nil
 	}
 }

@@ -134,26 +134,33 @@ func (st *demoState) shutdown(ctx context.Context) error {
 	return nil
 }
 
+// demoConn is the demo server a command uses.
+type demoConn struct {
+	URL, Key string
+	PID      int
+	Started  bool // by this command
+}
+
 // connectDemo returns the running demo server, starting one when there is
-// none (or when it is of another version).
-func connectDemo(ctx context.Context, e env) (string, string, error) {
+// none (or when it is of another version). The caller says which on
+// stderr.
+func connectDemo(ctx context.Context, e env) (demoConn, error) {
 	dir, err := demoDir(e.getenv)
 	if err != nil {
-		return "", "", err
+		return demoConn{}, err
 	}
 	if st, err := readDemoState(dir); err == nil {
 		if st.Version == chatflow.Version && st.alive(ctx) {
-			return st.URL, st.Key, nil
+			return demoConn{URL: st.URL, Key: st.Key, PID: st.PID}, nil
 		}
 		_ = st.shutdown(ctx) // another version, or gone
 		_ = os.Remove(filepath.Join(dir, demoStateFile))
 	}
 	st, err := startDemo(ctx, dir)
 	if err != nil {
-		return "", "", err
+		return demoConn{}, err
 	}
-	fmt.Fprintf(e.stderr, "started a demo server in the background (pid %d); it keeps your conversations until \"chatflow demo reset\" or an idle hour\n", st.PID)
-	return st.URL, st.Key, nil
+	return demoConn{URL: st.URL, Key: st.Key, PID: st.PID, Started: true}, nil
 }
 
 // startDemo starts "chatflow demo serve" as a background process of its
@@ -230,19 +237,21 @@ func startDemo(ctx context.Context, dir string) (*demoState, error) {
 // runDemo implements "chatflow demo status|reset" (and "demo serve", the
 // background server itself).
 func runDemo(ctx context.Context, args []string, e env) int {
-	const demoUsage = `Usage:
-  chatflow demo status   where the demo server runs, if it does
-  chatflow demo reset    stop the demo server and forget its conversations
+	const demoUsage = `Usage: chatflow demo status | demo reset
 
-Without DIFY_API_KEY, commands use a fake Dify server that runs in the
-background and keeps its state between commands. It starts on first use and
-exits after an idle hour or on "demo reset".
+Shows or resets the fake Dify server that commands use, in the background, when DIFY_API_KEY is not set.
+
+  status   where the demo server runs, if it does
+  reset    stop the demo server and forget its conversations
+
+It starts on first use and exits after an idle hour or on "demo reset".
 `
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+	if len(args) == 0 {
 		fmt.Fprint(e.stderr, demoUsage)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "help" || (args[0] != "serve" && wantsHelp(args)) {
+		fmt.Fprint(e.stdout, demoUsage)
 		return 0
 	}
 	if args[0] == "serve" {

@@ -60,6 +60,19 @@ func parseInputs(flags []string) (inputList, error) {
 	return out, nil
 }
 
+// checkFiles reports the first -i name=@path whose file cannot be read.
+func (l inputList) checkFiles() error {
+	for _, in := range l {
+		if in.file == "" {
+			continue
+		}
+		if err := checkFile(in.file); err != nil {
+			return fmt.Errorf("chatflow: -i %s=@%s: %w", in.name, in.file, err)
+		}
+	}
+	return nil
+}
+
 // resolve uploads the files and returns the inputs of a chat request. A
 // later -i of the same name replaces an earlier one.
 func (l inputList) resolve(ctx context.Context, g *globals, e env) (map[string]any, error) {

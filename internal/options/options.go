@@ -62,13 +62,17 @@ func Defaults() Config {
 	}
 }
 
-// New checks apiKey (not empty, no white space or line break), applies
+// New checks apiKey (not empty, not with the Bearer scheme, no white space
+// or line break), applies
 // opts over the defaults (a nil option is skipped), checks the base URL,
 // and builds the request path of a client of the app whose operations are
 // routes ("METHOD /path/{param}").
 func New[O ~func(*Config) error](apiKey string, opts []O, routes []string) (Config, *transport.Doer, error) {
 	if strings.TrimSpace(apiKey) == "" {
-		return Config{}, nil, errors.New("chatflow: empty API key")
+		return Config{}, nil, errors.New("chatflow: empty API key: set DIFY_API_KEY to your app's API key (app-...), or pass the key to NewClient")
+	}
+	if k := strings.TrimSpace(apiKey); len(k) >= 7 && strings.EqualFold(k[:7], "bearer ") {
+		return Config{}, nil, errors.New(`chatflow: the API key starts with "Bearer ": pass the key alone (app-...); the client sends the Bearer scheme itself`)
 	}
 	if strings.ContainsAny(apiKey, "\r\n\t ") {
 		return Config{}, nil, errors.New("chatflow: API key contains white space or a line break")

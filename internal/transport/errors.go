@@ -21,8 +21,19 @@ var (
 	ErrUnauthorized = errors.New("chatflow: unauthorized (401)")
 	// ErrForbidden matches a 403: the app is disabled or gone.
 	ErrForbidden = errors.New("chatflow: forbidden (403)")
-	// ErrNotFound matches a 404.
+	// ErrNotFound matches a 404 in which Dify says that what the request
+	// names does not exist for this user: no such conversation, message,
+	// variable, file, end user or run (codes not_found, file_not_found,
+	// end_user_not_found, ...). Conversations and their messages belong to
+	// the user that created them. A 404 for a path the server does not
+	// serve matches ErrEndpointNotFound instead.
 	ErrNotFound = errors.New("chatflow: not found (404)")
+	// ErrEndpointNotFound matches a 404 for a path the server does not
+	// serve at all: Dify's "The requested URL was not found on the server"
+	// reply, or a 404 with an HTML, empty or other non-Dify body. It almost
+	// always means a wrong base URL (which usually ends in /v1); the error
+	// names the URL that was asked for.
+	ErrEndpointNotFound = errors.New("chatflow: endpoint not found (404): check the base URL")
 	// ErrRateLimited matches a 429, and the 400 "Too many requests..."
 	// that some Dify versions send for their per-app concurrency limit.
 	ErrRateLimited = errors.New("chatflow: rate limited (429)")
@@ -68,7 +79,8 @@ type APIError struct {
 	// Body is the start of the raw reply body (at most 4 KiB).
 	Body []byte
 
-	hint string // a likely cause, added to Error()
+	hint  string // a likely cause, added to Error()
+	badID bool   // a route-level 404 caused by a path id that is not a UUID
 }
 
 // Error returns a one-line description, short even for a large body.
@@ -99,9 +111,12 @@ func (e *APIError) Error() string {
 }
 
 // Is reports whether target is the sentinel of this error's class: 401
-// ErrUnauthorized, 403 ErrForbidden, 404 ErrNotFound, 429 ErrRateLimited,
-// 400 and 422 ErrBadRequest. A 400 that Dify uses for its concurrency
-// limit ("Too many requests") matches ErrRateLimited, not ErrBadRequest.
+// ErrUnauthorized, 403 ErrForbidden, 404 ErrNotFound or ErrEndpointNotFound,
+// 429 ErrRateLimited, 400 and 422 ErrBadRequest. A 400 that Dify uses for
+// its concurrency limit ("Too many requests") matches ErrRateLimited, not
+// ErrBadRequest. A 404 matches exactly one of ErrNotFound (Dify says the
+// conversation, message, file... does not exist) and ErrEndpointNotFound
+// (the server does not serve the path: a wrong base URL).
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
@@ -109,7 +124,9 @@ func (e *APIError) Is(target error) bool {
 	case ErrForbidden:
 		return e.StatusCode == http.StatusForbidden
 	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
+		return e.StatusCode == http.StatusNotFound && (!e.routeLevel() || e.badID)
+	case ErrEndpointNotFound:
+		return e.StatusCode == http.StatusNotFound && e.routeLevel() && !e.badID
 	case ErrRateLimited:
 		return e.rateLimited()
 	case ErrBadRequest:
@@ -117,6 +134,129 @@ func (e *APIError) Is(target error) bool {
 			!e.rateLimited()
 	}
 	return false
+}
+
+// routeNotFoundMessage starts the message of the 404 that Dify (Flask)
+// sends for a path it does not route, as a Dify JSON error.
+const routeNotFoundMessage = "the requested url was not found on the server"
+
+// routeLevel reports whether a 404 came from the routing of the server (or
+// of something in front of it) rather than from Dify's handler of the
+// operation: Flask's "The requested URL was not found on the server", or a
+// body that is not a Dify error at all (HTML, text, empty).
+func (e *APIError) routeLevel() bool {
+	if e.StatusCode != http.StatusNotFound {
+		return false
+	}
+	return e.Code == "" ||
+		strings.HasPrefix(strings.ToLower(strings.TrimSpace(e.Message)), routeNotFoundMessage)
+}
+
+// uuidPathParams are the path parameters that Dify routes with a UUID
+// converter: a value that is not a UUID gets the route-level 404.
+var uuidPathParams = map[string]bool{
+	"conversation_id": true, "message_id": true, "variable_id": true,
+	"file_id": true, "annotation_id": true, "end_user_id": true, "job_id": true,
+}
+
+// operationOf finds the operation (one of routes) of a request path below
+// base, and the values of its path parameters. It returns ok false for a
+// path outside base or one that fits no operation.
+func operationOf(method, escapedPath, base string, routes []string) (template string, params map[string]string, ok bool) {
+	p := escapedPath
+	if i := strings.Index(base, "://"); i >= 0 {
+		if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
+			prefix := base[i+3+j:]
+			if !strings.HasPrefix(p, prefix) {
+				return "", nil, false
+			}
+			p = p[len(prefix):]
+		}
+	}
+	p = strings.TrimPrefix(p, "/")
+	got := strings.Split(p, "/")
+	for _, r := range routes {
+		m, path, _ := strings.Cut(r, " ")
+		if m != method {
+			continue
+		}
+		want := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		if len(want) != len(got) {
+			continue
+		}
+		vals := map[string]string{}
+		fits := true
+		for i, w := range want {
+			if name, isParam := strings.CutPrefix(w, "{"); isParam {
+				v, err := url.PathUnescape(got[i])
+				if err != nil {
+					v = got[i]
+				}
+				vals[strings.TrimSuffix(name, "}")] = v
+			} else if w != got[i] {
+				fits = false
+				break
+			}
+		}
+		if fits {
+			return path, vals, true
+		}
+	}
+	return "", nil, false
+}
+
+// looksLikeUUID reports whether s has the shape of a UUID as Dify's route
+// converter accepts it: 8-4-4-4-12 hex digits.
+func looksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// explain404 adds the likely cause to a 404 of a request to an operation
+// (one of routes) below base: a malformed path id, a wrong base URL, or
+// (for Dify's own not_found on a conversation or message) another user's
+// conversation.
+func (e *APIError) explain404(method, escapedPath, base string, routes []string) {
+	if e.StatusCode != http.StatusNotFound {
+		return
+	}
+	tmpl, params, known := operationOf(method, escapedPath, base, routes)
+	if e.routeLevel() {
+		if known {
+			for name, v := range params {
+				if uuidPathParams[name] && !looksLikeUUID(v) {
+					e.badID = true
+					e.hint = fmt.Sprintf("Dify answers 404 for a %s that is not a UUID, and %q is not one; if the id is right, check the base URL (it usually ends in /v1)", name, Shorten(v, 60))
+					return
+				}
+			}
+		}
+		e.hint = "the server has no such endpoint: check the base URL, which usually ends in /v1"
+		return
+	}
+	if known && e.Code == "not_found" {
+		switch first, _, _ := strings.Cut(strings.TrimPrefix(tmpl, "/"), "/"); first {
+		case "conversations", "messages", "chat-messages":
+			e.hint = "conversations and their messages belong to the user that created them: check the user"
+		case "workflow":
+			e.hint = "only the user that started a run can follow it: check the user"
+		}
+	}
 }
 
 func (e *APIError) rateLimited() bool {

@@ -39,12 +39,17 @@ var errBodyClosed = errors.New("chatflow: reply body closed")
 // longer than the idle timeout. It matches ErrIdleTimeout.
 type idleError struct {
 	method, path string
-	what         string // "no reply headers within", "no reply data for"
+	host         string // the server's host (and port); "" when not known
+	what         string // "no reply headers within", "the server stalled: no reply data for"
 	d            time.Duration
 }
 
 func (e *idleError) Error() string {
-	return "chatflow: " + e.method + " " + e.path + ": " + e.what + " " + e.d.String() + "; see WithIdleTimeout"
+	on := ""
+	if e.host != "" {
+		on = " on " + e.host
+	}
+	return "chatflow: " + e.method + " " + e.path + on + ": " + e.what + " " + e.d.String() + "; see WithIdleTimeout"
 }
 
 // Is reports whether target is ErrIdleTimeout.
@@ -75,6 +80,7 @@ type attempt struct {
 	sec          *scrub.Secret
 	wd           *watchdog // nil without an idle timeout
 	method, path string
+	host         string
 
 	// Under the watchdog's lock: the attempt's place in its list, and the
 	// silence the watchdog has seen (seq at seenAt).
@@ -100,7 +106,7 @@ type attempt struct {
 // newAttempt starts an attempt whose context cancel cancels, in the
 // headers phase, watched by wd (nil: no idle timeout).
 func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdog, sec *scrub.Secret, req *http.Request) *attempt {
-	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, wd: wd, method: req.Method, path: req.URL.Path}
+	a := &attempt{ctx: ctx, cancel: cancel, sec: sec, wd: wd, method: req.Method, path: req.URL.Path, host: req.URL.Host}
 	if wd != nil {
 		// The wait for the headers starts now, and is known exactly: a
 		// server that never answers is cut at d, not a tick later.
@@ -190,9 +196,9 @@ func (a *attempt) check(now time.Time) (idle *idleError, deadline time.Time) {
 	}
 	what := "no reply headers within"
 	if a.phase == phaseBody {
-		what = "no reply data for"
+		what = "the server stalled: no reply data for"
 	}
-	return &idleError{method: a.method, path: a.path, what: what, d: a.wd.d}, time.Time{}
+	return &idleError{method: a.method, path: a.path, host: a.host, what: what, d: a.wd.d}, time.Time{}
 }
 
 // watchdog enforces the idle timeout d of a Doer's attempts with one

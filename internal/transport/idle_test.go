@@ -47,7 +47,7 @@ func TestWatchdogCutsOnlyAfterAWholeSilence(t *testing.T) {
 	}
 	w.scan(t0.Add(2 * d))
 	cause := context.Cause(ctx)
-	if !errors.Is(cause, ErrIdleTimeout) || cause.Error() != "chatflow: GET /v1/parameters: no reply headers within 1h0m0s; see WithIdleTimeout" {
+	if !errors.Is(cause, ErrIdleTimeout) || cause.Error() != "chatflow: GET /v1/parameters on dify.example: no reply headers within 1h0m0s; see WithIdleTimeout" {
 		t.Fatalf("cause = %v, want the idle timeout of the headers", cause)
 	}
 	if w.head != nil {

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -38,8 +39,9 @@ const retryWaitBase = 500 * time.Millisecond
 //   - Context cancellation and expiry are never retried, nor is a server
 //     that stayed silent for the idle timeout (the call would last several
 //     times the documented bound), nor are errors
-//     that another attempt cannot fix (TLS certificate, redirect policy,
-//     unknown host, malformed URL).
+//     that another attempt cannot fix (TLS certificate or handshake, a
+//     plain-HTTP server behind a https URL, redirect policy, unknown host,
+//     malformed URL).
 //   - GET, HEAD, PUT and DELETE are idempotent: they are retried after any
 //     other transport error (no reply arrived) and on 408, 429, 500, 502,
 //     503 and 504.
@@ -115,8 +117,39 @@ func transientTransportError(err error) bool {
 		return false
 	case errors.As(err, &urlErr) && urlErr.Err != nil && requestRefused(urlErr.Err.Error()):
 		return false
+	case tlsFailure(err):
+		return false
 	}
 	return true
+}
+
+// tlsFailure reports whether err is a TLS failure that another attempt
+// would meet again: a certificate the client does not trust (unknown
+// authority, wrong host name, expired), a failed handshake, or a server
+// that answered a https URL with plain HTTP.
+func tlsFailure(err error) bool {
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		recordErr  tls.RecordHeaderError
+		alertErr   tls.AlertError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalidErr) ||
+		errors.As(err, &recordErr) || errors.As(err, &alertErr) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{
+		"server gave HTTP response to HTTPS client",
+		"x509: ",
+		"tls: ",
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestRefused reports whether msg is one of the errors net/http gives

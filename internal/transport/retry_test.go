@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -157,5 +159,50 @@ func TestHeaderValueCheck(t *testing.T) {
 	}
 	if !validHeaderValue(base) || validHeaderName("") || validHeaderName("X Y") || !validHeaderName("X-Y") {
 		t.Error("the checks refuse a valid value or name, or accept an invalid name")
+	}
+}
+
+func TestRetryDecisionTLS(t *testing.T) {
+	t.Parallel()
+	wrap := func(err error) error {
+		return &url.Error{Op: "Get", URL: "https://dify.example/v1/info", Err: err}
+	}
+	for name, err := range map[string]error{
+		"unknown authority": wrap(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}),
+		"bare unknown CA":   wrap(x509.UnknownAuthorityError{}),
+		"host name":         wrap(x509.HostnameError{Certificate: &x509.Certificate{}, Host: "dify.example"}),
+		"expired":           wrap(x509.CertificateInvalidError{Cert: &x509.Certificate{}, Reason: x509.Expired}),
+		"handshake alert":   wrap(&net.OpError{Op: "remote error", Err: tls.AlertError(40)}),
+		"record header":     wrap(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}),
+		"http to https":     wrap(errors.New("http: server gave HTTP response to HTTPS client")),
+		"handshake failure": wrap(errors.New("remote error: tls: handshake failure")),
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			if retry, _ := retryDecision(method, true, 0, err); retry {
+				t.Errorf("%s %s: retried", method, name)
+			}
+		}
+	}
+	// The test can fail: a dropped connection is retried for a GET.
+	if retry, _ := retryDecision("GET", true, 0, wrap(io.ErrUnexpectedEOF)); !retry {
+		t.Error("a dropped GET is not retried")
+	}
+}
+
+func TestLooksLikeUUID(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{
+		"4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e77": true,
+		"4B9A6D52-0C1E-4D7B-9E53-3F2A8C1D0E77": true,
+		"4b9a6d520c1e4d7b9e533f2a8c1d0e77":     false, // Werkzeug's converter wants the dashes
+		"4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e7g": false,
+		"4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e7":  false,
+		"4b9a6d52+0c1e-4d7b-9e53-3f2a8c1d0e77": false,
+		"conv-1":                               false,
+		"":                                     false,
+	} {
+		if got := looksLikeUUID(s); got != want {
+			t.Errorf("looksLikeUUID(%q) = %v", s, got)
+		}
 	}
 }

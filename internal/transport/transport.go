@@ -147,9 +147,8 @@ func (d *Doer) Do(req *http.Request) (*http.Response, error) {
 func (d *Doer) apiError(req *http.Request, resp *http.Response) error {
 	e, readErr := newAPIError(req, resp)
 	d.ScrubError(e)
-	if e.StatusCode == http.StatusNotFound && !strings.Contains(req.URL.Path, "/v1/") {
-		e.hint = "the base URL usually ends in /v1"
-	}
+	e.explain404(req.Method, req.URL.EscapedPath(), d.cfg.BaseURL, d.cfg.Routes)
+	e.hint = d.sec.Text(e.hint) // it may quote an id the caller gave
 	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
 		if len(e.Body) == 0 {
 			e.Message = "the body could not be read"
@@ -176,11 +175,11 @@ func NormalizeBaseURL(raw, def string) (string, error) {
 		raw = def
 	}
 	if !strings.Contains(raw, "://") {
-		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", RedactURL(raw))
+		return "", fmt.Errorf("chatflow: base URL %q has no scheme: add http:// or https://", redactRawURL(raw))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL", RedactURL(raw))
+		return "", fmt.Errorf("chatflow: base URL %q is not a valid URL: %s", redactRawURL(raw), urlParseReason(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("chatflow: base URL %q is not an absolute http(s) URL", RedactURL(raw))
@@ -194,4 +193,35 @@ func NormalizeBaseURL(raw, def string) (string, error) {
 		s += "/"
 	}
 	return s, nil
+}
+
+// redactRawURL is RedactURL for text that may not parse as a URL: it shows
+// what was given, without the user info (user:password@) of its authority.
+func redactRawURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		u.User = nil
+		return u.String()
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
+	}
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	if at := strings.LastIndexByte(raw[start:end], '@'); at >= 0 {
+		return raw[:start] + raw[start+at+1:]
+	}
+	return raw
+}
+
+// urlParseReason is the reason of a url.Parse error, without the URL
+// (which may hold a password).
+func urlParseReason(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err.Error()
+	}
+	return "it does not parse"
 }

@@ -1,11 +1,11 @@
-// Command genaliases writes types_gen.go: the public type aliases of
+// Command genaliases writes types.go: the public type aliases of
 // package chatflow and the constants of their enums, from a table
 // (openapi/aliases.yaml) that names each alias, the generated type it
 // stands for and its doc comment. Every generated name the table uses must
 // exist in package gen, so that a schema renamed in the description fails
 // here rather than in a build.
 //
-//	go run ./internal/cmd/genaliases -table openapi/aliases.yaml -gen gen/chatflow.gen.go -o types_gen.go
+//	go run ./internal/cmd/genaliases -table openapi/aliases.yaml -gen gen/chatflow.gen.go -o types.go
 package main
 
 import (
@@ -51,7 +51,7 @@ type value struct {
 func main() {
 	table := flag.String("table", "openapi/aliases.yaml", "the table of aliases")
 	genPath := flag.String("gen", "gen/chatflow.gen.go", "the generated package's file")
-	out := flag.String("o", "types_gen.go", "the Go file to write")
+	out := flag.String("o", "types.go", "the Go file to write")
 	gencommon.Main("genaliases", func() error { return run(*table, *genPath, *out) })
 }
 
@@ -164,22 +164,17 @@ func genNames(path string) (map[string]bool, error) {
 	return names, nil
 }
 
-// comment writes text as a // comment wrapped at about 76 columns, each
-// line indented by indent.
+// comment writes text, line by line, as a // comment, each line indented
+// by indent.
 func comment(b *bytes.Buffer, indent, text string) {
-	const width = 76
-	line := ""
-	for _, w := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(w) > width-len(indent) {
-			b.WriteString(indent + "// " + line + "\n")
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += w
+	if text == "" {
+		return
 	}
-	if line != "" {
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		if line == "" {
+			b.WriteString(indent + "//\n")
+			continue
+		}
 		b.WriteString(indent + "// " + line + "\n")
 	}
 }

@@ -4,12 +4,30 @@ package chatflow
 
 import "github.com/difykit/chatflow/gen"
 
-// Aliases of generated types, so that the common tasks need only this package.
-// Each is the same type as its gen counterpart.
+// ChatRequest is a chat message to send with SendMessage or StreamMessage
+// (the same type as gen.ChatRequest). The fields a caller sets:
+//
+//   - Query string: the end user's message (required).
+//   - User string: your id for the end user (required); conversations,
+//     messages and files belong to the user that created them.
+//   - ConversationID string: the conversation to continue; empty starts a
+//     new one (Reply.ConversationID names it).
+//   - Inputs map[string]any: the app's input variables by name; nil is sent
+//     as {}; the server reads them on a conversation's first turn only.
+//   - Files []InputFile: files attached to the message, uploaded
+//     (UploadFile, then TransferMethodLocalFile and UploadFileID) or by URL.
+//   - AutoGenerateName *bool: whether the server names a new conversation
+//     itself (nil: yes).
+//   - WorkflowID string: run this published workflow version instead of the
+//     latest.
+//   - ResponseMode gen.ChatRequestResponseMode: leave it empty;
+//     SendMessage and StreamMessage always stream (it matters only for
+//     calls through API()).
+type ChatRequest = gen.ChatRequest
+
+// Aliases of generated types, so that the common tasks need only this
+// package. Each is the same type as its gen counterpart.
 type (
-	// ChatRequest is the body of a chat message: query, inputs, user,
-	// conversation id, files and more.
-	ChatRequest = gen.ChatRequest
 	// InputFile is a file attached to a chat message (uploaded or by URL).
 	InputFile = gen.InputFile
 	// Conversation is one conversation in a list of conversations.
@@ -62,24 +80,44 @@ const (
 	WorkflowLogStatusStopped   WorkflowLogStatus = gen.GetWorkflowLogsParamsStatusStopped
 )
 
-// ConversationVariable is a variable of a conversation, with its current value
-// (any JSON value; older servers send objects as strings).
+// ConversationVariable is a variable of a conversation: ID, Name,
+// Description, ValueType, CreatedAt, UpdatedAt and Value. Value is the
+// server's rendering of the current value, a string or nil: Python's str()
+// of what is stored (42 is "42", true is "True", an object is a Python dict
+// literal). VariableValue decodes it by ValueType.
 type ConversationVariable = gen.ConversationVariableItem
 
-// TextToAudioRequest asks for speech: the text to speak, or the id of a
-// message whose answer to speak, with an optional voice and user.
+// TextToAudioRequest asks TextToAudio for speech (the same type as
+// gen.TextToAudioRequest). The fields a caller sets:
+//
+//   - Text string: the text to speak, when MessageID is empty.
+//   - MessageID string: speak this message's answer instead; it takes
+//     precedence over Text.
+//   - User string: your id for the end user making the request.
+//   - Voice string: the voice; the choices depend on the app's
+//     text-to-speech provider (empty: the app's default).
+//   - Streaming bool: accepted for compatibility; it has no effect.
 type TextToAudioRequest = gen.TextToAudioRequest
 
 // Annotation is a curated question and answer that the app can reply with
 // instead of running the workflow (annotation reply).
 type Annotation = gen.AnnotationItem
 
-// AnnotationReplySettings configures annotation reply: the embedding model
-// that matches questions, and the similarity score a question needs.
+// AnnotationReplySettings is what EnableAnnotationReply and
+// DisableAnnotationReply send (the same type as
+// gen.InitialAnnotationReplySettingsRequest). The fields a caller sets, all
+// required by the server, when turning annotation reply off too:
+//
+//   - EmbeddingProviderName string: the provider of the embedding model,
+//     for example "openai".
+//   - EmbeddingModelName string: the embedding model that matches questions
+//     against annotations, for example "text-embedding-3-small".
+//   - ScoreThreshold float32: the lowest similarity (0 to 1) at which an
+//     annotation answers instead of the workflow; higher is stricter.
 type AnnotationReplySettings = gen.InitialAnnotationReplySettingsRequest
 
-// AnnotationReplyJob is the background job that turns annotation reply on or
-// off, and its status ("waiting", "processing", "completed", "error").
+// AnnotationReplyJob is the background job that turns annotation reply on
+// or off, and its status ("waiting", "processing", "completed", "error").
 type AnnotationReplyJob = gen.InitialAnnotationReplySettingsStatusResponse
 
 // AnnotationReplyAction is what an annotation reply job does.
@@ -91,8 +129,8 @@ const (
 	AnnotationReplyDisable AnnotationReplyAction = gen.InitialAnnotationReplySettingsParamsActionDisable
 )
 
-// HumanInputForm is a form that a paused run waits for a person to fill in
-// (see the human_input_required event): its text, fields and buttons.
+// HumanInputForm is a form that a paused run waits for a person to fill
+// in (see the human_input_required event): its text, fields and buttons.
 type HumanInputForm = gen.HumanInputForm
 
 // HumanInputField is one field of a HumanInputForm.
@@ -120,30 +158,30 @@ const (
 	SortByUpdatedAtDesc SortBy = gen.GetConversationsListParamsSortByMinusUpdatedAt // most recently updated first (the server's default)
 )
 
-// Aliases for the parts of a chat request and of the options that users name
-// in their own code. The payload types of stream events (MessageEvent,
-// NodeStartedEvent, ...) and of their parts (NodeStartedEventData, ...) are
-// aliases too, generated with the event plumbing in events_gen.go.
+// Aliases for the parts of a chat request and of the options that users
+// name in their own code. The payload types of stream events (MessageEvent,
+// NodeStartedEvent, ...) and of their parts (NodeStartedEventData, ...)
+// are aliases too, generated with the event plumbing in events_gen.go.
 type (
-	// FileType is the kind of a file attached to a chat message (the Type of an
-	// InputFile): FileTypeImage, FileTypeDocument, FileTypeAudio, FileTypeVideo
-	// or FileTypeCustom.
+	// FileType is the kind of a file attached to a chat message (the Type
+	// of an InputFile): FileTypeImage, FileTypeDocument, FileTypeAudio,
+	// FileTypeVideo or FileTypeCustom.
 	FileType = gen.FileType
 	// TransferMethod is how an attached file reaches the server (the
 	// TransferMethod of an InputFile): by the id of an upload, or by URL.
 	TransferMethod = gen.TransferMethod
-	// ResponseMode is the ResponseMode of a ChatRequest sent with the generated
-	// client (SendMessage and StreamMessage set it themselves).
+	// ResponseMode is the ResponseMode of a ChatRequest sent with the
+	// generated client (SendMessage and StreamMessage set it themselves).
 	ResponseMode = gen.ChatRequestResponseMode
 	// RequestEditorFn changes each request before it is sent; see
 	// WithRequestEditor.
 	RequestEditorFn = gen.RequestEditorFn
-	// ChatCompletion is the reply of a chat message sent in blocking mode with
-	// the generated client: the answer, or, when Event is EventWorkflowPaused,
-	// the pause (Data, WorkflowRunID).
+	// ChatCompletion is the reply of a chat message sent in blocking mode
+	// with the generated client: the answer, or, when Event is
+	// EventWorkflowPaused, the pause (Data, WorkflowRunID).
 	ChatCompletion = gen.ChatCompletionResponse
-	// PausedHumanInputForm is a form that a paused run waits for, as some servers
-	// list it in the pause data.
+	// PausedHumanInputForm is a form that a paused run waits for, as some
+	// servers list it in the pause data.
 	PausedHumanInputForm = gen.PausedHumanInputForm
 )
 
@@ -163,8 +201,8 @@ const (
 
 // The ways to pass an attached file.
 const (
-	// TransferMethodLocalFile passes the UploadFileID of a file uploaded with
-	// UploadFile.
+	// TransferMethodLocalFile passes the UploadFileID of a file uploaded
+	// with UploadFile.
 	TransferMethodLocalFile TransferMethod = gen.TransferMethodLocalFile
 	// TransferMethodRemoteURL passes the URL of a file the server fetches.
 	TransferMethodRemoteURL TransferMethod = gen.TransferMethodRemoteURL
