@@ -21,14 +21,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"net/http"
 	"strings"
 
 	"github.com/difykit/chatflow"
 	gen "github.com/difykit/chatflow/gen/completion"
-	"github.com/difykit/chatflow/internal/appstream"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/options"
 	"github.com/difykit/chatflow/internal/transport"
 )
@@ -132,25 +131,66 @@ func (c *Client) StreamCompletion(ctx context.Context, req Request) (*Stream, er
 		body.Files = append(body.Files, gen.InputFile{Type: gen.FileType(f.Type), TransferMethod: gen.TransferMethod(f.TransferMethod),
 			URL: f.URL, UploadFileID: f.UploadFileID})
 	}
-	user := req.User
-	cfg := appstream.Config{
-		User:           user,
-		MaxEventBytes:  c.cfg.MaxEventBytes,
-		AutoStop:       !c.cfg.NoAutoStop,
-		Terminal:       []string{chatflow.EventMessageEnd},
-		Incomplete:     chatflow.ErrIncompleteStream,
-		NotEventStream: chatflow.ErrNotEventStream,
-		Stop:           func(ctx context.Context, taskID string) error { return c.StopCompletion(ctx, taskID, user) },
-		Sleep:          c.tr.Sleep,
-		Scrub:          c.tr.ScrubError,
-	}
-	s, err := appstream.Open(ctx, cfg, func(ctx context.Context) (*http.Response, error) {
+	st, err := stream.Open(ctx, stream.Config{
+		Vocabulary:    completionEvents,
+		Server:        &endpoints{c: c, user: req.User},
+		Doer:          c.tr,
+		MaxEventBytes: c.cfg.MaxEventBytes,
+		AutoStop:      !c.cfg.NoAutoStop,
+	}, func(ctx context.Context) (*http.Response, error) {
 		return c.raw.CreateCompletionMessage(ctx, body, acceptEventStream)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{s: s}, nil
+	return &Stream{s: st}, nil
+}
+
+// completionEvents is what the stream engine knows of a completion's
+// events: it ends at message_end; message carries the text and
+// message_replace replaces it.
+var completionEvents = &stream.Vocabulary{
+	Ping:      chatflow.EventPing,
+	PingData:  `{"event":"ping"}`,
+	Error:     chatflow.EventError,
+	Terminal:  []string{chatflow.EventMessageEnd},
+	AnswerEnd: chatflow.EventMessageEnd,
+	Text: map[string]func(string) string{
+		chatflow.EventMessage: func(data string) string { return chatflow.ParseEvent([]byte(data)).Text() },
+	},
+	Replace: chatflow.EventMessageReplace,
+	ReplaceText: func(data string) (string, bool) {
+		m, err := chatflow.ParseEvent([]byte(data)).MessageReplace()
+		return m.Answer, err == nil
+	},
+}
+
+// errNoReattach says that completion apps cannot be reattached to.
+var errNoReattach = errors.New("chatflow: completion apps have no endpoint to reattach to a generation")
+
+// endpoints is the server as the stream engine sees it: a completion can
+// be stopped, not reattached to.
+type endpoints struct {
+	c    *Client
+	user string
+}
+
+// Reattach fails: completion apps have no reattach endpoint.
+func (e *endpoints) Reattach(context.Context, string, stream.ReattachOptions) (*http.Response, error) {
+	return nil, errNoReattach
+}
+
+// RunState fails: a completion is not a workflow run.
+func (e *endpoints) RunState(context.Context, string) (stream.RunState, error) {
+	return stream.RunState{}, errNoReattach
+}
+
+// StoredAnswer finds nothing (the stream never resumes).
+func (e *endpoints) StoredAnswer(context.Context, string, string) (string, bool) { return "", false }
+
+// Stop sends POST /completion-messages/{task_id}/stop.
+func (e *endpoints) Stop(ctx context.Context, taskID string) error {
+	return e.c.StopCompletion(ctx, taskID, e.user)
 }
 
 // acceptEventStream asks for an event stream.
@@ -175,29 +215,17 @@ func (c *Client) StopCompletion(ctx context.Context, taskID, user string) error 
 // do a break out of Events and the context's end: one stop request, with
 // the request's user.
 type Stream struct {
-	s       *appstream.Stream
-	started bool
+	s *stream.Stream
 }
 
-var errEventsTwice = errors.New("chatflow: the events of a stream can be read only once")
-
-// Events yields the completion's events in order; pings are left out. An
-// error ends it: an *chatflow.APIError for an error event, or an error
-// matching chatflow.ErrIncompleteStream when the stream ended before
-// message_end.
+// Events yields the completion's events in order, pings included. It
+// yields at most one error and then stops: an *chatflow.APIError for an
+// error event, or an error matching chatflow.ErrIncompleteStream when the
+// stream ended before message_end. Breaking out of the loop closes the
+// stream (and stops an unfinished generation). The events can be read once.
 func (s *Stream) Events() iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		if s.started {
-			yield(Event{}, errEventsTwice)
-			return
-		}
-		s.started = true
-		defer s.s.Close()
-		for {
-			ev, err := s.s.Next()
-			if err == io.EOF {
-				return
-			}
+		for ev, err := range s.s.Events() {
 			if err != nil {
 				yield(Event{}, err)
 				return
@@ -208,6 +236,10 @@ func (s *Stream) Events() iter.Seq2[Event, error] {
 		}
 	}
 }
+
+// WaitStop waits until the stop request that abandoning the stream sent
+// in the background has ended, or ctx is done.
+func (s *Stream) WaitStop(ctx context.Context) error { return s.s.WaitStop(ctx) }
 
 // Collect reads the stream to its end and gathers the Result; on an error
 // it returns what it gathered with the error.

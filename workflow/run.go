@@ -2,16 +2,13 @@ package workflow
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"iter"
 	"net/http"
 	"time"
 
 	"github.com/difykit/chatflow"
 	gen "github.com/difykit/chatflow/gen/workflow"
-	"github.com/difykit/chatflow/internal/appstream"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -156,54 +153,102 @@ func acceptEventStream(_ context.Context, req *http.Request) error {
 }
 
 // open starts a stream with the app's reattach and stop endpoints. A
-// stream that continues on pause ends only at workflow_finished.
+// stream that continues on pause (a follow of a run) ends only at
+// workflow_finished, and drops the events its run sends again.
 func (c *Client) open(ctx context.Context, user string, continueOnPause bool, send func(context.Context) (*http.Response, error)) (*Stream, error) {
-	terminal := []string{chatflow.EventWorkflowFinished, chatflow.EventWorkflowPaused}
+	vocab := runEvents
 	if continueOnPause {
-		terminal = terminal[:1]
+		vocab = followEvents
 	}
-	cfg := appstream.Config{
-		User:           user,
-		MaxEventBytes:  c.cfg.MaxEventBytes,
-		Resume:         !c.cfg.NoResume,
-		AutoStop:       !c.cfg.NoAutoStop,
-		Terminal:       terminal,
-		Incomplete:     chatflow.ErrIncompleteStream,
-		NotEventStream: chatflow.ErrNotEventStream,
-		Stop:           func(ctx context.Context, taskID string) error { return c.StopRun(ctx, taskID, user) },
-		Reattach:       func(ctx context.Context, runID string) (*http.Response, error) { return c.reattach(ctx, runID, user) },
-		RunEnd:         c.runEnd,
-		Sleep:          c.tr.Sleep,
-		Scrub:          c.tr.ScrubError,
-	}
-	s, err := appstream.Open(ctx, cfg, send)
+	s, err := stream.Open(ctx, stream.Config{
+		Vocabulary:    vocab,
+		Server:        &runEndpoints{c: c, user: user, continueOnPause: continueOnPause},
+		Doer:          c.tr,
+		MaxEventBytes: c.cfg.MaxEventBytes,
+		Resume:        !c.cfg.NoResume,
+		AutoStop:      !c.cfg.NoAutoStop,
+		LateJoin:      continueOnPause,
+	}, send)
 	if err != nil {
 		return nil, err
 	}
 	return &Stream{s: s}, nil
 }
 
-// runEnd rebuilds the final event of a run that cannot be reattached to
-// from its state, once it has ended.
-func (c *Client) runEnd(ctx context.Context, runID string) (string, bool, error) {
-	wr, err := c.RunInfo(ctx, runID)
+// runEvents is what the stream engine knows of a workflow run's events:
+// the run ends at workflow_finished or workflow_paused; its text
+// (text_chunk) is not an answer the server stores.
+var runEvents = &stream.Vocabulary{
+	Ping:        chatflow.EventPing,
+	PingData:    `{"event":"ping"}`,
+	Error:       chatflow.EventError,
+	Terminal:    []string{chatflow.EventWorkflowFinished, chatflow.EventWorkflowPaused},
+	RunFinished: chatflow.EventWorkflowFinished,
+	RunPaused:   chatflow.EventWorkflowPaused,
+}
+
+// followEvents is runEvents for a stream that goes on through pauses.
+var followEvents = func() *stream.Vocabulary {
+	v := *runEvents
+	v.Terminal = []string{chatflow.EventWorkflowFinished}
+	return &v
+}()
+
+// runEndpoints is the server as the stream engine sees it: the requests
+// about one stream's run, made for the user who started it.
+type runEndpoints struct {
+	c               *Client
+	user            string
+	continueOnPause bool
+}
+
+// Reattach sends GET /workflow/{run}/events.
+func (rs *runEndpoints) Reattach(ctx context.Context, runID string, opts stream.ReattachOptions) (*http.Response, error) {
+	if err := transport.CheckID("workflow run id", runID); err != nil {
+		return nil, err
+	}
+	params := &gen.StreamWorkflowEventsParams{User: rs.user}
+	on := true
+	if !opts.LiveOnly {
+		params.IncludeStateSnapshot = &on
+		if rs.continueOnPause {
+			params.ContinueOnPause = &on
+		}
+	}
+	editors := []gen.RequestEditorFn{acceptEventStream}
+	if id := opts.LastEventID; id != "" {
+		editors = append(editors, func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Last-Event-ID", id)
+			return nil
+		})
+	}
+	return rs.c.raw.StreamWorkflowEvents(ctx, runID, params, editors...)
+}
+
+// RunState reads GET /workflows/run/{id}; the final event rebuilt from it
+// is workflow_paused for a paused run, workflow_finished otherwise.
+func (rs *runEndpoints) RunState(ctx context.Context, runID string) (stream.RunState, error) {
+	wr, err := rs.c.RunInfo(ctx, runID)
 	if err != nil {
-		return "", false, err
+		return stream.RunState{}, err
 	}
-	if wr.Status == "" || wr.Status == "running" {
-		return "", false, nil
-	}
-	head := map[string]any{"event": chatflow.EventWorkflowFinished, "workflow_run_id": runID, "created_at": time.Now().Unix()}
-	data := map[string]any{"id": wr.ID, "status": wr.Status, "outputs": wr.Outputs, "error": wr.Error,
+	st := stream.RunState{Status: wr.Status, Elapsed: time.Duration(float64(wr.ElapsedTime) * float64(time.Second))}
+	data := map[string]any{"id": wr.ID, "workflow_run_id": runID, "status": wr.Status, "outputs": wr.Outputs,
 		"elapsed_time": wr.ElapsedTime, "total_tokens": wr.TotalTokens, "total_steps": wr.TotalSteps,
 		"created_at": wr.CreatedAt, "finished_at": wr.FinishedAt}
-	if wr.Status == "paused" {
-		head["event"] = chatflow.EventWorkflowPaused
-		data["workflow_run_id"] = runID
+	if wr.Error != "" {
+		data["error"] = wr.Error
 	}
-	head["data"] = data
-	b, err := json.Marshal(head)
-	return string(b), err == nil, err
+	st.Data = data
+	return st, nil
+}
+
+// StoredAnswer finds nothing: a workflow app stores no message.
+func (rs *runEndpoints) StoredAnswer(context.Context, string, string) (string, bool) { return "", false }
+
+// Stop sends POST /workflows/tasks/{task_id}/stop.
+func (rs *runEndpoints) Stop(ctx context.Context, taskID string) error {
+	return rs.c.StopRun(ctx, taskID, rs.user)
 }
 
 // Stream is the event stream of a run. Read it once, with Events or
@@ -216,29 +261,17 @@ func (c *Client) runEnd(ctx context.Context, runID string) (string, bool, error)
 // on the server with one stop request carrying the request's user (unless
 // chatflow.WithAutoStop(false)); none is sent after a normal end.
 type Stream struct {
-	s       *appstream.Stream
-	started bool
+	s *stream.Stream
 }
 
-var errEventsTwice = errors.New("chatflow: the events of a stream can be read only once")
-
-// Events yields the run's events in order; pings are left out. An error
-// ends it: an *chatflow.APIError for an error event, or an error matching
-// chatflow.ErrIncompleteStream when the stream ended early. Breaking out
-// of the loop closes the stream (and stops an unfinished run).
+// Events yields the run's events in order, pings included. It yields at
+// most one error and then stops: an *chatflow.APIError for an error
+// event, or an error matching chatflow.ErrIncompleteStream when the stream
+// ended early and could not be resumed. Breaking out of the loop closes
+// the stream (and stops an unfinished run). The events can be read once.
 func (s *Stream) Events() iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		if s.started {
-			yield(Event{}, errEventsTwice)
-			return
-		}
-		s.started = true
-		defer s.s.Close()
-		for {
-			ev, err := s.s.Next()
-			if err == io.EOF {
-				return
-			}
+		for ev, err := range s.s.Events() {
 			if err != nil {
 				yield(Event{}, err)
 				return
@@ -249,6 +282,11 @@ func (s *Stream) Events() iter.Seq2[Event, error] {
 		}
 	}
 }
+
+// WaitStop waits until the stop request that abandoning the stream sent
+// in the background (and any read for the task id before it) has ended,
+// or ctx is done.
+func (s *Stream) WaitStop(ctx context.Context) error { return s.s.WaitStop(ctx) }
 
 // Collect reads the stream to its end and gathers the Result. On an error
 // it returns what it gathered together with the error (see Run).
