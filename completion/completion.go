@@ -27,8 +27,8 @@ import (
 
 	"github.com/difykit/chatflow"
 	gen "github.com/difykit/chatflow/gen/completion"
-	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/options"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/transport"
 )
 

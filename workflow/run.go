@@ -244,7 +244,9 @@ func (rs *runEndpoints) RunState(ctx context.Context, runID string) (stream.RunS
 }
 
 // StoredAnswer finds nothing: a workflow app stores no message.
-func (rs *runEndpoints) StoredAnswer(context.Context, string, string) (string, bool) { return "", false }
+func (rs *runEndpoints) StoredAnswer(context.Context, string, string) (string, bool) {
+	return "", false
+}
 
 // Stop sends POST /workflows/tasks/{task_id}/stop.
 func (rs *runEndpoints) Stop(ctx context.Context, taskID string) error {
