@@ -96,15 +96,15 @@ type Request struct {
 type Result struct {
 	// Answer is the generated text: the message events joined, or the
 	// text of the last message_replace and what followed it.
-	Answer string
+	Answer string `json:"answer"`
 	// MessageID is the stored message's id (for SendFeedback).
-	MessageID string
+	MessageID string `json:"message_id"`
 	// TaskID is the generation's task id.
-	TaskID string
+	TaskID string `json:"task_id"`
 	// Usage is the token and price account of message_end.
-	Usage chatflow.Usage
+	Usage chatflow.Usage `json:"usage"`
 	// RetrieverResources are the knowledge passages the answer cites.
-	RetrieverResources []chatflow.RetrieverResource
+	RetrieverResources []chatflow.RetrieverResource `json:"retriever_resources,omitempty"`
 }
 
 // Complete asks for a completion and gathers it. The request streams on

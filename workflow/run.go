@@ -38,28 +38,28 @@ type RunRequest struct {
 // Result is a gathered run.
 type Result struct {
 	// RunID is the workflow run id (for RunInfo, RunEvents).
-	RunID string
+	RunID string `json:"run_id"`
 	// TaskID is the task id of the run (for StopRun while it runs).
-	TaskID string
+	TaskID string `json:"task_id"`
 	// Status is succeeded, failed, stopped, partial-succeeded, or paused
 	// when the run waits for human input.
-	Status string
+	Status string `json:"status"`
 	// Outputs are the end node's outputs.
-	Outputs map[string]any
+	Outputs map[string]any `json:"outputs"`
 	// Error is why the run failed, from workflow_finished.
-	Error string
+	Error string `json:"error,omitempty"`
 	// TotalTokens are the tokens the run used.
-	TotalTokens int
+	TotalTokens int `json:"total_tokens"`
 	// ElapsedTime is the run's duration in seconds, as the server counts it.
-	ElapsedTime float64
+	ElapsedTime float64 `json:"elapsed_time"`
 	// Resumed reports that the connection dropped and the stream
 	// reattached to the run.
-	Resumed bool
+	Resumed bool `json:"resumed,omitempty"`
 	// Paused reports that the run stopped at a Human Input node: submit
 	// Forms (SubmitHumanInputForm), then follow the run with RunEvents.
-	Paused bool
+	Paused bool `json:"paused,omitempty"`
 	// Forms are the human-input forms the paused run waits for.
-	Forms []chatflow.PendingForm
+	Forms []chatflow.PendingForm `json:"forms,omitempty"`
 }
 
 // Run runs the workflow and gathers its result. The request streams on
@@ -300,7 +300,7 @@ func (s *Stream) Collect() (*Result, error) {
 			err = e
 			break
 		}
-		if err = r.add(ev); err != nil {
+		if err = r.Add(ev); err != nil {
 			break
 		}
 	}
@@ -308,8 +308,11 @@ func (s *Stream) Collect() (*Result, error) {
 	return r, err
 }
 
-// add folds one event into r.
-func (r *Result) add(ev Event) error {
+// Add folds one event into r as Collect does (workflow_finished,
+// workflow_paused and human_input_required count; other events are
+// ignored), for callers that read Events themselves. It fails only on an
+// event whose payload cannot be decoded.
+func (r *Result) Add(ev Event) error {
 	switch ev.Name() {
 	case chatflow.EventWorkflowFinished:
 		w, err := ev.WorkflowFinished()

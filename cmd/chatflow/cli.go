@@ -38,6 +38,8 @@ Usage:
   chatflow messages [-newest] [-json] CONVERSATION
   chatflow rename CONVERSATION NAME | rename -auto CONVERSATION
   chatflow delete CONVERSATION
+  chatflow run [-i NAME=VALUE]... [-workflow ID] [-type TYPE] [-json]
+  chatflow complete [-i NAME=VALUE]... [-type TYPE] [-json] [QUERY]
   chatflow upload [-json] FILE
   chatflow stop TASK_ID
   chatflow demo status | demo reset
@@ -45,6 +47,11 @@ Usage:
   chatflow relay [-addr HOST:PORT] [-origins LIST]
   chatflow version
   chatflow help [COMMAND]
+
+run talks to workflow apps and complete to completion (text generator) apps;
+chat talks to chatflow, chat and agent apps. run and complete ask the app's
+type with GET /info unless -type gives it; in demo mode each starts a fake
+app of its type for the one command.
 
 CONVERSATION is a conversation id, or "last" for your most recently updated
 conversation.
@@ -254,6 +261,10 @@ var commandHelp = map[string]struct{ usage, does string }{
 		"Gives a conversation a new name, or lets the app choose one (-auto)."},
 	"delete": {"delete CONVERSATION",
 		"Deletes a conversation and its messages."},
+	"run": {"run [-i NAME=VALUE]... [-workflow ID] [-type TYPE] [-json]",
+		"Runs a workflow app's workflow with the inputs given by -i, shows the nodes' progress on stderr and prints the run's outputs as JSON (-json: the whole result)."},
+	"complete": {"complete [-i NAME=VALUE]... [-type TYPE] [-json] [QUERY]",
+		"Asks a completion (text generator) app for a completion of QUERY and its -i inputs, and streams the text to stdout."},
 	"upload": {"upload [-json] FILE",
 		"Uploads a file for use in chat messages and prints its upload id."},
 	"stop": {"stop TASK_ID",
@@ -304,6 +315,8 @@ var commands = map[string]command{
 	"rename":        {renameCommand, defaultTimeout},
 	"delete":        {deleteCommand, defaultTimeout},
 	"upload":        {uploadCommand, defaultTimeout},
+	"run":           {runCommand, 0},      // a run may take long; Ctrl-C stops it
+	"complete":      {completeCommand, 0}, // likewise
 	"stop":          {stopCommand, defaultTimeout},
 	"relay":         {relayCommand, 0}, // serves until Ctrl-C
 }
