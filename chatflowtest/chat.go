@@ -27,7 +27,6 @@ type runState struct {
 	msg        *message
 	run        *run
 	task       *task
-	newConv    bool
 	answer     string
 	tokens     []string
 	inputs     map[string]any

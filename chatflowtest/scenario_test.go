@@ -16,17 +16,16 @@ import (
 // request meant to be valid is checked against the API description, and
 // every reply (2xx and errors alike; streams event by event) is.
 type step struct {
-	name          string
-	method, path  string
-	body          string // JSON body ("" for none); {name} placeholders are filled in
-	upload        *fileUpload
-	status        int
-	code          string // the error code, for an error reply
-	message       string // the error message, when it matters
-	invalid       bool   // the request is wrong on purpose: not checked against the description
-	unlisted      bool   // the description does not list this reply status for the operation: the reply is not checked against it
-	save          func(v map[string]any, evs []event, h http.Header, vars map[string]string)
-	stopAfterTask bool // a stream: stop its task after the first message event
+	name         string
+	method, path string
+	body         string // JSON body ("" for none); {name} placeholders are filled in
+	upload       *fileUpload
+	status       int
+	code         string // the error code, for an error reply
+	message      string // the error message, when it matters
+	invalid      bool   // the request is wrong on purpose: not checked against the description
+	unlisted     bool   // the description does not list this reply status for the operation: the reply is not checked against it
+	save         func(v map[string]any, evs []event, h http.Header, vars map[string]string)
 }
 
 type fileUpload struct {

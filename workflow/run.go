@@ -140,12 +140,6 @@ func (c *Client) StopRun(ctx context.Context, taskID, user string) error {
 	return transport.CheckSuccess(c.raw.StopWorkflowTaskGeneration(ctx, taskID, gen.StopWorkflowTaskGenerationJSONRequestBody{User: user}))
 }
 
-// reattach sends GET /workflow/{run}/events with the state snapshot.
-func (c *Client) reattach(ctx context.Context, runID, user string) (*http.Response, error) {
-	on := true
-	return c.raw.StreamWorkflowEvents(ctx, runID, &gen.StreamWorkflowEventsParams{User: user, IncludeStateSnapshot: &on}, acceptEventStream)
-}
-
 // acceptEventStream asks for an event stream.
 func acceptEventStream(_ context.Context, req *http.Request) error {
 	req.Header.Set("Accept", "text/event-stream")
