@@ -309,3 +309,74 @@ func TestCutWithoutResumeIsIncomplete(t *testing.T) {
 		t.Fatalf("err = %v, result = %+v", err, res)
 	}
 }
+
+func TestTypedErrorsAndIDs(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"code":"unauthorized","message":"Invalid key","status":401}`)
+	}))
+	t.Cleanup(srv.Close)
+	c := scriptedClient(t, srv.URL)
+	_, err := c.Run(context.Background(), workflow.RunRequest{User: "u"})
+	var ae *chatflow.APIError
+	if !errors.As(err, &ae) || !errors.Is(err, chatflow.ErrUnauthorized) || ae.Code != "unauthorized" {
+		t.Fatalf("err = %v", err)
+	}
+	for _, bad := range []string{"", ".", ".."} {
+		if err := c.StopRun(context.Background(), bad, "u"); !errors.Is(err, chatflow.ErrInvalidID) {
+			t.Errorf("StopRun(%q) = %v", bad, err)
+		}
+		if _, err := c.RunEvents(context.Background(), bad, "u"); !errors.Is(err, chatflow.ErrInvalidID) {
+			t.Errorf("RunEvents(%q) = %v", bad, err)
+		}
+	}
+	if _, err := c.Run(context.Background(), workflow.RunRequest{User: "u", WorkflowID: ".."}); !errors.Is(err, chatflow.ErrInvalidID) {
+		t.Errorf("Run with WorkflowID .. = %v", err)
+	}
+}
+
+func TestStopRunAndRunEventsRequests(t *testing.T) {
+	t.Parallel()
+	var sc scripted
+	srv := sc.server(t, []string{evStarted, evFinished}, false)
+	c := scriptedClient(t, srv.URL)
+	if err := c.StopRun(context.Background(), "task-1", "u5"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.RunEvents(context.Background(), "r1", "u5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Collect()
+	if err != nil || res.Status != "succeeded" {
+		t.Fatalf("RunEvents = %+v, %v", res, err)
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.paths[0] != "POST /v1/workflows/tasks/task-1/stop" || sc.stops[0] != `{"user":"u5"}` || sc.paths[1] != "GET /v1/workflow/r1/events" {
+		t.Errorf("paths = %v stops = %v", sc.paths, sc.stops)
+	}
+}
+
+func TestNoStopAfterNormalEndAgainstFake(t *testing.T) {
+	t.Parallel()
+	s, c := fake(t)
+	st, err := c.StreamRun(context.Background(), workflow.RunRequest{Inputs: map[string]any{"query": "x"}, User: "wu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Collect(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := st.WaitStop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Requests() {
+		if strings.HasSuffix(r.Path, "/stop") {
+			t.Errorf("stop after a normal end: %s", r.Path)
+		}
+	}
+}
