@@ -380,3 +380,49 @@ func TestNoStopAfterNormalEndAgainstFake(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeScripted(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var queries []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		events := []string{evStarted, evNode} // then the connection drops
+		if r.Method == http.MethodGet {
+			mu.Lock()
+			queries = append(queries, r.URL.Path+"?"+r.URL.RawQuery)
+			mu.Unlock()
+			events = []string{evStarted, evNode,
+				`{"event":"node_finished","task_id":"t1","workflow_run_id":"r1","data":{"id":"n1","node_id":"start","status":"succeeded"}}`,
+				evFinished}
+		}
+		for _, e := range events {
+			fmt.Fprintf(w, "data: %s\n\n", e)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := workflow.NewClient("app-test", chatflow.WithBaseURL(srv.URL+"/v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.StreamRun(context.Background(), workflow.RunRequest{User: "u8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for ev, err := range st.Events() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, ev.Name())
+	}
+	want := "workflow_started node_started node_finished workflow_finished"
+	if got := strings.Join(names, " "); got != want || !st.Resumed() {
+		t.Fatalf("events = %s (resumed %v), want %s", got, st.Resumed(), want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(queries) != 1 || !strings.HasPrefix(queries[0], "/v1/workflow/r1/events?") || !strings.Contains(queries[0], "user=u8") || !strings.Contains(queries[0], "include_state_snapshot=true") {
+		t.Errorf("reattach = %v", queries)
+	}
+}
