@@ -21,6 +21,9 @@ func TestOperationTable(t *testing.T) {
 	doc := rt.Spec
 	seen := map[string]bool{}
 	for path, item := range doc.Paths.Map() {
+		if knowledgeAPI(path) {
+			continue // Dify's upstream file also describes the knowledge API, which the fake does not play
+		}
 		pathParams := regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(path, -1)
 		for method, o := range item.Operations() {
 			id := o.OperationID
@@ -68,4 +71,10 @@ func TestOperationTable(t *testing.T) {
 			t.Errorf("findExtra(%s %s) = %q, %v; want %s", op.method, path, got, ok, id)
 		}
 	}
+}
+
+// knowledgeAPI reports whether path belongs to Dify's knowledge (datasets)
+// API rather than to an app's Service API.
+func knowledgeAPI(path string) bool {
+	return strings.HasPrefix(path, "/datasets") || strings.HasPrefix(path, "/workspaces/")
 }
