@@ -350,7 +350,7 @@ func unixTime(sec int64) time.Time {
 	return time.Unix(sec, 0)
 }
 
-// ReasonResumed is the reason of the message_replace event that a resumed
-// stream yields to carry the answer the server stored, when the text
-// yielded before was not the whole answer.
+// ReasonResumed ("resumed") is the reason of the message_replace event
+// that a resumed stream yields to carry the answer the server stored, when
+// the text yielded before was not the whole answer.
 const ReasonResumed = stream.ReasonResumed
