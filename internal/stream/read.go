@@ -156,8 +156,8 @@ func (s *Stream) next() (Event, error) {
 			r.timing.FirstEvent = time.Now()
 		}
 		if ev.Name == v.Ping && ev.Data == v.PingData {
-			if s.res.holding() {
-				r.queue = append(s.res.takeHeld(), ev)
+			if s.res.hasHeldTerminal() {
+				r.queue = append(s.res.takeHeldTerminal(), ev)
 				continue
 			}
 			return ev, nil
@@ -181,8 +181,8 @@ func (s *Stream) next() (Event, error) {
 			}
 			continue // the error comes after the reconciled answer
 		}
-		if s.res.holding() {
-			r.queue = append(s.res.takeHeld(), ev)
+		if s.res.hasHeldTerminal() {
+			r.queue = append(s.res.takeHeldTerminal(), ev)
 			continue
 		}
 		return ev, nil
@@ -197,8 +197,8 @@ func (s *Stream) terminalEvent(ev Event) (held bool) {
 	if v := s.cfg.Vocabulary; ev.Name == v.RunFinished || ev.Name == v.RunPaused {
 		s.reader.timing.RunElapsed = runElapsed(ev.Data)
 	}
-	if s.res != nil && s.res.holdsTerminal() {
-		s.res.held = append(s.res.held, ev)
+	if s.res.mustHoldTerminal() {
+		s.res.heldTerminal = append(s.res.heldTerminal, ev)
 		return true
 	}
 	return false
@@ -211,7 +211,7 @@ func (s *Stream) errorEvent(ev Event) error {
 	s.state.set(runEnded)
 	s.reader.timing.End = time.Now()
 	err := s.eventError(ev.Data)
-	if s.res != nil && s.res.holdsTerminal() {
+	if s.res.mustHoldTerminal() {
 		s.reconcile()
 		s.reader.queueErr = err
 		return nil
@@ -236,7 +236,7 @@ func (s *Stream) readError(err error) error {
 	case err == io.EOF:
 		s.reader.finished = true
 		return io.EOF
-	case s.res.holding():
+	case s.res.hasHeldTerminal():
 		// Cut after the run's final events: that is its end.
 		s.reconcile()
 		return nil

@@ -164,7 +164,7 @@ func (s *Stream) endFromState(st RunState) {
 	s.state.set(runEnded)
 	s.reader.timing.End = time.Now()
 	s.reader.timing.RunElapsed = st.Elapsed
-	s.res.held = append(s.res.held, s.runEndEvent(st))
+	s.res.heldTerminal = append(s.res.heldTerminal, s.runEndEvent(st))
 	s.reconcile()
 }
 
@@ -276,7 +276,7 @@ func (s *Stream) reconcile() {
 		}
 	}
 	r.reconciled = true
-	s.reader.queue = append(s.reader.queue, r.takeHeld()...)
+	s.reader.queue = append(s.reader.queue, r.takeHeldTerminal()...)
 	s.reader.finished = true
 }
 

@@ -14,12 +14,12 @@ type resumer struct {
 	reattached bool      // events come from a reattached run: drop the ones seen
 	noReattach bool      // the server cannot reattach: poll the run's state
 
-	answer      answerText
-	answerEnded bool    // Vocabulary.AnswerEnd was yielded: no text can be lost
-	textLost    bool    // answer text may be missing: a drop before AnswerEnd
-	reconciled  bool    // the stored answer was looked up
-	fromStore   bool    // the answer yielded last is the stored one
-	held        []Event // terminal events held back until reconciled
+	answer       answerText
+	answerEnded  bool    // Vocabulary.AnswerEnd was yielded: no text can be lost
+	textLost     bool    // answer text may be missing: a drop before AnswerEnd
+	reconciled   bool    // the stored answer was looked up
+	fromStore    bool    // the answer yielded last is the stored one
+	heldTerminal []Event // terminal events held back until reconciled
 }
 
 func newResumer() *resumer { return &resumer{answer: answerText{hash: fnvOffset}} }
@@ -61,17 +61,20 @@ func (a *answerText) same(t string) bool {
 	return len(t) == a.n && fnvAdd(fnvOffset, t) == a.hash
 }
 
-// holdsTerminal reports whether terminal events are held back: after a
-// drop that may have lost answer text, until the stored answer is known.
-func (r *resumer) holdsTerminal() bool { return r.textLost && !r.reconciled }
+// mustHoldTerminal reports whether a terminal event is to be held back:
+// after a drop that may have lost answer text, until the answer is
+// reconciled with the stored one (false for a nil resumer).
+func (r *resumer) mustHoldTerminal() bool { return r != nil && r.textLost && !r.reconciled }
 
-// holding reports whether terminal events are being held back (false for
-// a nil resumer).
-func (r *resumer) holding() bool { return r != nil && r.held != nil }
+// hasHeldTerminal reports whether terminal events are held back (false
+// for a nil resumer).
+func (r *resumer) hasHeldTerminal() bool { return r != nil && r.heldTerminal != nil }
 
-func (r *resumer) takeHeld() []Event {
-	h := r.held
-	r.held = nil
+// takeHeldTerminal returns the terminal events held back, which are no
+// longer held.
+func (r *resumer) takeHeldTerminal() []Event {
+	h := r.heldTerminal
+	r.heldTerminal = nil
 	return h
 }
 
