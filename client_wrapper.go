@@ -34,9 +34,10 @@ type Client struct {
 	server  string                   // base URL with a trailing slash
 	hc      *http.Client
 	cfg     config
-	editors []gen.RequestEditorFn // auth, User-Agent, then the caller's
-	sec     *secret               // removes the key from what a server sent back
-	wd      *watchdog             // enforces the idle timeout; nil: none
+	editors []gen.RequestEditorFn      // auth, User-Agent, then the caller's
+	sec     *secret                    // removes the key from what a server sent back
+	pieces  func() map[string]struct{} // the key's pieces, for Redact
+	wd      *watchdog                  // enforces the idle timeout; nil: none
 
 	// safeClient and safeStreamClient are copies of hc with the redirect
 	// policy of redirectSafeClient; the stream one has no Timeout.
@@ -281,6 +282,7 @@ func NewClient(apiKey string, opts ...Option) (*Client, error) {
 		return nil
 	}
 	c.sec = newSecret(apiKey)
+	c.pieces = piecesOf(c.sec)
 	c.wd = newWatchdog(cfg.idleTimeout)
 	c.editors = append([]gen.RequestEditorFn{headers}, cfg.editors...)
 
