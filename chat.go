@@ -82,6 +82,16 @@ func WithContinueOnPause(on bool) WorkflowEventsOption {
 // a single workflow_finished without conversation or message id, whose
 // answer is only in data.outputs: Collect then takes outputs.answer as the
 // answer and sets Reply.AnswerFromOutputs.
+//
+// A run goes on while nobody follows it: after a human input form is
+// submitted it may send answer text before this stream subscribes, and the
+// server never sends that text again. So at the run's end the stream
+// compares the text it carried with the answer the server stored (GET
+// /messages) and, when they differ, yields a message_replace with reason
+// ReasonResumed carrying the stored answer before the final events
+// (Stream.Resumed and Reply.Resumed then report it). When the stored
+// message cannot be read, Collect takes a longer outputs.answer of
+// workflow_finished (Reply.AnswerFromOutputs).
 func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string, opts ...WorkflowEventsOption) (*Stream, error) {
 	if err := transport.CheckID("workflow run id", workflowRunID); err != nil {
 		return nil, err
@@ -97,5 +107,12 @@ func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string,
 		return nil, err
 	}
 	s.runID.Store(&workflowRunID)
+	if s.rs != nil {
+		// A reattach cannot prove that it carries every piece of the
+		// answer: text the run sent before it subscribed (right after a
+		// human input form was submitted, say) is never sent again. At
+		// the run's end the answer is reconciled with the stored one.
+		s.rs.reattached, s.rs.gap = true, true
+	}
 	return s, nil
 }

@@ -35,7 +35,9 @@ type Reply struct {
 	WorkflowRunID string `json:"workflow_run_id"`
 	// Resumed reports that the connection dropped before the run's end
 	// and the stream was resumed from the server's record of the run
-	// (see WithResume).
+	// (see WithResume), or that the answer of a stream that could not
+	// prove it carried every piece of it (WorkflowEvents) was completed
+	// from the answer the server stored.
 	Resumed bool `json:"resumed,omitempty"`
 
 	// Usage is the token and price account of message_end.
@@ -182,15 +184,18 @@ func (s *Stream) Collect() (*Reply, error) {
 		r.WorkflowRunID = s.RunID()
 	}
 	if s.rs != nil {
-		r.Resumed = s.rs.resumes > 0
+		r.Resumed = s.Resumed()
 		if s.rs.reattached {
 			sawText = s.rs.sawText
 		}
 	}
 	// The answer is not in the events: a reattach to an ended run, or a
 	// resume whose text has a gap the stored message could not fill.
+	// When text was seen, outputs.answer replaces it only if it holds more
+	// (it may differ from the message's text in spacing).
 	gap := s.rs != nil && s.rs.gap && !s.rs.fromStore
-	if a, ok := r.Outputs["answer"].(string); ok && a != "" && (!sawText || gap) && err == nil {
+	if a, ok := r.Outputs["answer"].(string); ok && a != "" && err == nil &&
+		(!sawText || gap && len(strings.TrimSpace(a)) > len(strings.TrimSpace(r.Answer))) {
 		r.Answer, r.AnswerFromOutputs = a, true
 	}
 	r.Timing = s.timing

@@ -424,6 +424,7 @@ func (s *Stream) settle() {
 			if !rs.sameText(m.Answer) {
 				s.pending = append(s.pending, s.replaceEvent(m.Answer))
 				rs.setText(m.Answer)
+				s.resumed.Store(true) // the answer comes from the server's record
 			}
 		}
 	}

@@ -464,10 +464,9 @@ func (s *Stream) TaskID() string {
 }
 
 // RunID returns the id of the workflow run behind the stream: for a chat
-// message, the X-Workflow-Run-ID header of the reply (known as soon as
-// StreamMessage returns, on servers that send it) or else the
-// workflow_run_id of the first workflow event; for WorkflowEvents, the run
-// asked for. It is "" while unknown. Pass it to Client.WorkflowEvents or
+// message, the workflow_run_id of the first workflow event (or an
+// X-Workflow-Run-ID header, on a server that sends one: Dify does not);
+// for WorkflowEvents, the run asked for. It is "" while unknown. Pass it to Client.WorkflowEvents or
 // Client.WorkflowRun.
 func (s *Stream) RunID() string {
 	if p := s.runID.Load(); p != nil {
@@ -477,7 +476,9 @@ func (s *Stream) RunID() string {
 }
 
 // Resumed reports whether the stream's connection dropped and the stream
-// resumed from the server's record of the run (see WithResume).
+// resumed from the server's record of the run (see WithResume), or its
+// answer was completed from the answer the server stored (see
+// Client.WorkflowEvents).
 func (s *Stream) Resumed() bool { return s.resumed.Load() }
 
 // Timing returns when the parts of the reply arrived so far. Call it from

@@ -158,6 +158,10 @@ func (d *Doer) apiError(req *http.Request, resp *http.Response) error {
 	return e
 }
 
+// Redact returns b with the API key, and every run of 8 bytes of it or
+// longer, replaced by [REDACTED]; b itself when it holds none.
+func (d *Doer) Redact(b []byte) []byte { return d.sec.Runs(b) }
+
 // ScrubError removes any echo of the API key from what e holds of the
 // server's words, in place.
 func (d *Doer) ScrubError(e *APIError) {
