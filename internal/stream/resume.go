@@ -30,23 +30,17 @@ import (
 
 // Bounds of resuming one stream.
 const (
-	// maxResumes is how many dropped connections one stream survives.
-	maxResumes = 5
-	// maxResumeFailures is how many failed attempts in a row (no reply,
+	// MaxResumes is how many dropped connections one stream survives.
+	MaxResumes = 5
+	// MaxResumeFailures is how many failed attempts in a row (no reply,
 	// 5xx, an unknown run) end one resume.
-	maxResumeFailures = 5
+	MaxResumeFailures = 5
 	// resumeBudget bounds the time from the first drop until the last
 	// attempt to reattach or to read the run's state; Dify ends runs after
 	// 1200 s by default.
 	resumeBudget = 25 * time.Minute
 	// resumeWaitMax caps the wait between two attempts.
 	resumeWaitMax = 5 * time.Second
-)
-
-// Limits of resuming, for tests that count attempts.
-const (
-	MaxResumes        = maxResumes
-	MaxResumeFailures = maxResumeFailures
 )
 
 // ReasonResumed is the reason of the Replace event that a resumed stream
@@ -75,7 +69,7 @@ func (s *Stream) resume(drop error) error {
 	fail := func(failed error, format string, args ...any) error {
 		return &resumeError{drop: drop, failed: failed, detail: fmt.Sprintf(format, args...)}
 	}
-	if r.resumes >= maxResumes {
+	if r.resumes >= MaxResumes {
 		if errors.Is(drop, transport.ErrIdleTimeout) {
 			return fail(nil, "the stream was cut %d times, the last time by a stall (the server went silent)", r.resumes+1)
 		}
@@ -126,7 +120,7 @@ func (s *Stream) reconnect(run string, fail func(failed error, format string, ar
 			case reattachUnavailable(err):
 				r.noReattach = true
 			default:
-				if failures++; failures >= maxResumeFailures {
+				if failures++; failures >= MaxResumeFailures {
 					return fail(err, "reattaching to run %s", run)
 				}
 				continue
@@ -137,7 +131,7 @@ func (s *Stream) reconnect(run string, fail func(failed error, format string, ar
 			if ctx.Err() != nil {
 				return fail(endCause(ctx, err), "reading the run's state")
 			}
-			if failures++; failures >= maxResumeFailures {
+			if failures++; failures >= MaxResumeFailures {
 				return fail(err, "reading the state of run %s", run)
 			}
 			continue
@@ -147,7 +141,7 @@ func (s *Stream) reconnect(run string, fail func(failed error, format string, ar
 			failures = 0
 			continue
 		case "":
-			if failures++; failures >= maxResumeFailures {
+			if failures++; failures >= MaxResumeFailures {
 				return fail(nil, "the server does not tell the state of run %s", run)
 			}
 			continue
