@@ -162,12 +162,12 @@ func (s *Stream) next() (Event, error) {
 			}
 			return ev, nil
 		}
-		text, isText := v.text(ev.Name, ev.Data)
+		readText, isText := v.Text[ev.Name]
 		s.learnIDs(ev, isText)
-		if s.res != nil && !s.res.admit(v, ev, id, text, isText) {
+		if s.res != nil && !s.res.admit(v, ev, id, readText) {
 			continue // yielded before the connection dropped
 		}
-		if isText && r.timing.FirstText.IsZero() && text != "" {
+		if isText && r.timing.FirstText.IsZero() && readText(ev.Data) != "" {
 			r.timing.FirstText = time.Now()
 		}
 		switch {

@@ -79,17 +79,17 @@ func (r *resumer) takeHeldTerminal() []Event {
 }
 
 // admit follows the answer text and the events yielded, and reports
-// whether ev (with SSE id id, answer text text when isText) is to be
-// yielded: an event that a reattached run sends again is not, nor is the
-// snapshot's Replace event when it brings nothing new (its answer is
-// empty while the run goes on).
-func (r *resumer) admit(v *Vocabulary, ev Event, id, text string, isText bool) bool {
+// whether ev (with SSE id id; readText reads its answer text, nil for an
+// event without) is to be yielded: an event that a reattached run sends
+// again is not, nor is the snapshot's Replace event when it brings
+// nothing new (its answer is empty while the run goes on).
+func (r *resumer) admit(v *Vocabulary, ev Event, id string, readText func(data string) string) bool {
 	if r.seen.replayed(id) {
 		return false // replayed by the server on reattach
 	}
 	switch {
-	case isText:
-		r.answer.add(text)
+	case readText != nil:
+		r.answer.add(readText(ev.Data))
 		return true
 	case ev.Name == v.Replace && v.Replace != "":
 		answer, ok := v.ReplaceText(ev.Data)
