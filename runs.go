@@ -8,6 +8,8 @@ import (
 	"iter"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 
 	"github.com/difykit/chatflow/gen"
@@ -81,15 +83,18 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		connParent = context.WithoutCancel(sctx)
 	}
 	cctx, cancel := context.WithCancelCause(connParent)
-	unlink := func() bool { return true }
-	if autoStop {
-		// Until the headers arrive, the context ends the request as usual.
-		unlink = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
-	}
 	sent := time.Now()
-	resp, err := send(transport.WithStreamReply(cctx))
-	unlink() // from now on, abandon decides (registered below)
+	var resp *http.Response
+	var err error
+	if autoStop {
+		resp, err = c.sendOrGiveUp(sctx, cctx, cancel, user, opts, send)
+	} else {
+		resp, err = send(transport.WithStreamReply(cctx))
+	}
 	if err != nil {
+		if errors.Is(err, errGaveUp) {
+			cancel = func(error) {} // the connection is the background's now
+		}
 		cancel(nil)
 		scancel(nil)
 		return nil, err
@@ -117,12 +122,23 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		}
 		return nil, err
 	}
+	s := c.wrapStream(ctx, sctx, scancel, cctx, cancel, resp, user, opts)
+	s.timing.Sent, s.timing.Headers = sent, headers
+	return s, nil
+}
+
+// wrapStream makes the Stream of resp, an event stream; sctx is the
+// stream's context (a child of ctx, the caller's), cctx the connection's.
+func (c *Client) wrapStream(ctx, sctx context.Context, scancel context.CancelCauseFunc, cctx context.Context, cancel context.CancelCauseFunc, resp *http.Response, user string, opts streamOpts) *Stream {
+	var method, where string
+	if r := resp.Request; r != nil {
+		method, where = r.Method, transport.RedactURL(r.URL.String())
+	}
 	s := newStream(cctx, cancel, resp.Body, c.cfg.MaxEventBytes)
 	s.sctx, s.scancel = sctx, scancel
 	s.client, s.user, s.parent = c, user, ctx
 	s.method, s.url = method, where
 	s.maxReply = c.cfg.MaxReplyBytes
-	s.timing.Sent, s.timing.Headers = sent, headers
 	if id := resp.Header.Get("X-Workflow-Run-ID"); id != "" {
 		s.runID.Store(&id)
 	}
@@ -130,7 +146,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		s.rs = newResumeState()
 		s.reattachCfg = opts.reattach
 	}
-	if autoStop {
+	if opts.autoStop && !c.cfg.NoAutoStop {
 		s.autoStop = true
 		hr := newHandoffReader(resp.Body)
 		s.hr.Store(hr)
@@ -139,8 +155,80 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
 		s.segMu.Unlock()
 	}
-	return s, nil
+	return s
 }
+
+// sent is the outcome of a request whose caller may give up on it.
+type sent struct {
+	resp *http.Response
+	err  error
+}
+
+// sendOrGiveUp sends a request that starts a run, and waits for its reply
+// or for the end of sctx, whichever comes first. Dify sends the reply's
+// headers with the run's first event, so a caller who gives up while
+// waiting for them may have started a run: the reply is then awaited in
+// the background, for a few seconds at most, and its run stopped once an
+// event carries the task id (as for a stream abandoned before its first
+// event, see WithAutoStop).
+func (c *Client) sendOrGiveUp(sctx, cctx context.Context, cancel context.CancelCauseFunc, user string, opts streamOpts, send func(context.Context) (*http.Response, error)) (*http.Response, error) {
+	if cause := context.Cause(sctx); cause != nil {
+		return nil, fmt.Errorf("chatflow: %w", cause) // nothing sent
+	}
+	var answered atomic.Bool // the reply's first byte came
+	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { answered.Store(true) }}
+	replies := make(chan sent, 1)
+	go func() {
+		resp, err := send(transport.WithStreamReply(httptrace.WithClientTrace(cctx, trace)))
+		replies <- sent{resp, err}
+	}()
+	select {
+	case r := <-replies:
+		return r.resp, r.err
+	case <-sctx.Done():
+	}
+	cause := context.Cause(sctx)
+	if answered.Load() {
+		// The reply is being read (an error reply, say): end it as usual.
+		cancel(cause)
+		r := <-replies
+		return r.resp, r.err
+	}
+	go func() {
+		t := time.AfterFunc(readAheadTimeout, func() { cancel(errAbandoned) })
+		r := <-replies
+		t.Stop()
+		if r.err != nil {
+			cancel(nil)
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+			_ = r.resp.Body.Close()
+			cancel(nil)
+			return
+		}
+		// A stream nobody reads: Close reads on for the task id and stops
+		// the run, in the background.
+		bg := context.WithoutCancel(sctx)
+		s := c.wrapStream(bg, bg, func(error) {}, cctx, cancel, r.resp, user, opts)
+		_ = s.Close()
+	}()
+	return nil, &gaveUpError{cause: cause}
+}
+
+// errGaveUp matches the error of a request the caller gave up on while
+// waiting for its reply, which the background then awaits.
+var errGaveUp = errors.New("chatflow: given up while waiting for the reply")
+
+// gaveUpError is the error of a request given up on while waiting for its
+// reply: it matches the caller's cause and errGaveUp.
+type gaveUpError struct{ cause error }
+
+func (e *gaveUpError) Error() string {
+	return "chatflow: " + e.cause.Error() + " (while waiting for the reply; a run it started is stopped once its task id is known)"
+}
+
+func (e *gaveUpError) Unwrap() []error { return []error{e.cause, errGaveUp} }
 
 // StopMessage asks the server to stop generating the answer of the
 // streaming task taskID (the task_id of the stream's live events, not the
