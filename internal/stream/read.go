@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/difykit/chatflow/internal/transport"
@@ -30,9 +33,21 @@ func Open(ctx context.Context, cfg Config, send func(context.Context) (*http.Res
 		cfg.Resume, cfg.AutoStop = false, false
 	}
 	life, endLife := context.WithCancelCause(ctx)
-	// With auto-stop the connection outlives the caller's context: a
-	// stream given up before its task id is known is read on for it.
-	c, r, err := dial(life, cfg.AutoStop, &cfg, send)
+	var c *conn
+	var r reply
+	var err error
+	if cfg.AutoStop {
+		// The connection outlives the caller's context: a stream given up
+		// before its task id is known is read on for it.
+		c, r, err = dialOrGiveUp(life, &cfg, send, func(c *conn, r reply) {
+			// A stream nobody reads: Close reads on for the task id and
+			// stops the run, in the background.
+			bg, endBg := context.WithCancelCause(context.WithoutCancel(life))
+			_ = newStream(bg, bg, endBg, c, cfg, r).Close()
+		})
+	} else {
+		c, r, err = dial(life, false, &cfg, send)
+	}
 	if err != nil {
 		endLife(nil)
 		return nil, err
@@ -47,6 +62,53 @@ func Open(ctx context.Context, cfg Config, send func(context.Context) (*http.Res
 		s.connMu.Unlock()
 	}
 	return s, nil
+}
+
+// dialOrGiveUp is dial for a request that starts a run, whose caller may
+// give up (life ends) while waiting for the reply. Dify sends the reply's
+// headers with the run's first event, so a caller who gives up while
+// waiting for them may have started a run: dialOrGiveUp then returns at
+// once, with an error matching life's cause, and the reply is awaited in
+// the background, for readAheadTimeout at most; an event stream is handed
+// to abandoned, to stop its run. A reply already arriving (an error
+// reply, say) ends as usual.
+func dialOrGiveUp(life context.Context, cfg *Config, send func(context.Context) (*http.Response, error), abandoned func(*conn, reply)) (*conn, reply, error) {
+	if cause := context.Cause(life); cause != nil {
+		return nil, reply{}, fmt.Errorf("chatflow: %w", cause) // nothing sent
+	}
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(life))
+	var answered atomic.Bool // the reply's first byte came
+	trace := &httptrace.ClientTrace{GotFirstResponseByte: func() { answered.Store(true) }}
+	type result struct {
+		resp *http.Response
+		err  error
+	}
+	results := make(chan result, 1)
+	r := reply{sent: time.Now()}
+	go func() {
+		resp, err := send(transport.WithStreamReply(httptrace.WithClientTrace(ctx, trace)))
+		results <- result{resp, err}
+	}()
+	select {
+	case res := <-results:
+		return cfg.accept(ctx, cancel, res.resp, res.err, r, true)
+	case <-life.Done():
+	}
+	cause := context.Cause(life)
+	if answered.Load() {
+		cancel(cause)
+		res := <-results
+		return cfg.accept(ctx, cancel, res.resp, res.err, r, true)
+	}
+	go func() {
+		t := time.AfterFunc(readAheadTimeout, func() { cancel(errAbandoned) })
+		res := <-results
+		t.Stop()
+		if c, r, err := cfg.accept(ctx, cancel, res.resp, res.err, r, true); err == nil {
+			abandoned(c, r)
+		}
+	}()
+	return nil, r, &gaveUpError{cause: cause}
 }
 
 // FromBody returns the stream of the events in body, read with cfg
