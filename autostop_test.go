@@ -512,3 +512,49 @@ func TestAutoStopNoRunHeaderCloseWhileWaiting(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoStopCancelBeforeHeaders: Dify sends the reply's headers with the
+// run's first event, so a caller that gives up while StreamMessage waits
+// for them may have started a run. StreamMessage returns the context's
+// error at once; the library awaits the reply in the background and stops
+// the run once an event carries the task id.
+func TestAutoStopCancelBeforeHeaders(t *testing.T) {
+	leakCheck(t)
+	c, mux, _ := setup(t)
+	sr := stopRecorder{stopped: make(chan struct{}, 8)}
+	sr.handle(mux)
+	arrived, more := make(chan struct{}), make(chan struct{})
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		select { // nothing, not even the headers, until the test says
+		case <-more:
+		case <-r.Context().Done():
+			return
+		}
+		f := sseHeader(t, w)
+		write(w, f, abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`))
+		write(w, f, abEvent(EventMessage, `,"answer":"Hel"`))
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		s   *Stream
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := c.StreamMessage(ctx, abRequest)
+		done <- result{s, err}
+	}()
+	<-arrived
+	cancel()
+	r := <-done
+	if r.s != nil || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("StreamMessage = %v, %v; want context.Canceled", r.s, r.err)
+	}
+	close(more) // the headers and the first events come now
+	wait(t, chanOf(sr.stopped), "the stop request")
+	if got := sr.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
+		t.Errorf("stop requests %q, want one for %s %s", got, abTask, abUser)
+	}
+}

@@ -235,17 +235,7 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		if err != nil {
 			return err
 		}
-		r.MessageEnded = true
-		r.ids(m.ConversationID, m.MessageID, m.TaskID)
-		if m.ID != "" {
-			r.MessageID = m.ID
-		}
-		if m.Metadata != nil {
-			r.Metadata = m.Metadata
-			r.Usage = m.Metadata.Usage
-			r.RetrieverResources = m.Metadata.RetrieverResources
-		}
-		r.Files = m.Files
+		r.addMessageEnd(m)
 	case EventMessageFile:
 		m, err := ev.MessageFile()
 		if err != nil {
@@ -268,22 +258,7 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		if err != nil {
 			return err
 		}
-		r.Paused = true
-		r.WorkflowStatus = "paused"
-		if w.Data != nil {
-			if w.Data.WorkflowRunID != "" && r.WorkflowRunID == "" {
-				r.WorkflowRunID = w.Data.WorkflowRunID
-			}
-			if w.Data.Outputs != nil {
-				r.Outputs = w.Data.Outputs
-			}
-			for _, f := range w.Data.HumanInputForms {
-				if !r.hasForm(f.FormToken) {
-					r.addForm(PendingForm{Token: f.FormToken, FormID: f.FormID, NodeID: f.NodeID, NodeTitle: f.NodeTitle,
-						Content: f.FormContent, ExpiresAt: unixTime(f.ExpirationTime)})
-				}
-			}
-		}
+		r.addWorkflowPaused(w)
 	case EventHumanInputRequired:
 		h, err := ev.HumanInputRequired()
 		if err != nil {
@@ -307,6 +282,43 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		r.WorkflowRunID = jsonscan.TopLevelString(ev.data, "workflow_run_id")
 	}
 	return nil
+}
+
+// addMessageEnd folds message_end into r.
+func (r *Reply) addMessageEnd(m MessageEndEvent) {
+	r.MessageEnded = true
+	r.ids(m.ConversationID, m.MessageID, m.TaskID)
+	if m.ID != "" {
+		r.MessageID = m.ID
+	}
+	if m.Metadata != nil {
+		r.Metadata = m.Metadata
+		r.Usage = m.Metadata.Usage
+		r.RetrieverResources = m.Metadata.RetrieverResources
+	}
+	r.Files = m.Files
+}
+
+// addWorkflowPaused folds workflow_paused into r: the run's outputs so far
+// and the forms it lists that no human_input_required brought.
+func (r *Reply) addWorkflowPaused(w WorkflowPausedEvent) {
+	r.Paused = true
+	r.WorkflowStatus = "paused"
+	if w.Data == nil {
+		return
+	}
+	if w.Data.WorkflowRunID != "" && r.WorkflowRunID == "" {
+		r.WorkflowRunID = w.Data.WorkflowRunID
+	}
+	if w.Data.Outputs != nil {
+		r.Outputs = w.Data.Outputs
+	}
+	for _, f := range w.Data.HumanInputForms {
+		if !r.hasForm(f.FormToken) {
+			r.addForm(PendingForm{Token: f.FormToken, FormID: f.FormID, NodeID: f.NodeID, NodeTitle: f.NodeTitle,
+				Content: f.FormContent, ExpiresAt: unixTime(f.ExpirationTime)})
+		}
+	}
 }
 
 func (r *Reply) ids(conversationID, messageID, taskID string) {
@@ -350,7 +362,7 @@ func unixTime(sec int64) time.Time {
 	return time.Unix(sec, 0)
 }
 
-// ReasonResumed is the reason of the message_replace event that a resumed
-// stream yields to carry the answer the server stored, when the text
-// yielded before was not the whole answer.
+// ReasonResumed ("resumed") is the reason of the message_replace event
+// that a resumed stream yields to carry the answer the server stored, when
+// the text yielded before was not the whole answer.
 const ReasonResumed = stream.ReasonResumed

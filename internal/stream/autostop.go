@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/difykit/chatflow/internal/jsonscan"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -26,23 +25,6 @@ const (
 
 // errAbandoned ends a connection read ahead for the task id.
 var errAbandoned = errors.New("chatflow: stream abandoned")
-
-// stopper is a stream's auto-stop.
-type stopper struct {
-	on bool // stop the run when the stream is abandoned
-	// unwatchCaller unregisters the abandon that the caller's context
-	// ending starts (guarded by the stream's connMu).
-	unwatchCaller func() bool
-	// done is closed when the background work of an abandon has ended.
-	done atomic.Pointer[chan struct{}]
-
-	// decide lets one abandon decide at a time. A reader interrupted
-	// while it waits for the first event hands the connection over
-	// (handingOver) to the background read that handoverDone will end.
-	decide       sync.Mutex
-	handingOver  bool
-	handoverDone chan struct{}
-}
 
 // readEnded tells the stopper that reading ended the stream: a handover
 // it was asked for will not happen.
@@ -196,33 +178,34 @@ func (s *Stream) readAheadForTask(ctx context.Context) string {
 // the run (a reattach without the state snapshot sends only live events,
 // which carry the real task id), for at most readAheadTimeout.
 func (s *Stream) liveTaskID(ctx context.Context) string {
-	run := s.RunID()
+	run, v := s.RunID(), s.cfg.Vocabulary
 	if transport.CheckID("workflow run id", run) != nil {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, readAheadTimeout)
 	defer cancel()
-	live, err := Open(ctx, Config{Vocabulary: s.cfg.Vocabulary, Server: s.cfg.Server, Doer: s.cfg.Doer,
-		MaxEventBytes: s.cfg.MaxEventBytes, RunID: run},
-		func(ctx context.Context) (*http.Response, error) {
-			return s.cfg.Server.Reattach(ctx, run, ReattachOptions{LiveOnly: true})
-		})
+	c, _, err := dial(ctx, false, &s.cfg, func(ctx context.Context) (*http.Response, error) {
+		return s.cfg.Server.Reattach(ctx, run, ReattachOptions{LiveOnly: true})
+	})
 	if err != nil {
 		return ""
 	}
-	defer live.Close()
-	for ev, err := range live.Events() {
-		if err != nil {
+	defer c.close(errAbandoned)
+	for {
+		ev, _, ok, err := c.next(v)
+		switch {
+		case err != nil || ev.Name == v.Error:
 			return ""
+		case !ok:
+			continue
 		}
-		if id := live.TaskID(); id != "" {
+		if id := jsonscan.TopLevelString(ev.Data, "task_id"); id != "" && id != run {
 			return id
 		}
-		if s.cfg.Vocabulary.isTerminal(ev.Name) {
-			return ""
+		if v.isTerminal(ev.Name) {
+			return "" // the run has ended: nothing to stop
 		}
 	}
-	return ""
 }
 
 // WaitStop waits until the background work that abandoning the stream

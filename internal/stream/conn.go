@@ -80,6 +80,13 @@ func dial(life context.Context, outlive bool, cfg *Config, send func(context.Con
 	r := reply{sent: time.Now()}
 	resp, err := send(transport.WithStreamReply(ctx))
 	unlink() // from now on, abandon decides
+	return cfg.accept(ctx, cancel, resp, err, r, outlive)
+}
+
+// accept makes the connection of resp, the reply (or err, the error) of a
+// request sent at r.sent with context ctx, which cancel cancels. With
+// handoff, the connection can be handed to a background read.
+func (cfg *Config) accept(ctx context.Context, cancel context.CancelCauseFunc, resp *http.Response, err error, r reply, handoff bool) (*conn, reply, error) {
 	if err != nil {
 		cancel(nil)
 		return nil, r, err
@@ -92,7 +99,7 @@ func dial(life context.Context, outlive bool, cfg *Config, send func(context.Con
 		cancel(nil)
 		return nil, r, err
 	}
-	return newConn(ctx, cancel, resp.Body, cfg.MaxEventBytes, cfg.Vocabulary.Names, outlive), r, nil
+	return newConn(ctx, cancel, resp.Body, cfg.MaxEventBytes, cfg.Vocabulary.Names, handoff), r, nil
 }
 
 // checkEventStream returns an error wrapping ErrNotEventStream (and

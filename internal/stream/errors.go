@@ -65,3 +65,14 @@ func (e *resumeError) Unwrap() []error {
 	}
 	return []error{e.drop, e.failed}
 }
+
+// gaveUpError is the error of a request that its caller gave up on while
+// waiting for the reply (whose run the background then stops): it matches
+// the caller's cause.
+type gaveUpError struct{ cause error }
+
+func (e *gaveUpError) Error() string {
+	return "chatflow: " + e.cause.Error() + " (while waiting for the reply; a run it started is stopped once its task id is known)"
+}
+
+func (e *gaveUpError) Unwrap() error { return e.cause }

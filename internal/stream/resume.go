@@ -30,11 +30,11 @@ import (
 
 // Bounds of resuming one stream.
 const (
-	// maxResumes is how many dropped connections one stream survives.
-	maxResumes = 5
-	// maxResumeFailures is how many failed attempts in a row (no reply,
+	// MaxResumes is how many dropped connections one stream survives.
+	MaxResumes = 5
+	// MaxResumeFailures is how many failed attempts in a row (no reply,
 	// 5xx, an unknown run) end one resume.
-	maxResumeFailures = 5
+	MaxResumeFailures = 5
 	// resumeBudget bounds the time from the first drop until the last
 	// attempt to reattach or to read the run's state; Dify ends runs after
 	// 1200 s by default.
@@ -43,125 +43,10 @@ const (
 	resumeWaitMax = 5 * time.Second
 )
 
-// Limits of resuming, for tests that count attempts.
-const (
-	MaxResumes        = maxResumes
-	MaxResumeFailures = maxResumeFailures
-)
-
 // ReasonResumed is the reason of the Replace event that a resumed stream
 // yields to carry the answer the server stored, when the text yielded
 // before was not the whole answer.
 const ReasonResumed = "resumed"
-
-// resumer owns what a stream that can resume keeps across connections:
-// the attempts, the events seen (to drop them when a reattached run sends
-// them again), the answer text yielded, and the terminal events held back
-// until the answer is reconciled with the stored one. Used only by the
-// reading goroutine.
-type resumer struct {
-	seen       seenEvents
-	resumes    int       // connections dropped and resumed
-	deadline   time.Time // of resumeBudget, from the first drop
-	reattached bool      // events come from a reattached run: drop the ones seen
-	noReattach bool      // the server cannot reattach: poll the run's state
-
-	answer      answerText
-	answerEnded bool    // Vocabulary.AnswerEnd was yielded: no text can be lost
-	textLost    bool    // answer text may be missing: a drop before AnswerEnd
-	reconciled  bool    // the stored answer was looked up
-	fromStore   bool    // the answer yielded last is the stored one
-	held        []Event // terminal events held back until reconciled
-}
-
-func newResumer() *resumer { return &resumer{answer: answerText{hash: fnvOffset}} }
-
-// answerText follows the answer text yielded, by its hash and length.
-type answerText struct {
-	hash    uint64 // FNV-1a
-	n       int
-	sawText bool // an event carried answer text
-}
-
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func fnvAdd(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= fnvPrime
-	}
-	return h
-}
-
-func (a *answerText) add(t string) {
-	a.hash = fnvAdd(a.hash, t)
-	a.n += len(t)
-	if t != "" {
-		a.sawText = true
-	}
-}
-
-func (a *answerText) set(t string) {
-	a.hash, a.n = fnvOffset, 0
-	a.add(t)
-}
-
-func (a *answerText) same(t string) bool {
-	return len(t) == a.n && fnvAdd(fnvOffset, t) == a.hash
-}
-
-// holdsTerminal reports whether terminal events are held back: after a
-// drop that may have lost answer text, until the stored answer is known.
-func (r *resumer) holdsTerminal() bool { return r.textLost && !r.reconciled }
-
-// holding reports whether terminal events are being held back (false for
-// a nil resumer).
-func (r *resumer) holding() bool { return r != nil && r.held != nil }
-
-func (r *resumer) takeHeld() []Event {
-	h := r.held
-	r.held = nil
-	return h
-}
-
-// admit follows the answer text and the events yielded, and reports
-// whether ev (with SSE id id, answer text text when isText) is to be
-// yielded: an event that a reattached run sends again is not, nor is the
-// snapshot's Replace event when it brings nothing new (its answer is
-// empty while the run goes on).
-func (r *resumer) admit(v *Vocabulary, ev Event, id, text string, isText bool) bool {
-	if r.seen.replayed(id) {
-		return false // replayed by the server on reattach
-	}
-	switch {
-	case isText:
-		r.answer.add(text)
-		return true
-	case ev.Name == v.Replace && v.Replace != "":
-		answer, ok := v.ReplaceText(ev.Data)
-		if !ok {
-			return true
-		}
-		if r.reattached && (answer == "" || r.answer.same(answer)) {
-			return false
-		}
-		r.answer.set(answer)
-		r.fromStore = false
-		return true
-	case ev.Name == v.Error:
-		return true
-	}
-	if r.seen.seenKey(v.key(ev.Name, ev.Data)) && r.reattached {
-		return false
-	}
-	if ev.Name == v.AnswerEnd && v.AnswerEnd != "" {
-		r.answerEnded = true
-	}
-	return true
-}
 
 // canResume reports whether the stream may resume after err.
 func (s *Stream) canResume(err error) bool {
@@ -184,7 +69,7 @@ func (s *Stream) resume(drop error) error {
 	fail := func(failed error, format string, args ...any) error {
 		return &resumeError{drop: drop, failed: failed, detail: fmt.Sprintf(format, args...)}
 	}
-	if r.resumes >= maxResumes {
+	if r.resumes >= MaxResumes {
 		if errors.Is(drop, transport.ErrIdleTimeout) {
 			return fail(nil, "the stream was cut %d times, the last time by a stall (the server went silent)", r.resumes+1)
 		}
@@ -235,7 +120,7 @@ func (s *Stream) reconnect(run string, fail func(failed error, format string, ar
 			case reattachUnavailable(err):
 				r.noReattach = true
 			default:
-				if failures++; failures >= maxResumeFailures {
+				if failures++; failures >= MaxResumeFailures {
 					return fail(err, "reattaching to run %s", run)
 				}
 				continue
@@ -246,7 +131,7 @@ func (s *Stream) reconnect(run string, fail func(failed error, format string, ar
 			if ctx.Err() != nil {
 				return fail(endCause(ctx, err), "reading the run's state")
 			}
-			if failures++; failures >= maxResumeFailures {
+			if failures++; failures >= MaxResumeFailures {
 				return fail(err, "reading the state of run %s", run)
 			}
 			continue
@@ -256,7 +141,7 @@ func (s *Stream) reconnect(run string, fail func(failed error, format string, ar
 			failures = 0
 			continue
 		case "":
-			if failures++; failures >= maxResumeFailures {
+			if failures++; failures >= MaxResumeFailures {
 				return fail(nil, "the server does not tell the state of run %s", run)
 			}
 			continue
@@ -273,7 +158,7 @@ func (s *Stream) endFromState(st RunState) {
 	s.state.set(runEnded)
 	s.reader.timing.End = time.Now()
 	s.reader.timing.RunElapsed = st.Elapsed
-	s.res.held = append(s.res.held, s.runEndEvent(st))
+	s.res.heldTerminal = append(s.res.heldTerminal, s.runEndEvent(st))
 	s.reconcile()
 }
 
@@ -385,7 +270,7 @@ func (s *Stream) reconcile() {
 		}
 	}
 	r.reconciled = true
-	s.reader.queue = append(s.reader.queue, r.takeHeld()...)
+	s.reader.queue = append(s.reader.queue, r.takeHeldTerminal()...)
 	s.reader.finished = true
 }
 

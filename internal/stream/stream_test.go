@@ -72,6 +72,7 @@ type server struct {
 	stops     []string
 	runState  RunState
 	reattachN int
+	stopped   chan struct{} // closed by the first stop, when not nil
 }
 
 func (s *server) Reattach(ctx context.Context, runID string, opts ReattachOptions) (*http.Response, error) {
@@ -98,6 +99,9 @@ func (s *server) Stop(ctx context.Context, taskID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stops = append(s.stops, taskID)
+	if len(s.stops) == 1 && s.stopped != nil {
+		close(s.stopped)
+	}
 	return nil
 }
 
@@ -283,5 +287,39 @@ func TestDifyEventKey(t *testing.T) {
 		if got := DifyEventKey(tt.name, tt.data); got != tt.want {
 			t.Errorf("DifyEventKey(%s, %s) = %q, want %q", tt.name, tt.data, got, tt.want)
 		}
+	}
+}
+
+// A caller that gives up before the reply's headers gets its context's
+// error at once; the reply is awaited in the background and its run
+// stopped once an event carries the task id.
+func TestGiveUpBeforeHeaders(t *testing.T) {
+	t.Parallel()
+	srv := &server{stopped: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	sending, headers := make(chan struct{}), make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Open(ctx, Config{Vocabulary: completionEvents, Server: srv, AutoStop: true, MaxEventBytes: 1 << 10},
+			func(context.Context) (*http.Response, error) {
+				close(sending)
+				<-headers
+				return eventStream(strings.NewReader(`data: {"event":"message","task_id":"t1","answer":"Hi"}` + "\n\n")), nil
+			})
+		errc <- err
+	}()
+	<-sending
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open = %v, want context.Canceled", err)
+	}
+	close(headers)
+	select {
+	case <-srv.stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("no stop request")
+	}
+	if stops := srv.stopList(); len(stops) != 1 || stops[0] != "t1" {
+		t.Errorf("stops %q, want [t1]", stops)
 	}
 }

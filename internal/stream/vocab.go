@@ -51,16 +51,6 @@ func (v *Vocabulary) isTerminal(name string) bool {
 	return false
 }
 
-// text returns the answer text of event name with data, and whether name
-// is an event that carries answer text.
-func (v *Vocabulary) text(name, data string) (string, bool) {
-	read, ok := v.Text[name]
-	if !ok {
-		return "", false
-	}
-	return read(data), true
-}
-
 func (v *Vocabulary) key(name, data string) string {
 	if v.Key != nil {
 		return v.Key(name, data)
