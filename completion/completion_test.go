@@ -173,3 +173,85 @@ func TestAutoStopOnBreak(t *testing.T) {
 		t.Fatalf("stops = %v paths = %v", sc.stops, sc.paths)
 	}
 }
+
+func TestAutoStopOnCloseAndCancel(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"close", "cancel"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			var sc scripted
+			srv := sc.server(t, []string{`{"event":"message","task_id":"t5","message_id":"m1","answer":"x"}`}, true)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			st, err := client(t, srv.URL).StreamCompletion(ctx, completion.Request{User: "u4"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last error
+			for _, err := range st.Events() {
+				if err != nil {
+					last = err
+					break
+				}
+				if how == "close" {
+					st.Close()
+				} else {
+					cancel()
+				}
+			}
+			if !errors.Is(last, chatflow.ErrIncompleteStream) {
+				t.Errorf("error after %s = %v", how, last)
+			}
+			st.Close()
+			wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer wcancel()
+			if err := st.WaitStop(wctx); err != nil {
+				t.Fatal(err)
+			}
+			sc.mu.Lock()
+			defer sc.mu.Unlock()
+			if len(sc.stops) != 1 || sc.stops[0] != `{"user":"u4"}` {
+				t.Fatalf("stops = %v", sc.stops)
+			}
+		})
+	}
+}
+
+func TestNoStopAfterNormalEnd(t *testing.T) {
+	t.Parallel()
+	s, c := fake(t)
+	st, err := c.StreamCompletion(context.Background(), completion.Request{Query: "a b", User: "cu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Collect(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := st.WaitStop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Requests() {
+		if strings.HasSuffix(r.Path, "/stop") {
+			t.Errorf("stop after a normal end: %s", r.Path)
+		}
+	}
+}
+
+func TestRefusedOnAnotherAppType(t *testing.T) {
+	t.Parallel()
+	s := chatflowtest.NewServer(chatflowtest.WithMode(chatflowtest.ModeWorkflow))
+	t.Cleanup(s.Close)
+	c, err := completion.NewClient(s.APIKey, chatflow.WithBaseURL(s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Complete(context.Background(), completion.Request{Query: "q", User: "u"})
+	var ae *chatflow.APIError
+	if !errors.As(err, &ae) || !errors.Is(err, chatflow.ErrBadRequest) || ae.Code != "app_unavailable" {
+		t.Fatalf("err = %v", err)
+	}
+	if err := c.StopCompletion(context.Background(), "..", "u"); !errors.Is(err, chatflow.ErrInvalidID) {
+		t.Errorf("StopCompletion(..) = %v", err)
+	}
+}
