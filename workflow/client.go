@@ -7,7 +7,10 @@
 // chatflow option applies (type Option = chatflow.Option), errors are
 // *chatflow.APIError and chatflow's sentinels, a dropped stream reattaches
 // to the run (chatflow.WithResume) and a run abandoned before its end is
-// stopped on the server, once (chatflow.WithAutoStop).
+// stopped on the server, once (chatflow.WithAutoStop). A failed run is
+// treated as chatflow's SendMessage treats a failed workflow: Run returns
+// the Result (Status "failed", Error) with the error event that follows it
+// as an *chatflow.APIError.
 //
 //	c, err := workflow.NewClient(os.Getenv("DIFY_API_KEY"),
 //		chatflow.WithBaseURL("https://dify.example.com/v1"))
