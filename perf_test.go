@@ -90,6 +90,9 @@ func pairedRatios(tb testing.TB, rounds int, span time.Duration, cs []contender)
 		k := float64(n[i])
 		return float64(el.Nanoseconds()) / k, float64(cpuEl.Nanoseconds()) / k, float64(after.Mallocs-before.Mallocs) / k
 	}
+	for i := range cs {
+		batch(i) // warm up
+	}
 	// Each contender is paired with the baseline: in each round, the
 	// baseline's batch and the contender's, first one then the other.
 	var res []pairedResult
