@@ -122,8 +122,10 @@ func readTo(t *testing.T, s *Stream, name string) {
 // waitBackground waits until the stream's background auto-stop is over.
 func waitBackground(t *testing.T, s *Stream) {
 	t.Helper()
-	if p := s.bgDone.Load(); p != nil {
-		wait(t, *p, "the background stop")
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := s.WaitStop(ctx); err != nil {
+		t.Fatalf("timed out waiting for the background stop: %v", err)
 	}
 }
 
@@ -508,5 +510,51 @@ func TestAutoStopNoRunHeaderCloseWhileWaiting(t *testing.T) {
 				t.Errorf("stop requests %q, want one for %s %s", got, abTask, abUser)
 			}
 		})
+	}
+}
+
+// TestAutoStopCancelBeforeHeaders: Dify sends the reply's headers with the
+// run's first event, so a caller that gives up while StreamMessage waits
+// for them may have started a run. StreamMessage returns the context's
+// error at once; the library awaits the reply in the background and stops
+// the run once an event carries the task id.
+func TestAutoStopCancelBeforeHeaders(t *testing.T) {
+	leakCheck(t)
+	c, mux, _ := setup(t)
+	sr := stopRecorder{stopped: make(chan struct{}, 8)}
+	sr.handle(mux)
+	arrived, more := make(chan struct{}), make(chan struct{})
+	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		select { // nothing, not even the headers, until the test says
+		case <-more:
+		case <-r.Context().Done():
+			return
+		}
+		f := sseHeader(t, w)
+		write(w, f, abEvent(EventWorkflowStarted, `,"data":{"id":"`+abRun+`"}`))
+		write(w, f, abEvent(EventMessage, `,"answer":"Hel"`))
+		<-r.Context().Done()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		s   *Stream
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := c.StreamMessage(ctx, abRequest)
+		done <- result{s, err}
+	}()
+	<-arrived
+	cancel()
+	r := <-done
+	if r.s != nil || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("StreamMessage = %v, %v; want context.Canceled", r.s, r.err)
+	}
+	close(more) // the headers and the first events come now
+	wait(t, chanOf(sr.stopped), "the stop request")
+	if got := sr.stopList(); len(got) != 1 || got[0] != abTask+" "+abUser {
+		t.Errorf("stop requests %q, want one for %s %s", got, abTask, abUser)
 	}
 }

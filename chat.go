@@ -82,6 +82,16 @@ func WithContinueOnPause(on bool) WorkflowEventsOption {
 // a single workflow_finished without conversation or message id, whose
 // answer is only in data.outputs: Collect then takes outputs.answer as the
 // answer and sets Reply.AnswerFromOutputs.
+//
+// A run goes on while nobody follows it: after a human input form is
+// submitted it may send answer text before this stream subscribes, and the
+// server never sends that text again. So at the run's end the stream
+// compares the text it carried with the answer the server stored (GET
+// /messages) and, when they differ, yields a message_replace with reason
+// ReasonResumed carrying the stored answer before the final events
+// (Stream.Resumed and Reply.Resumed then report it). When the stored
+// message cannot be read, Collect takes a longer outputs.answer of
+// workflow_finished (Reply.AnswerFromOutputs).
 func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string, opts ...WorkflowEventsOption) (*Stream, error) {
 	if err := transport.CheckID("workflow run id", workflowRunID); err != nil {
 		return nil, err
@@ -92,10 +102,7 @@ func (c *Client) WorkflowEvents(ctx context.Context, workflowRunID, user string,
 			o(&cfg)
 		}
 	}
-	s, err := c.openStream(ctx, user, streamOpts{resume: true, reattach: cfg}, c.workflowEventsRequest(workflowRunID, user, cfg))
-	if err != nil {
-		return nil, err
-	}
-	s.runID.Store(&workflowRunID)
-	return s, nil
+	// A stream of WorkflowEvents joins a run under way: at the run's end
+	// its answer is reconciled with the stored one (see above).
+	return c.openStream(ctx, user, streamOpts{resume: true, reattach: cfg, runID: workflowRunID, lateJoin: true}, c.workflowEventsRequest(workflowRunID, user, cfg))
 }

@@ -242,6 +242,14 @@ func (c *Client) GoString() string { return c.String() }
 // Format prints the client the same way for every verb (%v, %+v, %#v, %s).
 func (c *Client) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
 
+// Redact returns b with the client's API key, and every run of 8 bytes
+// of it or longer, replaced by [REDACTED]; b itself when it holds none.
+// The library already keeps the whole key out of what it hands back; a
+// program that passes replies on to others (a proxy for browsers, see
+// package relay) calls Redact on them too, so that not even a piece of
+// the key leaves it.
+func (c *Client) Redact(b []byte) []byte { return c.tr.Redact(b) }
+
 // WithRetries returns a copy of ctx that makes every request of this
 // package sent with it retry at most n times, instead of the count set by
 // WithMaxRetries; n <= 0 disables retries for those calls. The generated

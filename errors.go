@@ -6,6 +6,7 @@ import (
 
 	"github.com/difykit/chatflow/internal/paging"
 	"github.com/difykit/chatflow/internal/sse"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -74,12 +75,12 @@ var ErrEventTooLarge = sse.ErrEventTooLarge
 // context was cancelled, or it was closed while being read. A stream
 // resumes after a dropped connection when it can (see WithResume); this
 // error then says why resuming failed too.
-var ErrIncompleteStream = errors.New("chatflow: incomplete stream")
+var ErrIncompleteStream = stream.ErrIncompleteStream
 
 // ErrNotEventStream is wrapped by the error of a stream request answered
 // with a 2xx status but not with text/event-stream, such as a proxy's HTML
 // page or a blocking JSON reply.
-var ErrNotEventStream = errors.New("chatflow: reply is not an event stream")
+var ErrNotEventStream = stream.ErrNotEventStream
 
 // ErrNoAudio is returned by TextToAudio when the server answers without
 // audio: a JSON null, which it sends for an unknown message_id.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/jsonscan"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -110,6 +111,29 @@ var knownTypes = func() map[string]string {
 	}
 	return m
 }()
+
+// chatEvents is what the stream engine knows of a chat app's events: a
+// run ends at message_end, workflow_finished or workflow_paused; message
+// and agent_message carry the answer text, message_replace replaces it.
+var chatEvents = &stream.Vocabulary{
+	Names:       knownTypes,
+	Ping:        EventPing,
+	PingData:    pingJSON,
+	Error:       EventError,
+	Terminal:    []string{EventMessageEnd, EventWorkflowFinished, EventWorkflowPaused},
+	AnswerEnd:   EventMessageEnd,
+	RunFinished: EventWorkflowFinished,
+	RunPaused:   EventWorkflowPaused,
+	Text: map[string]func(string) string{
+		EventMessage:      func(data string) string { return Event{name: EventMessage, data: data}.Text() },
+		EventAgentMessage: func(data string) string { return Event{name: EventAgentMessage, data: data}.Text() },
+	},
+	Replace: EventMessageReplace,
+	ReplaceText: func(data string) (string, bool) {
+		m, err := Event{name: EventMessageReplace, data: data}.MessageReplace()
+		return m.Answer, err == nil
+	},
+}
 
 // decodeFlatMessage decodes the "message" event s into m with jsonscan's
 // fast path; it returns false, leaving m in any state, where that path

@@ -17,47 +17,17 @@ import (
 // fast path or around it.
 func TestMessageAccessorLikeEncodingJSON(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in   string
-		fast bool // the fast path handles it
-	}{
-		{`{"event":"message","conversation_id":"c","message_id":"m","created_at":1775993023,"task_id":"t","id":"m","answer":"Hi"}`, true},
-		{`{"event": "message", "answer": "a", "from_variable_selector": ["1775", "text"], "metadata": {"x": [1, 2.5e3, true, null, {"y": "z"}]}}`, true},
-		{` { "answer" : "x" } `, true},
-		{`{}`, true},
-		{`{"answer":null,"created_at":null,"event":null}`, true},
-		{`{"answer":"a","answer":"b"}`, true},
-		{`{"answer":"a","answer":null}`, true},
-		{`{"answer":"line\nbreak \"quoted\" back\\slash \/ \b\f\r\t"}`, true},
-		{`{"answer":"\u00e9\u4e2d\uD83D\uDE00 \ud83d\ude00"}`, true},
-		{`{"answer":"lone \ud83d high, lone \ude00 low, \ud83d\u0041 pair-less"}`, true},
-		{`{"answer":"\ud83d\ud83d\ude00"}`, true},
-		{`{"answer":"你好👋"}`, true},
-		{`{"answer":"\u0000"}`, true},
-		{`{"created_at":-12}`, true},
-		{`{"created_at":0}`, true},
-		// Left to encoding/json:
-		{`{"Answer":"case"}`, false},
-		{`{"ANSWER":"case"}`, false},
-		{`{"anſwer":"unicode fold"}`, false},
-		{`{"answer":"bad utf8 \xff"}`, false},
-		{`{"answer":"esc bad utf8 \n \xff"}`, false},
-		{`{"answer":1}`, false},
-		{`{"created_at":1.5}`, false},
-		{`{"created_at":1e3}`, false},
-		{`{"created_at":"1"}`, false},
-		{`{"created_at":99999999999999999999}`, false},
-		{`{"answer":"a",}`, false},
-		{`{"answer":"a"} x`, false},
-		{`{"answer":"a\x01"}`, false},
-		{`{"answer":"\x"}`, false},
-		{`{"answer":"\u12"}`, false},
-		{`{"a\u006e":"escaped key"}`, false},
-		{`{"x":01}`, false},
-		{`{"x":[1,]}`, false},
-		{`{"x":tru}`, false},
-		{`[]`, false},
-		{``, false},
+	// A few inputs of each kind: internal/jsonscan's tests hold the full
+	// table of what the fast path takes and what it leaves to encoding/json.
+	tests := []struct{ in string }{
+		{`{"event":"message","conversation_id":"c","message_id":"m","created_at":1775993023,"task_id":"t","id":"m","answer":"Hi"}`},
+		{`{"answer":null,"created_at":null,"event":null}`},
+		{`{"answer":"\u00e9\u4e2d\uD83D\uDE00 \ud83d\ude00"}`},
+		{`{"Answer":"case"}`},
+		{`{"answer":"bad utf8 \xff"}`},
+		{`{"created_at":1.5}`},
+		{`{"answer":"a",}`},
+		{``},
 	}
 	for _, tt := range tests {
 		checkMessageFastPath(t, tt.in)

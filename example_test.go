@@ -252,3 +252,43 @@ func ExampleErrEndpointNotFound() {
 	// Output:
 	// no Service API at this URL; the error says: true
 }
+
+// A run that pauses at a Human Input node: SendMessage returns the pending
+// form; submit it, then follow the resumed run to its end. The resumed
+// run's answer is reconciled with the one the server stored, so no text
+// is lost however soon the run goes on after the submit.
+func ExampleClient_SubmitHumanInputForm() {
+	c, srv := exampleClient()
+	defer srv.Close()
+	srv.PauseNextRun() // the fake's next run stops at a human input form
+	ctx := context.Background()
+
+	r, err := c.SendMessage(ctx, chatflow.ChatRequest{Query: "Cancel order 1042", User: "user-42"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("paused:", r.Paused, "forms:", len(r.Forms))
+
+	form := r.Forms[0]
+	full, err := c.HumanInputForm(ctx, form.Token) // the fields and buttons
+	if err != nil {
+		log.Fatal(err)
+	}
+	action := full.UserActions[0].ID
+	if err := c.SubmitHumanInputForm(ctx, form.Token, "user-42", action, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	s, err := c.WorkflowEvents(ctx, r.WorkflowRunID, "user-42")
+	if err != nil {
+		log.Fatal(err)
+	}
+	final, err := s.Collect()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(final.WorkflowStatus+":", final.Answer)
+	// Output:
+	// paused: true forms: 1
+	// succeeded: You said: Cancel order 1042
+}

@@ -34,6 +34,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/difykit/chatflow/internal/stream"
+
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/options"
 	"github.com/difykit/chatflow/internal/spectest"
@@ -303,6 +305,12 @@ func sseHandler(events []string, then func(w http.ResponseWriter, r *http.Reques
 
 // abort drops the connection: a then of sseHandler.
 func abort(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }
+
+// newStream returns a Stream that reads body (no HTTP, no resume, no
+// auto-stop), bound to ctx.
+func newStream(ctx context.Context, _ context.CancelCauseFunc, body io.ReadCloser, maxEventBytes int) *Stream {
+	return &Stream{run: stream.FromBody(ctx, body, stream.Config{Vocabulary: chatEvents, MaxEventBytes: maxEventBytes})}
+}
 
 // streamFromBytes returns a Stream that reads b (no HTTP).
 func streamFromBytes(b []byte) *Stream {

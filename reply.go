@@ -7,6 +7,7 @@ import (
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/jsonscan"
+	"github.com/difykit/chatflow/internal/stream"
 )
 
 // Reply is a chat reply collected from a stream by Collect or SendMessage.
@@ -35,7 +36,9 @@ type Reply struct {
 	WorkflowRunID string `json:"workflow_run_id"`
 	// Resumed reports that the connection dropped before the run's end
 	// and the stream was resumed from the server's record of the run
-	// (see WithResume).
+	// (see WithResume), or that the answer of a stream that could not
+	// prove it carried every piece of it (WorkflowEvents) was completed
+	// from the answer the server stored.
 	Resumed bool `json:"resumed,omitempty"`
 
 	// Usage is the token and price account of message_end.
@@ -181,19 +184,20 @@ func (s *Stream) Collect() (*Reply, error) {
 	if r.WorkflowRunID == "" {
 		r.WorkflowRunID = s.RunID()
 	}
-	if s.rs != nil {
-		r.Resumed = s.rs.resumes > 0
-		if s.rs.reattached {
-			sawText = s.rs.sawText
-		}
+	rec := s.run.Recovery()
+	r.Resumed = s.Resumed()
+	if rec.Reattached {
+		sawText = rec.SawText
 	}
 	// The answer is not in the events: a reattach to an ended run, or a
 	// resume whose text has a gap the stored message could not fill.
-	gap := s.rs != nil && s.rs.gap && !s.rs.fromStore
-	if a, ok := r.Outputs["answer"].(string); ok && a != "" && (!sawText || gap) && err == nil {
+	// When text was seen, outputs.answer replaces it only if it holds more
+	// (it may differ from the message's text in spacing).
+	if a, ok := r.Outputs["answer"].(string); ok && a != "" && err == nil &&
+		(!sawText || rec.TextGap && len(strings.TrimSpace(a)) > len(strings.TrimSpace(r.Answer))) {
 		r.Answer, r.AnswerFromOutputs = a, true
 	}
-	r.Timing = s.timing
+	r.Timing = s.Timing()
 	return r, err
 }
 
@@ -231,17 +235,7 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		if err != nil {
 			return err
 		}
-		r.MessageEnded = true
-		r.ids(m.ConversationID, m.MessageID, m.TaskID)
-		if m.ID != "" {
-			r.MessageID = m.ID
-		}
-		if m.Metadata != nil {
-			r.Metadata = m.Metadata
-			r.Usage = m.Metadata.Usage
-			r.RetrieverResources = m.Metadata.RetrieverResources
-		}
-		r.Files = m.Files
+		r.addMessageEnd(m)
 	case EventMessageFile:
 		m, err := ev.MessageFile()
 		if err != nil {
@@ -264,22 +258,7 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 		if err != nil {
 			return err
 		}
-		r.Paused = true
-		r.WorkflowStatus = "paused"
-		if w.Data != nil {
-			if w.Data.WorkflowRunID != "" && r.WorkflowRunID == "" {
-				r.WorkflowRunID = w.Data.WorkflowRunID
-			}
-			if w.Data.Outputs != nil {
-				r.Outputs = w.Data.Outputs
-			}
-			for _, f := range w.Data.HumanInputForms {
-				if !r.hasForm(f.FormToken) {
-					r.addForm(PendingForm{Token: f.FormToken, FormID: f.FormID, NodeID: f.NodeID, NodeTitle: f.NodeTitle,
-						Content: f.FormContent, ExpiresAt: unixTime(f.ExpirationTime)})
-				}
-			}
-		}
+		r.addWorkflowPaused(w)
 	case EventHumanInputRequired:
 		h, err := ev.HumanInputRequired()
 		if err != nil {
@@ -318,6 +297,43 @@ func (r *Reply) missingIDs(data string) {
 	jsonscan.TopLevelStrings(data, keys, out)
 	for i, p := range dst {
 		*p = out[i]
+	}
+}
+
+// addMessageEnd folds message_end into r.
+func (r *Reply) addMessageEnd(m MessageEndEvent) {
+	r.MessageEnded = true
+	r.ids(m.ConversationID, m.MessageID, m.TaskID)
+	if m.ID != "" {
+		r.MessageID = m.ID
+	}
+	if m.Metadata != nil {
+		r.Metadata = m.Metadata
+		r.Usage = m.Metadata.Usage
+		r.RetrieverResources = m.Metadata.RetrieverResources
+	}
+	r.Files = m.Files
+}
+
+// addWorkflowPaused folds workflow_paused into r: the run's outputs so far
+// and the forms it lists that no human_input_required brought.
+func (r *Reply) addWorkflowPaused(w WorkflowPausedEvent) {
+	r.Paused = true
+	r.WorkflowStatus = "paused"
+	if w.Data == nil {
+		return
+	}
+	if w.Data.WorkflowRunID != "" && r.WorkflowRunID == "" {
+		r.WorkflowRunID = w.Data.WorkflowRunID
+	}
+	if w.Data.Outputs != nil {
+		r.Outputs = w.Data.Outputs
+	}
+	for _, f := range w.Data.HumanInputForms {
+		if !r.hasForm(f.FormToken) {
+			r.addForm(PendingForm{Token: f.FormToken, FormID: f.FormID, NodeID: f.NodeID, NodeTitle: f.NodeTitle,
+				Content: f.FormContent, ExpiresAt: unixTime(f.ExpirationTime)})
+		}
 	}
 }
 
@@ -361,3 +377,8 @@ func unixTime(sec int64) time.Time {
 	}
 	return time.Unix(sec, 0)
 }
+
+// ReasonResumed ("resumed") is the reason of the message_replace event
+// that a resumed stream yields to carry the answer the server stored, when
+// the text yielded before was not the whole answer.
+const ReasonResumed = stream.ReasonResumed

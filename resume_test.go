@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/difykit/chatflow/internal/stream"
 )
 
 // runServer is a fake Dify chatflow app with one run.
@@ -572,7 +574,7 @@ func TestResumeBounded(t *testing.T) {
 			if !strings.Contains(err.Error(), "resuming failed") {
 				t.Errorf("err = %v", err)
 			}
-			if rs.reattaches > maxResumes+maxResumeFailures || rs.reattaches == 0 {
+			if rs.reattaches > stream.MaxResumes+stream.MaxResumeFailures || rs.reattaches == 0 {
 				t.Errorf("%d reattaches", rs.reattaches)
 			}
 			if len(rs.stopList()) != 0 {

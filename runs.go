@@ -2,22 +2,20 @@ package chatflow
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"mime"
+	"iter"
 	"net/http"
 	"time"
 
 	"github.com/difykit/chatflow/gen"
-	"github.com/difykit/chatflow/internal/sse"
+	"github.com/difykit/chatflow/internal/paging"
+	"github.com/difykit/chatflow/internal/stream"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
-// This file holds the requests about a run that the streams make as well
-// as the public methods: opening a stream (StreamMessage, WorkflowEvents,
-// and a stream that reattaches to its run or looks for its task, in
-// resume.go and autostop.go) and stopping a run's task.
+// This file holds the requests about workflow runs: opening a stream
+// (StreamMessage, WorkflowEvents), stopping a run's task, a run's state,
+// the log of runs, and the endpoints the stream engine (internal/stream)
+// asks for when it resumes or stops a stream (runEndpoints).
 
 // workflowEventsConfig holds the flags of GET /workflow/{run}/events.
 type workflowEventsConfig struct {
@@ -60,83 +58,92 @@ type streamOpts struct {
 	resume   bool                 // resume after a dropped connection (unless WithResume(false))
 	autoStop bool                 // stop the run when abandoned (unless WithAutoStop(false))
 	reattach workflowEventsConfig // flags of a reattach
+	runID    string               // the run the stream follows, when known before the reply
+	lateJoin bool                 // the stream joins a run under way (see stream.Config.LateJoin)
 }
 
 // openStream sends a request whose reply is an event stream, through the
 // same doer as every other call (auth, editors, route check, retries,
-// *APIError for a non-2xx reply), and wraps the reply in a Stream.
+// *APIError for a non-2xx reply), and wraps the reply in a Stream whose
+// engine talks to the server through a runEndpoints for user.
 func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, send func(context.Context) (*http.Response, error)) (*Stream, error) {
-	if ctx == nil {
-		return nil, errors.New("chatflow: nil context")
-	}
-	autoStop := opts.autoStop && !c.cfg.NoAutoStop
-	sctx, scancel := context.WithCancelCause(ctx)
-	connParent := sctx
-	if autoStop {
-		// The connection outlives the caller's context: a stream given up
-		// before its task id is known is read on for it (see abandon).
-		connParent = context.WithoutCancel(sctx)
-	}
-	cctx, cancel := context.WithCancelCause(connParent)
-	unlink := func() bool { return true }
-	if autoStop {
-		// Until the headers arrive, the context ends the request as usual.
-		unlink = context.AfterFunc(sctx, func() { cancel(context.Cause(sctx)) })
-	}
-	sent := time.Now()
-	resp, err := send(transport.WithStreamReply(cctx))
-	unlink() // from now on, abandon decides (registered below)
+	run, err := stream.Open(ctx, stream.Config{
+		Vocabulary:    chatEvents,
+		Server:        &runEndpoints{c: c, user: user, continueOnPause: opts.reattach.continueOnPause},
+		Doer:          c.tr,
+		MaxEventBytes: c.cfg.MaxEventBytes,
+		Resume:        opts.resume && !c.cfg.NoResume,
+		AutoStop:      opts.autoStop && !c.cfg.NoAutoStop,
+		RunID:         opts.runID,
+		LateJoin:      opts.lateJoin,
+	}, send)
 	if err != nil {
-		cancel(nil)
-		scancel(nil)
 		return nil, err
 	}
-	headers := time.Now()
-	var method, where string
-	if r := resp.Request; r != nil {
-		method, where = r.Method, transport.RedactURL(r.URL.String())
+	return &Stream{run: run, maxReply: c.cfg.MaxReplyBytes}, nil
+}
+
+// runEndpoints is the server as the stream engine sees it: the requests about
+// one stream's run, made for the user who started it.
+type runEndpoints struct {
+	c               *Client
+	user            string
+	continueOnPause bool // of the stream's request, kept by its reattaches
+}
+
+// Reattach sends GET /workflow/{run}/events.
+func (rs *runEndpoints) Reattach(ctx context.Context, runID string, opts stream.ReattachOptions) (*http.Response, error) {
+	if err := transport.CheckID("workflow run id", runID); err != nil {
+		return nil, err
 	}
-	ct := resp.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); mt != "text/event-stream" {
-		e := &APIError{}
-		body, rerr := io.ReadAll(io.LimitReader(resp.Body, transport.ErrBodyReadLimit))
-		_ = resp.Body.Close()
-		cancel(nil)
-		scancel(nil)
-		transport.DecodeErrorBody(e, body, ct)
-		c.tr.ScrubError(e)
-		err := fmt.Errorf("%w: %d reply with Content-Type %q: %s [%s %s]", ErrNotEventStream,
-			resp.StatusCode, ct, transport.Shorten(e.Message, transport.ErrMessageShort), method, where)
-		if rerr != nil {
-			// The page stalled or was cut: say so, and let errors.Is find
-			// ErrIdleTimeout or the context's error.
-			err = fmt.Errorf("%w; reading it: %w", err, rerr)
+	cfg := workflowEventsConfig{noSnapshot: opts.LiveOnly, continueOnPause: rs.continueOnPause && !opts.LiveOnly, lastEventID: opts.LastEventID}
+	return rs.c.workflowEventsRequest(runID, rs.user, cfg)(ctx)
+}
+
+// RunState reads GET /workflows/run/{id}; the final event rebuilt from it
+// is workflow_paused for a paused run, workflow_finished otherwise.
+func (rs *runEndpoints) RunState(ctx context.Context, runID string) (stream.RunState, error) {
+	wr, err := rs.c.WorkflowRun(ctx, runID)
+	if err != nil {
+		return stream.RunState{}, err
+	}
+	st := stream.RunState{Status: wr.Status, Elapsed: time.Duration(float64(wr.ElapsedTime) * float64(time.Second))}
+	if wr.Status == "paused" {
+		st.Data = gen.WorkflowPausedEventData{WorkflowRunID: runID, Status: wr.Status, Outputs: wr.Outputs,
+			CreatedAt: wr.CreatedAt, ElapsedTime: wr.ElapsedTime, TotalSteps: wr.TotalSteps, TotalTokens: wr.TotalTokens}
+	} else {
+		st.Data = gen.WorkflowFinishedEventData{ID: wr.ID, Status: wr.Status, Outputs: wr.Outputs, Error: wr.Error,
+			ElapsedTime: wr.ElapsedTime, TotalSteps: wr.TotalSteps, TotalTokens: wr.TotalTokens,
+			CreatedAt: wr.CreatedAt, FinishedAt: wr.FinishedAt}
+	}
+	return st, nil
+}
+
+// storedMessageScan is how many of the conversation's newest messages are
+// searched for the stream's message.
+const storedMessageScan = 100
+
+// StoredAnswer finds the message among the newest messages of its
+// conversation (GET /messages).
+func (rs *runEndpoints) StoredAnswer(ctx context.Context, conversationID, messageID string) (string, bool) {
+	n := 0
+	for m, err := range rs.c.Messages(ctx, conversationID, rs.user, WithPageSize(20)) {
+		if err != nil {
+			return "", false
 		}
-		return nil, err
+		if m.ID == messageID {
+			return m.Answer, true
+		}
+		if n++; n >= storedMessageScan {
+			return "", false
+		}
 	}
-	s := newStream(cctx, cancel, resp.Body, c.cfg.MaxEventBytes)
-	s.sctx, s.scancel = sctx, scancel
-	s.client, s.user, s.parent = c, user, ctx
-	s.method, s.url = method, where
-	s.maxReply = c.cfg.MaxReplyBytes
-	s.timing.Sent, s.timing.Headers = sent, headers
-	if id := resp.Header.Get("X-Workflow-Run-ID"); id != "" {
-		s.runID.Store(&id)
-	}
-	if opts.resume && !c.cfg.NoResume {
-		s.rs = newResumeState()
-		s.reattachCfg = opts.reattach
-	}
-	if autoStop {
-		s.autoStop = true
-		hr := newHandoffReader(resp.Body)
-		s.hr.Store(hr)
-		s.dec = sse.NewDecoder(hr, c.cfg.MaxEventBytes, knownTypes)
-		s.segMu.Lock()
-		s.stopAfter = context.AfterFunc(ctx, func() { s.abandon(false) })
-		s.segMu.Unlock()
-	}
-	return s, nil
+	return "", false
+}
+
+// Stop sends POST /chat-messages/{task_id}/stop.
+func (rs *runEndpoints) Stop(ctx context.Context, taskID string) error {
+	return rs.c.StopMessage(ctx, taskID, rs.user)
 }
 
 // StopMessage asks the server to stop generating the answer of the
@@ -151,4 +158,55 @@ func (c *Client) StopMessage(ctx context.Context, taskID, user string) error {
 		return err
 	}
 	return transport.CheckSuccess(c.raw.StopChatMessageGeneration(ctx, taskID, gen.StopChatMessageGenerationJSONRequestBody{User: user}))
+}
+
+// WorkflowLogFilter narrows WorkflowLogs; nil fields are not sent.
+type WorkflowLogFilter struct {
+	// Keyword matches the runs' inputs and outputs.
+	Keyword *string
+	// Status keeps the runs with this status (the server accepts only
+	// succeeded, failed and stopped as a filter).
+	Status *WorkflowLogStatus
+	// CreatedAtBefore and CreatedAtAfter bound the runs' start time.
+	CreatedAtBefore, CreatedAtAfter *time.Time
+	// CreatedByEndUserSessionID keeps the runs of one end user (the user
+	// string the client sent).
+	CreatedByEndUserSessionID *string
+	// CreatedByAccount keeps the runs started by one console account.
+	CreatedByAccount *string
+}
+
+// WorkflowRun returns the state, inputs, outputs and figures of a workflow
+// run (the workflow_run_id of a stream's workflow events).
+func (c *Client) WorkflowRun(ctx context.Context, workflowRunID string) (*WorkflowRun, error) {
+	if err := transport.CheckID("workflow run id", workflowRunID); err != nil {
+		return nil, err
+	}
+	return transport.DecodeJSON[WorkflowRun](c.raw.GetWorkflowRunDetail(ctx, workflowRunID))
+}
+
+// WorkflowLogs yields the app's workflow log entries, newest first, page
+// by page (page numbers). filter may be nil; WithKeyword overrides its
+// Keyword and WithPageSize sets the page size. A single page is
+// c.API().GetWorkflowLogsWithResponse.
+func (c *Client) WorkflowLogs(ctx context.Context, filter *WorkflowLogFilter, opts ...ListOption) iter.Seq2[WorkflowLog, error] {
+	cfg := paging.NewConfig(opts)
+	var base gen.GetWorkflowLogsParams
+	if f := filter; f != nil {
+		base = gen.GetWorkflowLogsParams{Keyword: f.Keyword, Status: f.Status, CreatedAtBefore: f.CreatedAtBefore,
+			CreatedAtAfter: f.CreatedAtAfter, CreatedByEndUserSessionID: f.CreatedByEndUserSessionID, CreatedByAccount: f.CreatedByAccount}
+	}
+	if cfg.Keyword != "" {
+		base.Keyword = &cfg.Keyword
+	}
+	fetch := func(ctx context.Context, page int) ([]WorkflowLog, bool, error) {
+		params := base
+		params.Page, params.Limit = &page, &cfg.PageSize
+		r, err := transport.DecodeJSON[gen.WorkflowLogsResponse](c.raw.GetWorkflowLogs(ctx, &params))
+		if err != nil {
+			return nil, false, err
+		}
+		return r.Data, r.HasMore, nil
+	}
+	return paging.Numbered(ctx, 1, fetch, func(l *WorkflowLog) string { return l.ID })
 }

@@ -186,8 +186,7 @@ func TestSSEReadError(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("connection reset by peer")
 	for _, in := range []string{"data: {}\n\ndata: {}\n\n", "data: {}\n\ndata: {}\n\ndata: {\"par"} {
-		s := streamFromBytes(nil)
-		s.dec = sse.NewDecoder(io.MultiReader(strings.NewReader(in), iotest.ErrReader(boom)), 1<<10, knownTypes)
+		s := newStream(context.Background(), nil, io.NopCloser(io.MultiReader(strings.NewReader(in), iotest.ErrReader(boom))), 1<<10)
 		var last error
 		for _, err := range s.Events() {
 			last = err

@@ -22,6 +22,11 @@ func TestOperationTable(t *testing.T) {
 	seen := map[string]bool{}
 	for path, item := range doc.Paths.Map() {
 		pathParams := regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(path, -1)
+		if strings.HasPrefix(path, "/datasets") || strings.HasPrefix(path, "/workspaces") {
+			// The knowledge base API (Dify's published description, put
+			// in place by scripts/check-upstream, has it): no app's.
+			continue
+		}
 		for method, o := range item.Operations() {
 			id := o.OperationID
 			seen[id] = true

@@ -73,7 +73,7 @@ func New(c *chatflow.Client, user func(*http.Request) (string, error), opts ...O
 			o(&cfg)
 		}
 	}
-	h := &Handler{c: c, user: user, cfg: cfg, sec: newSecret(keyOf(c)), runs: newRunLimiter(cfg.maxRuns)}
+	h := &Handler{c: c, user: user, cfg: cfg, sec: newSecret(c), runs: newRunLimiter(cfg.maxRuns)}
 	if base := strings.TrimSuffix(c.BaseURL(), "/"); base != "" {
 		h.upstreamNames = append(h.upstreamNames, base)
 		if u, err := url.Parse(base); err == nil && u.Host != "" {

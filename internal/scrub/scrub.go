@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The order matters: the key is removed from whole texts first, and only
@@ -37,7 +38,8 @@ const (
 // what a function captured. A nil *Secret scrubs nothing. Its methods are
 // safe for concurrent use.
 type Secret struct {
-	get func() (key []byte, str string)
+	get    func() (key []byte, str string)
+	pieces func() map[string]struct{} // the key's runs of runWidth bytes, made on first use
 }
 
 // New returns the Secret of key, or nil (which scrubs nothing) for a key
@@ -48,7 +50,52 @@ func New(key string) *Secret {
 		return nil
 	}
 	b := []byte(key)
-	return &Secret{get: func() ([]byte, string) { return b, key }}
+	return &Secret{
+		get: func() ([]byte, string) { return b, key },
+		pieces: sync.OnceValue(func() map[string]struct{} {
+			m := make(map[string]struct{}, len(b))
+			for i := 0; i+runWidth <= len(b); i++ {
+				m[string(b[i:i+runWidth])] = struct{}{}
+			}
+			return m
+		}),
+	}
+}
+
+// runWidth is the length of the pieces of the key that Runs removes: a
+// text that holds enough pieces of a key holds the key.
+const runWidth = 8
+
+// Runs returns b with the key, and every run of runWidth bytes of it or
+// longer, replaced by Redacted; b itself when it holds none. It goes
+// further than Bytes, for what a program passes on to others.
+func (s *Secret) Runs(b []byte) []byte {
+	if s == nil {
+		return b
+	}
+	p := s.pieces()
+	var out []byte
+	last := 0
+	for i := 0; i+runWidth <= len(b); {
+		if _, ok := p[string(b[i:i+runWidth])]; !ok {
+			i++
+			continue
+		}
+		// Extend over overlapping pieces: one Redacted for one run.
+		end := i + runWidth
+		for j := i + 1; j <= end && j+runWidth <= len(b); j++ {
+			if _, ok := p[string(b[j:j+runWidth])]; ok {
+				end = j + runWidth
+			}
+		}
+		out = append(out, b[last:i]...)
+		out = append(out, Redacted...)
+		last, i = end, end
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
 }
 
 // Format prints [REDACTED] whatever the verb.

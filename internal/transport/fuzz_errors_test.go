@@ -86,8 +86,10 @@ func FuzzDecodeErrorBody(f *testing.F) {
 			t.Errorf("Error() is %d bytes long", len(msg))
 		}
 		// Classification never panics and is consistent with the status.
-		if errors.Is(e, ErrNotFound) != (e.StatusCode == 404) {
-			t.Errorf("Is(ErrNotFound) disagrees with status %d", e.StatusCode)
+		// A 404 is either "no such thing" or "no such endpoint", never both.
+		nf, enf := errors.Is(e, ErrNotFound), errors.Is(e, ErrEndpointNotFound)
+		if (nf || enf) != (e.StatusCode == 404) || nf && enf {
+			t.Errorf("status %d: Is(ErrNotFound) %v, Is(ErrEndpointNotFound) %v", e.StatusCode, nf, enf)
 		}
 		_ = errors.Is(e, ErrRateLimited)
 	})

@@ -120,9 +120,9 @@ func (d *Doer) Edit(ctx context.Context, req *http.Request) error {
 
 // Do sends req (with retries) and turns a non-2xx reply into an error (an
 // *APIError). A 2xx reply is returned with its body bound to the call: it
-// is read within the idle timeout and the reply limit (except for a
-// stream's or a binary reply, see WithStreamReply and WithBinaryReply),
-// with the API key removed, and closing it ends the call.
+// is read within the idle timeout, and within the reply limit unless it is
+// a stream or a binary reply (see WithStreamReply and WithBinaryReply),
+// with the API key removed; closing it ends the call.
 func (d *Doer) Do(req *http.Request) (*http.Response, error) {
 	if err := d.checkRequestPath(req); err != nil {
 		return nil, err
@@ -157,6 +157,10 @@ func (d *Doer) apiError(req *http.Request, resp *http.Response) error {
 	}
 	return e
 }
+
+// Redact returns b with the API key, and every run of 8 bytes of it or
+// longer, replaced by [REDACTED]; b itself when it holds none.
+func (d *Doer) Redact(b []byte) []byte { return d.sec.Runs(b) }
 
 // ScrubError removes any echo of the API key from what e holds of the
 // server's words, in place.

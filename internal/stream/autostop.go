@@ -1,8 +1,9 @@
-package chatflow
+package stream
 
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/difykit/chatflow/internal/jsonscan"
@@ -11,8 +12,7 @@ import (
 
 // Stopping the runs a caller abandons. Closing a streaming connection does
 // not stop a Dify run: it goes on in a worker and spends tokens until its
-// end. POST /chat-messages/{task_id}/stop does, with the real task id (from
-// a live event) and the user who started the run.
+// end. Server.Stop does, with the real task id (from a live event).
 
 const (
 	// autoStopTimeout bounds all the background work of one abandoned
@@ -26,6 +26,17 @@ const (
 // errAbandoned ends a connection read ahead for the task id.
 var errAbandoned = errors.New("chatflow: stream abandoned")
 
+// readEnded tells the stopper that reading ended the stream: a handover
+// it was asked for will not happen.
+func (st *stopper) readEnded() {
+	st.decide.Lock()
+	defer st.decide.Unlock()
+	if st.handingOver {
+		st.handingOver = false
+		close(st.handoverDone)
+	}
+}
+
 // abandon ends a stream that the caller gave up before the run's end, and
 // stops the run on the server unless auto-stop is off, the run has reached
 // a terminal event, or a stop request was sent already. owner reports that
@@ -35,16 +46,17 @@ func (s *Stream) abandon(owner bool) {
 	// A second abandon (the caller's loop ending while a cancelled
 	// context's abandon runs) waits for the first to decide, so that when
 	// Events returns, a background stop it started is already known.
-	s.abandonMu.Lock()
-	defer s.abandonMu.Unlock()
-	if owner && s.handoff {
+	st := &s.stop
+	st.decide.Lock()
+	defer st.decide.Unlock()
+	if owner && st.handingOver {
 		// An earlier abandon took the connection from this reader, which
 		// now hands it to the background read for the task id.
-		s.handoff = false
+		st.handingOver = false
 		s.readOnForTask()
 		return
 	}
-	wasEnded := s.ended.Swap(true)
+	wasEnded := s.state.set(readingOver)
 	letGo := func() { // close the stream and give up readMu if held
 		s.release(errStreamClosed)
 		if owner {
@@ -56,18 +68,19 @@ func (s *Stream) abandon(owner bool) {
 		return
 	}
 	task := s.TaskID()
+	c := s.conn.Load()
 	switch {
 	case task != "":
 		letGo()
 		s.background(func(ctx context.Context) string { return task })
-	case owner && !s.closedConn():
+	case owner && !c.cut():
 		// The connection is alive and this goroutine may read it: read on
 		// briefly, in the background, until an event carries the task id.
 		s.readOnForTask()
 	case s.RunID() != "":
 		letGo()
 		s.background(s.liveTaskID)
-	case s.hr.Load() != nil && !s.closedConn():
+	case c.handoff != nil && !c.cut():
 		if s.readMu.TryLock() { // nobody is reading
 			s.readOnForTask()
 			return
@@ -75,12 +88,12 @@ func (s *Stream) abandon(owner bool) {
 		// The reader waits for the first events: take the connection
 		// over without closing it. The reader's read returns at once,
 		// and the reader then starts the background read (see above).
-		s.scancel(errStreamClosed)
-		s.handoff = true
+		s.endLife(errStreamClosed)
+		st.handingOver = true
 		done := make(chan struct{})
-		s.handDone = done
-		s.bgDone.Store(&done) // WaitStop waits for the read to come
-		s.hr.Load().interrupt()
+		st.handoverDone = done
+		st.done.Store(&done) // WaitStop waits for the read to come
+		c.handoff.interrupt()
 	default:
 		// Neither a task id nor a run id: nothing can be stopped.
 		letGo()
@@ -94,7 +107,7 @@ func (s *Stream) readOnForTask() {
 	s.background(func(ctx context.Context) string {
 		defer s.readMu.Unlock()
 		defer s.release(errStreamClosed)
-		s.dec.Forget(errHandedOff)
+		s.conn.Load().events.Forget(errHandedOff)
 		return s.readAheadForTask(ctx)
 	})
 }
@@ -102,26 +115,27 @@ func (s *Stream) readOnForTask() {
 // autoStopping reports whether an abandoned stream is to stop its run, and
 // claims the one stop request of the stream.
 func (s *Stream) autoStopping() bool {
-	return s.autoStop && s.client != nil && !s.terminal.Load() && s.stopTaken.CompareAndSwap(false, true)
+	return s.stop.on && !s.state.has(runEnded) && !s.state.set(stopClaimed)
 }
 
 // background runs, in a goroutine of its own, taskID (which learns the
 // task id) and then the stop request, all within autoStopTimeout and
 // independent of the caller's context (which has often just ended). The
-// caller holds abandonMu.
+// caller holds stop.decide.
 func (s *Stream) background(taskID func(context.Context) string) {
-	done := s.handDone // made by a handoff, which this work ends
-	s.handDone = nil
+	st := &s.stop
+	done := st.handoverDone // made by a handover, which this work ends
+	st.handoverDone = nil
 	if done == nil {
 		done = make(chan struct{})
-		s.bgDone.Store(&done)
+		st.done.Store(&done)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.sctx), autoStopTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.life), autoStopTimeout)
 	go func() {
 		defer close(done)
 		defer cancel()
 		if task := taskID(ctx); task != "" {
-			_ = s.client.StopMessage(ctx, task, s.user)
+			_ = s.cfg.Server.Stop(ctx, task)
 		}
 	}()
 }
@@ -130,26 +144,28 @@ func (s *Stream) background(taskID func(context.Context) string) {
 // the task id, for at most readAheadTimeout; it returns "" when none came,
 // or when the run reached its end.
 func (s *Stream) readAheadForTask(ctx context.Context) string {
-	stop := context.AfterFunc(ctx, func() { s.cancel(errAbandoned) })
+	c, v := s.conn.Load(), s.cfg.Vocabulary
+	stop := context.AfterFunc(ctx, func() { c.cancel(errAbandoned) })
 	defer stop()
-	t := time.AfterFunc(readAheadTimeout, func() { s.cancel(errAbandoned) })
+	t := time.AfterFunc(readAheadTimeout, func() { c.cancel(errAbandoned) })
 	defer t.Stop()
 	for {
-		raw, err := s.dec.Next()
-		if err != nil || s.closedConn() {
+		ev, _, ok, err := c.next(v)
+		if c.cut() {
 			return ""
 		}
-		if !raw.HasData {
+		if err != nil {
+			if _, bad := err.(*incompleteError); bad {
+				continue
+			}
+			return ""
+		}
+		if !ok || ev.Name == v.Ping {
 			continue
 		}
-		data := jsonscan.TrimSpace(raw.Data)
-		if data == "" || data[0] != '{' {
-			continue
-		}
-		ev := Event{name: jsonscan.EventName(data, knownTypes), data: data}
-		s.learnIDs(ev)
-		switch ev.name {
-		case EventMessageEnd, EventWorkflowFinished, EventWorkflowPaused, EventError:
+		_, isText := v.Text[ev.Name]
+		s.learnIDs(ev, isText)
+		if v.isTerminal(ev.Name) || ev.Name == v.Error {
 			return "" // the run has ended: nothing to stop
 		}
 		if id := s.TaskID(); id != "" {
@@ -158,48 +174,47 @@ func (s *Stream) readAheadForTask(ctx context.Context) string {
 	}
 }
 
-// closedConn reports whether the current connection was cancelled.
-func (s *Stream) closedConn() bool { return context.Cause(s.ctx) != nil }
-
 // liveTaskID learns the task id of the stream's run from a live event of
-// the run (a reattach without snapshot sends only live events, which carry
-// the real task id), for at most readAheadTimeout.
+// the run (a reattach without the state snapshot sends only live events,
+// which carry the real task id), for at most readAheadTimeout.
 func (s *Stream) liveTaskID(ctx context.Context) string {
-	run := s.RunID()
+	run, v := s.RunID(), s.cfg.Vocabulary
 	if transport.CheckID("workflow run id", run) != nil {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, readAheadTimeout)
 	defer cancel()
-	ls, err := s.client.openStream(ctx, s.user, streamOpts{}, s.client.workflowEventsRequest(run, s.user, workflowEventsConfig{noSnapshot: true}))
+	c, _, err := dial(ctx, false, &s.cfg, func(ctx context.Context) (*http.Response, error) {
+		return s.cfg.Server.Reattach(ctx, run, ReattachOptions{LiveOnly: true})
+	})
 	if err != nil {
 		return ""
 	}
-	defer ls.Close()
-	for ev, err := range ls.Events() {
-		if err != nil {
+	defer c.close(errAbandoned)
+	for {
+		ev, _, ok, err := c.next(v)
+		switch {
+		case err != nil || ev.Name == v.Error:
 			return ""
+		case !ok:
+			continue
 		}
-		if id := ls.TaskID(); id != "" {
+		if id := jsonscan.TopLevelString(ev.Data, "task_id"); id != "" && id != run {
 			return id
 		}
-		switch ev.Name() {
-		case EventMessageEnd, EventWorkflowFinished, EventWorkflowPaused:
-			return ""
+		if v.isTerminal(ev.Name) {
+			return "" // the run has ended: nothing to stop
 		}
 	}
-	return ""
 }
 
 // WaitStop waits until the background work that abandoning the stream
-// started (learning the task id and sending the stop request, see
-// WithAutoStop) has ended, or ctx is done. It returns at once when no such
-// work is under way. A program about to exit calls it after Close so that
-// the run it gave up on is stopped before the process ends.
+// started (learning the task id and sending the stop request) has ended,
+// or ctx is done. It returns at once when no such work is under way.
 func (s *Stream) WaitStop(ctx context.Context) error {
-	s.abandonMu.Lock() // an abandon deciding right now has started its work after this
-	p := s.bgDone.Load()
-	s.abandonMu.Unlock()
+	s.stop.decide.Lock() // an abandon deciding right now has started its work after this
+	p := s.stop.done.Load()
+	s.stop.decide.Unlock()
 	if p == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package chatflow
+package stream
 
 import (
 	"errors"
