@@ -31,6 +31,11 @@ const pingJSON = `{"event":"ping"}`
 type Event struct {
 	name string
 	data string // the event's JSON object
+	// flat is the payload of a message or agent_message event that the
+	// stream decoded already (to read its text for resume), valid when
+	// hasFlat: the accessors share it instead of decoding data again.
+	flat    gen.StreamEventChatMessage
+	hasFlat bool
 }
 
 // Name returns the event's name, such as "message", "node_started" or
@@ -87,11 +92,52 @@ func decodeFlatAs[T flatPayload](e Event, want string) (T, error) {
 	if e.name != want {
 		return T{}, &WrongEventError{Have: e.name, Want: want}
 	}
+	if e.hasFlat {
+		return T(e.flat), nil
+	}
 	var m gen.StreamEventChatMessage
 	if decodeFlatMessage(e.data, &m) {
 		return T(m), nil
 	}
 	return decodeAs[T](e, want)
+}
+
+// decodedText is the engine's reader of answer text for one stream: it
+// keeps the last message (or agent_message) event it decoded, so that the
+// event the stream then yields carries the decoded payload (see
+// Stream.Events) and each event's bytes are decoded once.
+type decodedText struct {
+	data string
+	flat gen.StreamEventChatMessage
+	ok   bool // flat is data's payload
+}
+
+// vocabulary returns chatEvents with text readers that keep what they
+// decode in d.
+func (d *decodedText) vocabulary() *stream.Vocabulary {
+	v := *chatEvents
+	v.Text = map[string]func(string) string{EventMessage: d.reader(EventMessage), EventAgentMessage: d.reader(EventAgentMessage)}
+	return &v
+}
+
+func (d *decodedText) reader(name string) func(string) string {
+	return func(data string) string {
+		d.data, d.ok = data, decodeFlatMessage(data, &d.flat)
+		if d.ok {
+			return d.flat.Answer
+		}
+		return Event{name: name, data: data}.Text()
+	}
+}
+
+// event returns the event the engine yields, with the payload d decoded
+// if it is that event's.
+func (d *decodedText) event(name, data string) Event {
+	ev := Event{name: name, data: data}
+	if d != nil && d.ok && d.data == data && (name == EventMessage || name == EventAgentMessage) {
+		ev.flat, ev.hasFlat = d.flat, true
+	}
+	return ev
 }
 
 // payloadPtr returns a pointer to v, for Payload.

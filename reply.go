@@ -271,17 +271,33 @@ func (r *Reply) add(ev Event, answer *strings.Builder) error {
 				NodeTitle: h.Data.NodeTitle, Content: h.Data.FormContent, ExpiresAt: unixTime(h.Data.ExpirationTime), Data: h.Data})
 		}
 	}
-	// Ids that the typed payloads may not carry.
-	if r.ConversationID == "" {
-		r.ConversationID = jsonscan.TopLevelString(ev.data, "conversation_id")
-	}
-	if r.MessageID == "" {
-		r.MessageID = jsonscan.TopLevelString(ev.data, "message_id")
-	}
-	if r.WorkflowRunID == "" {
-		r.WorkflowRunID = jsonscan.TopLevelString(ev.data, "workflow_run_id")
-	}
+	r.missingIDs(ev.data)
 	return nil
+}
+
+// missingIDs takes the ids that the typed payloads may not carry from the
+// top level of data, in one pass, for those r does not have yet.
+func (r *Reply) missingIDs(data string) {
+	var keysBuf [3]string
+	var dstBuf [3]*string
+	keys, dst := keysBuf[:0], dstBuf[:0]
+	for _, f := range [...]struct {
+		key string
+		dst *string
+	}{{"conversation_id", &r.ConversationID}, {"message_id", &r.MessageID}, {"workflow_run_id", &r.WorkflowRunID}} {
+		if *f.dst == "" {
+			keys, dst = append(keys, f.key), append(dst, f.dst)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	var outBuf [3]string
+	out := outBuf[:len(keys)]
+	jsonscan.TopLevelStrings(data, keys, out)
+	for i, p := range dst {
+		*p = out[i]
+	}
 }
 
 // addMessageEnd folds message_end into r.

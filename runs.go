@@ -67,12 +67,20 @@ type streamOpts struct {
 // *APIError for a non-2xx reply), and wraps the reply in a Stream whose
 // engine talks to the server through a runEndpoints for user.
 func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, send func(context.Context) (*http.Response, error)) (*Stream, error) {
+	resume := opts.resume && !c.cfg.NoResume
+	vocab, text := chatEvents, (*decodedText)(nil)
+	if resume {
+		// The resumer reads every message's text: the events yielded
+		// share what it decoded.
+		text = new(decodedText)
+		vocab = text.vocabulary()
+	}
 	run, err := stream.Open(ctx, stream.Config{
-		Vocabulary:    chatEvents,
+		Vocabulary:    vocab,
 		Server:        &runEndpoints{c: c, user: user, continueOnPause: opts.reattach.continueOnPause},
 		Doer:          c.tr,
 		MaxEventBytes: c.cfg.MaxEventBytes,
-		Resume:        opts.resume && !c.cfg.NoResume,
+		Resume:        resume,
 		AutoStop:      opts.autoStop && !c.cfg.NoAutoStop,
 		RunID:         opts.runID,
 		LateJoin:      opts.lateJoin,
@@ -80,7 +88,7 @@ func (c *Client) openStream(ctx context.Context, user string, opts streamOpts, s
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{run: run, maxReply: c.cfg.MaxReplyBytes}, nil
+	return &Stream{run: run, maxReply: c.cfg.MaxReplyBytes, text: text}, nil
 }
 
 // runEndpoints is the server as the stream engine sees it: the requests about

@@ -19,6 +19,7 @@ import (
 type Stream struct {
 	run      *stream.Stream // the engine: reading, resume, auto-stop
 	maxReply int64          // bound of Collect; 0 means DefaultMaxReplyBytes
+	text     *decodedText   // the payloads the engine decoded; nil: none
 }
 
 // Events returns the events of the stream, each as soon as the blank line
@@ -53,7 +54,7 @@ type Stream struct {
 func (s *Stream) Events() iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		for ev, err := range s.run.Events() {
-			if !yield(Event{name: ev.Name, data: ev.Data}, err) {
+			if !yield(s.text.event(ev.Name, ev.Data), err) {
 				return
 			}
 		}

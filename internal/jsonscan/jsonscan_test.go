@@ -190,3 +190,87 @@ func checkMessageFastPath(t *testing.T, s string) {
 		t.Fatalf("fast path decodes %q as\n%+v\nencoding/json as\n%+v", s, fast, std)
 	}
 }
+
+// idsStd is what DecodeIDs stands for.
+type idsStd struct {
+	ID   string `json:"id"`
+	Data struct {
+		ID         string          `json:"id"`
+		FormToken  string          `json:"form_token"`
+		Index      json.RawMessage `json:"index"`
+		RetryIndex json.RawMessage `json:"retry_index"`
+	} `json:"data"`
+}
+
+// checkIDs fails t when DecodeIDs accepts s but decodes it otherwise than
+// encoding/json, or when TopLevelStrings differs from TopLevelString.
+func checkIDs(t *testing.T, s string) {
+	t.Helper()
+	var fast IDs
+	ok := DecodeIDs(s, &fast)
+	var std idsStd
+	err := json.Unmarshal([]byte(s), &std)
+	if ok && err != nil {
+		t.Fatalf("DecodeIDs accepts %q, encoding/json fails: %v", s, err)
+	}
+	want := IDs{ID: std.ID, DataID: std.Data.ID, FormToken: std.Data.FormToken, Index: string(std.Data.Index), RetryIndex: string(std.Data.RetryIndex)}
+	if ok && fast != want {
+		t.Fatalf("DecodeIDs decodes %q as\n%+v\nencoding/json as\n%+v", s, fast, want)
+	}
+	keys := []string{"conversation_id", "message_id", "workflow_run_id", "id"}
+	out := make([]string, len(keys))
+	TopLevelStrings(s, keys, out)
+	for k, key := range keys {
+		if one := TopLevelString(s, key); out[k] != one {
+			t.Fatalf("TopLevelStrings(%q)[%s] = %q, TopLevelString %q", s, key, out[k], one)
+		}
+	}
+}
+
+func TestDecodeIDs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		fast bool
+		want IDs
+	}{
+		{`{"event":"node_started","task_id":"t","workflow_run_id":"r","data":{"id":"e1","node_id":"n","inputs":{"x":[1,{"id":"no"}]},"index":3}}`, true,
+			IDs{DataID: "e1", Index: "3"}},
+		{`{"event":"message_file","id":"f1","type":"image"}`, true, IDs{ID: "f1"}},
+		{`{"event":"human_input_required","data":{"form_token":"tok","id":null}}`, true, IDs{FormToken: "tok"}},
+		{`{"event":"iteration_next","data":{"id":"e","index": {"a" : 1} ,"retry_index":null}}`, true, IDs{DataID: "e", Index: `{"a" : 1}`, RetryIndex: "null"}},
+		{`{"data":{"id":"a"},"data":{"index":1}}`, true, IDs{DataID: "a", Index: "1"}},
+		{`{"data":null,"id":"x","id":null}`, true, IDs{ID: "x"}},
+		{` {} `, true, IDs{}},
+		{`{"ID":"x"}`, false, IDs{}},
+		{`{"data":{"Index":1}}`, false, IDs{}},
+		{`{"i\u0064":"x"}`, false, IDs{}},
+		{`{"id":1}`, false, IDs{}},
+		{`{"data":[]}`, false, IDs{}},
+		{`{"data":{"id":"x"}} x`, false, IDs{}},
+		{`null`, false, IDs{}},
+		{`{"id":"bad \xff"}`, false, IDs{}},
+	} {
+		var got IDs
+		if ok := DecodeIDs(tt.in, &got); ok != tt.fast || ok && got != tt.want {
+			t.Errorf("DecodeIDs(%s) = %v, %+v; want %v, %+v", tt.in, ok, got, tt.fast, tt.want)
+		}
+		checkIDs(t, tt.in)
+	}
+	for _, s := range []string{
+		`{"conversation_id":"c","message_id":1,"message_id":"m"}`,
+		`{"Conversation_ID":"c","conversation_id":null,"workflow_run_id":"r","x":[}`,
+		`{"id":"a","ID":"b"}`,
+	} {
+		checkIDs(t, s)
+	}
+}
+
+func FuzzIDs(f *testing.F) {
+	f.Add(`{"event":"node_finished","id":"x","data":{"id":"e","form_token":"t","index":1,"retry_index":[2],"outputs":{"id":"no"}}}`)
+	f.Add(`{"conversation_id":"c","Message_Id":"m","workflow_run_id":null,"data":{"Id":"x"}}`)
+	f.Add(`{"data":{"id":"\u00e9"},"data":null,"id":"\ud83d"}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		checkIDs(t, s)
+	})
+}

@@ -145,7 +145,48 @@ func (s *Secret) Text(t string) string {
 // looking for every fragment, and almost every text fails both.
 func (s *Secret) mayHold(t string) bool {
 	_, str := s.get()
-	return strings.Contains(t, str[:minFragment]) || strings.Contains(t, str[len(str)-minFragment:])
+	return containsStart(t, str[:minFragment]) || strings.Contains(t, str[len(str)-minFragment:])
+}
+
+// containsStart reports whether s contains frag, the first bytes of the
+// key, as strings.Contains does. A key like Dify's (app-...) begins with
+// bytes that text is full of, which makes a plain search stop at almost
+// every word: this one looks for the bytes after the last '-' of frag
+// (random ones) and checks the bytes before each match.
+func containsStart[T ~string | ~[]byte](s, frag T) bool {
+	k := 0
+	for i := len(frag) - 2; i >= 0; i-- {
+		if frag[i] == '-' {
+			k = i + 1
+			break
+		}
+	}
+	if k == 0 {
+		return index(s, frag) >= 0
+	}
+	for off := k; off <= len(s); {
+		i := index(s[off:], frag[k:])
+		if i < 0 {
+			return false
+		}
+		p := off + i
+		if string(s[p-k:p]) == string(frag[:k]) {
+			return true
+		}
+		off = p + 1
+	}
+	return false
+}
+
+// index is strings.Index or bytes.Index.
+func index[T ~string | ~[]byte](s, sep T) int {
+	switch v := any(s).(type) {
+	case string:
+		return strings.Index(v, string(sep))
+	case []byte:
+		return bytes.Index(v, []byte(sep))
+	}
+	return strings.Index(string(s), string(sep))
 }
 
 // tailFragment returns the length of the longest proper start of key that
@@ -272,7 +313,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 		// Without the key's first minFragment bytes, chunk can hold neither
 		// the key nor a start of it longer than its last minFragment-1
 		// bytes: only those need looking at.
-		if len(r.hold) == 0 && (n == 0 || !bytes.Contains(chunk, key[:minFragment]) && tailFragment(key, chunk[max(0, n-(minFragment-1)):]) == 0) {
+		if len(r.hold) == 0 && (n == 0 || !containsStart(chunk, key[:minFragment]) && tailFragment(key, chunk[max(0, n-(minFragment-1)):]) == 0) {
 			if n > 0 || err == nil {
 				return n, nil
 			}

@@ -136,3 +136,36 @@ func (c *chunked) Read(p []byte) (int, error) {
 	c.b = c.b[n:]
 	return n, nil
 }
+
+// containsStart finds the key's start where bytes.Contains and
+// strings.Contains do.
+func FuzzContainsStart(f *testing.F) {
+	f.Add("text with app-abcdef inside", "app-ab")
+	f.Add("app-ap-app-a", "app-a")
+	f.Add("xx-y-yx-y", "x-y")
+	f.Add("abc", "-abc")
+	f.Add("no dash here", "here")
+	f.Fuzz(func(t *testing.T, s, frag string) {
+		if frag == "" {
+			return
+		}
+		want := strings.Contains(s, frag)
+		if got := containsStart(s, frag); got != want {
+			t.Fatalf("containsStart(%q, %q) = %v, strings.Contains %v", s, frag, got, want)
+		}
+		if got := containsStart([]byte(s), []byte(frag)); got != want {
+			t.Fatalf("containsStart([]byte(%q), %q) = %v, bytes.Contains %v", s, frag, got, want)
+		}
+	})
+}
+
+func BenchmarkContainsStart(b *testing.B) {
+	chunk := []byte(strings.Repeat(`data: {"event":"message","answer":"a panda appears","task_id":"app-like"}`+"\n\n", 400))
+	frag := []byte("app-Zq")
+	b.ReportAllocs()
+	for b.Loop() {
+		if containsStart(chunk, frag) {
+			b.Fatal("found")
+		}
+	}
+}

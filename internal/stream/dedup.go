@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/json"
 
+	"github.com/difykit/chatflow/internal/jsonscan"
 	"github.com/difykit/chatflow/internal/transport"
 )
 
@@ -77,21 +78,15 @@ func DifyEventKey(name, data string) string {
 		"text_chunk", "reasoning_chunk", "agent_thought", "agent_log":
 		return ""
 	}
-	var v struct {
-		ID   string `json:"id"`
-		Data struct {
-			ID         string          `json:"id"`
-			FormToken  string          `json:"form_token"`
-			Index      json.RawMessage `json:"index"`
-			RetryIndex json.RawMessage `json:"retry_index"`
-		} `json:"data"`
-	}
-	if json.Unmarshal([]byte(data), &v) != nil {
+	// One pass of the scanner over the event finds the ids; encoding/json
+	// reads what it does not handle exactly as encoding/json would.
+	var v jsonscan.IDs
+	if !jsonscan.DecodeIDs(data, &v) && !decodeIDs(data, &v) {
 		return ""
 	}
-	id := v.Data.ID
-	if name == "human_input_required" && v.Data.FormToken != "" {
-		id = v.Data.FormToken
+	id := v.DataID
+	if name == "human_input_required" && v.FormToken != "" {
+		id = v.FormToken
 	}
 	if id == "" {
 		id = v.ID
@@ -102,9 +97,28 @@ func DifyEventKey(name, data string) string {
 	key := name + "\x00" + id
 	switch name {
 	case "iteration_next", "loop_next":
-		key += "\x00" + string(v.Data.Index)
+		key += "\x00" + v.Index
 	case "node_retry":
-		key += "\x00" + string(v.Data.RetryIndex)
+		key += "\x00" + v.RetryIndex
 	}
 	return key
+}
+
+// decodeIDs is jsonscan.DecodeIDs with encoding/json; false when data
+// does not decode.
+func decodeIDs(data string, ids *jsonscan.IDs) bool {
+	var v struct {
+		ID   string `json:"id"`
+		Data struct {
+			ID         string          `json:"id"`
+			FormToken  string          `json:"form_token"`
+			Index      json.RawMessage `json:"index"`
+			RetryIndex json.RawMessage `json:"retry_index"`
+		} `json:"data"`
+	}
+	if json.Unmarshal([]byte(data), &v) != nil {
+		return false
+	}
+	*ids = jsonscan.IDs{ID: v.ID, DataID: v.Data.ID, FormToken: v.Data.FormToken, Index: string(v.Data.Index), RetryIndex: string(v.Data.RetryIndex)}
+	return true
 }

@@ -109,29 +109,33 @@ func (s *Stream) learnIDs(ev Event, isText bool) {
 	if r.taskKnown && r.conversationID != "" && r.messageID != "" && s.runID.Load() != nil {
 		return
 	}
+	// The ids, from one pass over the event.
+	var ids [len(idKeys)]string
+	jsonscan.TopLevelStrings(data, idKeys[:], ids[:])
 	run := s.RunID()
-	if run == "" && !isText {
-		if id := jsonscan.TopLevelString(data, "workflow_run_id"); id != "" {
-			s.runID.Store(&id)
-			run = id
-		}
+	if run == "" && !isText && ids[0] != "" {
+		id := ids[0]
+		s.runID.Store(&id)
+		run = id
 	}
-	if !r.taskKnown {
-		if id := jsonscan.TopLevelString(data, "task_id"); id != "" && id != run {
-			s.taskID.Store(&id)
-			r.taskKnown = true
-			if h := s.conn.Load().handoff; h != nil {
-				h.direct.Store(true) // nothing to hand over any more
-			}
+	if !r.taskKnown && ids[1] != "" && ids[1] != run {
+		id := ids[1]
+		s.taskID.Store(&id)
+		r.taskKnown = true
+		if h := s.conn.Load().handoff; h != nil {
+			h.direct.Store(true) // nothing to hand over any more
 		}
 	}
 	if r.conversationID == "" {
-		r.conversationID = jsonscan.TopLevelString(data, "conversation_id")
+		r.conversationID = ids[2]
 	}
 	if r.messageID == "" {
-		r.messageID = jsonscan.TopLevelString(data, "message_id")
+		r.messageID = ids[3]
 	}
 }
+
+// idKeys are the keys learnIDs reads.
+var idKeys = [...]string{"workflow_run_id", "task_id", "conversation_id", "message_id"}
 
 // callerCause returns cause, unless it is errStreamClosed and the caller's
 // context has ended: then the context's cause, which is what closed the
