@@ -462,6 +462,9 @@ func TestAutoStopNoRunHeaderCancelWhileWaiting(t *testing.T) {
 	if got := ss.stopList(); len(got) != 0 {
 		t.Fatalf("a stop before the task id was known: %q", got)
 	}
+	// The caller closes the stream too, as a deferred Close does: that
+	// must not take the connection from the background read.
+	s.Close()
 	close(ss.more) // the run's first events come now
 	if err := s.WaitStop(context.Background()); err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ type eventFields struct {
 // gathered into Dify's blocking JSON shape (a run paused for human input
 // gets its workflow_paused event, as newer servers answer). A run that
 // fails is an error in Dify's shape.
-func (h *Handler) gather(w http.ResponseWriter, r *http.Request, s *chatflow.Stream, d *departure) {
+func (h *Handler) gather(w http.ResponseWriter, r *http.Request, s *chatflow.Stream) {
 	rep := blockingReply{Event: chatflow.EventMessage, Mode: "advanced-chat"}
 	var answer strings.Builder
 	var paused json.RawMessage
@@ -45,9 +45,6 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request, s *chatflow.Str
 			if r.Context().Err() == nil {
 				h.writeDifyError(w, h.upstreamError(err))
 			}
-			return
-		}
-		if d.leave(s) {
 			return
 		}
 		var f eventFields

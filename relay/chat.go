@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -28,30 +27,22 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request, c call) {
 		return
 	}
 	defer h.runs.release(c.user)
-	// Not bound to r's context: see departure.go. cut is called when the
-	// browser leaves; the stream releases itself at its end.
-	uctx, cut := context.WithCancel(context.WithoutCancel(r.Context()))
-	s, err := h.c.StreamMessage(uctx, req)
+	// Bound to the browser's request: when the browser leaves, the
+	// client's auto-stop stops the run (with user(r)), reading on for the
+	// task id in the background when no event has carried it yet.
+	s, err := h.c.StreamMessage(r.Context(), req)
 	if err != nil {
-		cut()
 		if r.Context().Err() == nil {
 			h.writeDifyError(w, h.upstreamError(err))
 		}
 		return
 	}
-	// Closing the stream before the run's end stops the run; closed before
-	// the task id is known, it reads on for it.
-	defer s.Close()
-	d := watchDeparture(r.Context(), s, cut)
-	defer d.stop()
-	if r.Context().Err() != nil {
-		return
-	}
+	defer s.Close() // before the run's end, this stops the run
 	if blocking {
-		h.gather(w, r, s, d)
+		h.gather(w, r, s)
 		return
 	}
-	h.stream(w, s, d)
+	h.stream(w, s)
 }
 
 // remarshal decodes m into v.
@@ -65,7 +56,7 @@ func remarshal(m map[string]json.RawMessage, v any) error {
 
 // stream writes the run's events in Dify's format, flushing each. Breaking
 // off (the browser went away) closes the stream, which stops the run.
-func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream, d *departure) {
+func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream) {
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
 	hd.Set("Cache-Control", "no-cache")
@@ -91,7 +82,7 @@ func (h *Handler) stream(w http.ResponseWriter, s *chatflow.Stream, d *departure
 		default:
 			frame = append(append([]byte("data: "), h.sec.bytes(ev.Raw())...), "\n\n"...)
 		}
-		if _, werr := w.Write(frame); werr != nil || flush() != nil || d.leave(s) {
+		if _, werr := w.Write(frame); werr != nil || flush() != nil {
 			return
 		}
 	}

@@ -56,6 +56,11 @@ func (s *Stream) abandon(owner bool) {
 		s.readOnForTask()
 		return
 	}
+	if !owner && (st.handingOver || st.readingAhead) {
+		// A Close after the caller's context ended, say: the background
+		// read for the task id owns the connection and ends it.
+		return
+	}
 	wasEnded := s.state.set(readingOver)
 	letGo := func() { // close the stream and give up readMu if held
 		s.release(errStreamClosed)
@@ -104,6 +109,7 @@ func (s *Stream) abandon(owner bool) {
 // carries the task id, then stops the run. The calling goroutine holds
 // readMu, which the background read takes over.
 func (s *Stream) readOnForTask() {
+	s.stop.readingAhead = true
 	s.background(func(ctx context.Context) string {
 		defer s.readMu.Unlock()
 		defer s.release(errStreamClosed)

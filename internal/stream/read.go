@@ -96,9 +96,17 @@ func dialOrGiveUp(life context.Context, cfg *Config, send func(context.Context) 
 	}
 	cause := context.Cause(life)
 	if answered.Load() {
-		cancel(cause)
+		// The reply is coming. An event stream's run is stopped as below;
+		// an error reply ends the call as usual (cut if it stalls).
+		t := time.AfterFunc(readAheadTimeout, func() { cancel(cause) })
 		res := <-results
-		return cfg.accept(ctx, cancel, res.resp, res.err, r, true)
+		t.Stop()
+		c, r, err := cfg.accept(ctx, cancel, res.resp, res.err, r, true)
+		if err != nil {
+			return nil, r, err
+		}
+		abandoned(c, r)
+		return nil, r, &gaveUpError{cause: cause}
 	}
 	go func() {
 		t := time.AfterFunc(readAheadTimeout, func() { cancel(errAbandoned) })

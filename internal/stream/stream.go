@@ -55,6 +55,9 @@ type stopper struct {
 	decide       sync.Mutex
 	handingOver  bool
 	handoverDone chan struct{}
+	// readingAhead: a background read for the task id owns the
+	// connection, and releases it when it ends (guarded by decide).
+	readingAhead bool
 }
 
 // flags records what happened to a stream, for every goroutine.
