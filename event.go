@@ -3,6 +3,8 @@ package chatflow
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/difykit/chatflow/gen"
 	"github.com/difykit/chatflow/internal/jsonscan"
@@ -117,12 +119,35 @@ type decodedText struct {
 func (d *decodedText) vocabulary() *stream.Vocabulary {
 	v := *chatEvents
 	v.Text = map[string]func(string) string{EventMessage: d.reader(EventMessage), EventAgentMessage: d.reader(EventAgentMessage)}
+	v.Name = d.name
 	return &v
+}
+
+// name reads the name of the event data as jsonscan.EventName does. When
+// its fast path is unsure (an escape in a message's answer, a later key
+// that might also be "event") of an event whose front names a message,
+// the message is decoded, which reads every key: its name comes from that
+// decoding, which the text reader then reuses.
+func (d *decodedText) name(data string) string {
+	front, sure := jsonscan.FrontEventName(data, knownTypes)
+	if sure || (front != EventMessage && front != EventAgentMessage) {
+		if sure {
+			return front
+		}
+		return jsonscan.EventName(data, knownTypes)
+	}
+	d.data, d.ok = data, decodeFlatMessage(data, &d.flat)
+	if d.ok && d.flat.Event != "" && !strings.ContainsRune(string(d.flat.Event), utf8.RuneError) {
+		return string(d.flat.Event)
+	}
+	return jsonscan.EventName(data, knownTypes)
 }
 
 func (d *decodedText) reader(name string) func(string) string {
 	return func(data string) string {
-		d.data, d.ok = data, decodeFlatMessage(data, &d.flat)
+		if !d.ok || d.data != data {
+			d.data, d.ok = data, decodeFlatMessage(data, &d.flat)
+		}
 		if d.ok {
 			return d.flat.Answer
 		}

@@ -1,8 +1,10 @@
 package chatflow
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -99,5 +101,36 @@ func TestFlatKeysCoverMessagePayload(t *testing.T) {
 		if st, ok := scanned[key]; !ok || st.Kind() != typ.Kind() {
 			t.Errorf("field %q (%v) of the message payload is not in jsonscan.Message", key, typ)
 		}
+	}
+}
+
+// With resume (the default), an event whose name the front of its data
+// does not settle (an escape, a later key that also spells "event") is
+// named from the decoded message, as jsonscan.EventName names it.
+func TestStreamNamesFromDecodedMessage(t *testing.T) {
+	t.Parallel()
+	body := "data: {\"event\":\"message\",\"task_id\":\"t\",\"message_id\":\"m\",\"answer\":\"a \\\"b\\\"\\n\"}\n\n" +
+		"data: {\"event\":\"message\",\"task_id\":\"t\",\"message_id\":\"m\",\"answer\":\"c\",\"Event\":\"agent_message\"}\n\n" +
+		"data: {\"event\":\"message\",\"task_id\":\"t\",\"message_id\":\"m\",\"answer\":\"d\",\"x\":{\"event\":\"inner\"}}\n\n" +
+		"data: {\"event\":\"message\",\"task_id\":\"t\",\"message_id\":\"m\",\"\\u0065vent\":\"message_end\",\"conversation_id\":\"c\",\"metadata\":{}}\n\n"
+	c := defaultsClient(t, []byte(body))
+	s, err := c.StreamMessage(context.Background(), ChatRequest{Query: "q", User: "u1", Inputs: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, texts []string
+	for ev, err := range s.Events() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, ev.Name())
+		texts = append(texts, ev.Text())
+	}
+	want := []string{EventMessage, EventAgentMessage, EventMessage, EventMessageEnd}
+	if !slices.Equal(names, want) {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	if wantText := []string{"a \"b\"\n", "c", "d", ""}; !slices.Equal(texts, wantText) {
+		t.Fatalf("texts %q, want %q", texts, wantText)
 	}
 }

@@ -362,27 +362,43 @@ func TopLevelString(s, key string) string {
 // match "event". s must begin with '{'. A name that is a key of names is
 // returned as its value (names may be nil).
 func EventName(s string, names map[string]string) string {
-	const prefix = `"event"`
-	i := skipSpace(s, 1) // s[0] == '{'
-	if strings.HasPrefix(s[i:], prefix) {
-		i = skipSpace(s, i+len(prefix))
-		if i < len(s) && s[i] == ':' {
-			i = skipSpace(s, i+1)
-			if i < len(s) && s[i] == '"' {
-				j := strings.IndexByte(s[i+1:], '"')
-				if j >= 0 {
-					name := s[i+1 : i+1+j]
-					if strings.IndexByte(name, '\\') < 0 && !mayHoldEventKey(s[i+2+j:]) {
-						if n, ok := names[name]; ok {
-							return n
-						}
-						return name
-					}
-				}
-			}
-		}
+	if name, sure := FrontEventName(s, names); sure {
+		return name
 	}
 	return TopLevelString(s, "event")
+}
+
+// FrontEventName is EventName's fast path: the name at the front of s,
+// and whether it is surely the one EventName returns (false when s does
+// not begin with an "event" field whose name has no escapes, or when a
+// later key or an escape could be another "event" field). s must begin
+// with '{'.
+func FrontEventName(s string, names map[string]string) (name string, sure bool) {
+	const prefix = `"event"`
+	i := skipSpace(s, 1) // s[0] == '{'
+	if !strings.HasPrefix(s[i:], prefix) {
+		return "", false
+	}
+	i = skipSpace(s, i+len(prefix))
+	if i >= len(s) || s[i] != ':' {
+		return "", false
+	}
+	i = skipSpace(s, i+1)
+	if i >= len(s) || s[i] != '"' {
+		return "", false
+	}
+	j := strings.IndexByte(s[i+1:], '"')
+	if j < 0 {
+		return "", false
+	}
+	name = s[i+1 : i+1+j]
+	if strings.IndexByte(name, '\\') >= 0 {
+		return "", false
+	}
+	if n, ok := names[name]; ok {
+		name = n
+	}
+	return name, !mayHoldEventKey(s[i+2+j:])
 }
 
 // mayHoldEventKey reports whether rest might hold a key that encoding/json

@@ -66,6 +66,8 @@ func FuzzMessageJSON(f *testing.F) {
 	f.Add(`{"event":"message","conversation_id":"c","message_id":"m","created_at":1,"task_id":"t","answer":"Hi \ud83d\ude00"}`)
 	f.Add(`{"answer":"\ud83d\u0041","Task_ID":"x","created_at":-0}`)
 	f.Add(`{"x":[{"y":[]},"z",1.5e-3,false],"answer":null}`)
+	f.Add(`{"event":"message","answer":"\"ok\" \n","Event":"agent_message"}`)
+	f.Add(`{"event":"message","answer":"x","\u0065vent":"message_end","task_id":"t"}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		checkMessageFastPath(t, s)
 		// The scanners must not panic on any input, and must read the
@@ -122,6 +124,16 @@ func checkTopLevel(t *testing.T, s string) {
 	}
 	if !strings.ContainsRune(v.Event, utf8.RuneError) && name != v.Event {
 		t.Fatalf("EventName(%q) = %q, encoding/json reads %q", s, name, v.Event)
+	}
+	// A message decoded by DecodeMessage names its event as EventName
+	// does (the root package reads the name from it when EventName's fast
+	// path is unsure).
+	var m Message
+	if DecodeMessage(s, &m, nil) && m.Event != "" && !strings.ContainsRune(m.Event, utf8.RuneError) && m.Event != name {
+		t.Fatalf("DecodeMessage(%q).Event = %q, EventName %q", s, m.Event, name)
+	}
+	if front, sure := FrontEventName(s, nil); sure && front != name {
+		t.Fatalf("FrontEventName(%q) = %q (sure), EventName %q", s, front, name)
 	}
 	if !strings.ContainsRune(v.TaskID, utf8.RuneError) && task != v.TaskID {
 		t.Fatalf("TopLevelString(%q, task_id) = %q, encoding/json reads %q", s, task, v.TaskID)

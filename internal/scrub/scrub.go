@@ -151,31 +151,82 @@ func (s *Secret) mayHold(t string) bool {
 // containsStart reports whether s contains frag, the first bytes of the
 // key, as strings.Contains does. A key like Dify's (app-...) begins with
 // bytes that text is full of, which makes a plain search stop at almost
-// every word: this one looks for the bytes after the last '-' of frag
-// (random ones) and checks the bytes before each match.
+// every word: this one looks, with a vectorized byte search, for the byte
+// of frag that text holds least often (see byteRank), checks frag around
+// each match, and falls back to a plain search when that byte turns out to
+// be frequent in s.
 func containsStart[T ~string | ~[]byte](s, frag T) bool {
-	k := 0
-	for i := len(frag) - 2; i >= 0; i-- {
-		if frag[i] == '-' {
-			k = i + 1
-			break
+	if len(frag) == 0 {
+		return true
+	}
+	r := 0
+	for i := 1; i < len(frag); i++ {
+		if byteRank[frag[i]] < byteRank[frag[r]] {
+			r = i
 		}
 	}
-	if k == 0 {
-		return index(s, frag) >= 0
-	}
-	for off := k; off <= len(s); {
-		i := index(s[off:], frag[k:])
+	c := frag[r]
+	fails := 0
+	for off := r; off < len(s); {
+		i := indexByte(s[off:], c)
 		if i < 0 {
 			return false
 		}
-		p := off + i
-		if string(s[p-k:p]) == string(frag[:k]) {
+		p := off + i - r
+		if p+len(frag) > len(s) {
+			return false
+		}
+		if string(s[p:p+len(frag)]) == string(frag) {
 			return true
 		}
-		off = p + 1
+		off += i + 1
+		// Too many false matches for the bytes passed: search plainly.
+		if fails++; fails > 4+off>>4 {
+			return index(s[p+1:], frag) >= 0
+		}
 	}
 	return false
+}
+
+// byteRank ranks bytes by how often they appear in the text of replies (JSON
+// of English text, ids, hex digits, numbers): the higher, the more often.
+var byteRank = func() (t [256]uint8) {
+	for b := range 256 {
+		switch {
+		case b >= 'A' && b <= 'Z':
+			t[b] = 60
+		case b >= 0x21 && b < 0x7f:
+			t[b] = 40
+		default:
+			t[b] = 20
+		}
+	}
+	for _, g := range []struct {
+		rank  uint8
+		bytes string
+	}{
+		{255, ` et"`},
+		{240, `aoinsr:,`},
+		{220, `hldcumfb_-0123456789`},
+		{180, "pgwyvk.{}\n"},
+		{120, `xjqz/[]`},
+	} {
+		for i := range len(g.bytes) {
+			t[g.bytes[i]] = g.rank
+		}
+	}
+	return t
+}()
+
+// indexByte is strings.IndexByte or bytes.IndexByte.
+func indexByte[T ~string | ~[]byte](s T, c byte) int {
+	switch v := any(s).(type) {
+	case string:
+		return strings.IndexByte(v, c)
+	case []byte:
+		return bytes.IndexByte(v, c)
+	}
+	return strings.IndexByte(string(s), c)
 }
 
 // index is strings.Index or bytes.Index.

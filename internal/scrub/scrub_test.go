@@ -145,6 +145,9 @@ func FuzzContainsStart(f *testing.F) {
 	f.Add("xx-y-yx-y", "x-y")
 	f.Add("abc", "-abc")
 	f.Add("no dash here", "here")
+	f.Add(strings.Repeat("pq", 300)+"app-te"+strings.Repeat("p", 40), "app-te") // falls back to a plain search
+	f.Add(strings.Repeat("Zp", 50)+"xZ", "pZq")
+	f.Add("ZZZ", "ZZZZ")
 	f.Fuzz(func(t *testing.T, s, frag string) {
 		if frag == "" {
 			return

@@ -142,7 +142,11 @@ func (c *conn) next(v *Vocabulary) (ev Event, id string, ok bool, err error) {
 	if data[0] != '{' || data[len(data)-1] != '}' {
 		return Event{}, "", false, &incompleteError{detail: "event data is not a JSON object: " + transport.Shorten(data, 80)}
 	}
-	ev = Event{Name: jsonscan.EventName(data, v.Names), Data: data}
+	if v.Name != nil {
+		ev = Event{Name: v.Name(data), Data: data}
+	} else {
+		ev = Event{Name: jsonscan.EventName(data, v.Names), Data: data}
+	}
 	if ev.Name == "" {
 		ev.Name = raw.Type
 	}

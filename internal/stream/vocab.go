@@ -35,6 +35,11 @@ type Vocabulary struct {
 	// answer the server stored.
 	Replace     string
 	ReplaceText func(data string) (answer string, ok bool)
+	// Name reads the name of an event from its data, a JSON object, as
+	// jsonscan.EventName with Names does; nil means jsonscan.EventName.
+	// An app may set it to read a name its text reader can decode along
+	// the way.
+	Name func(data string) string
 	// Key identifies an event for dropping the ones a reattached run
 	// sends again ("" for an event that is never dropped: chunks of text
 	// or logs); nil means DifyEventKey.

@@ -89,12 +89,15 @@ type attempt struct {
 	seen       uint64
 	seenAt     time.Time
 
-	mu        sync.Mutex
-	phase     int
-	armed     bool
-	seq       uint64 // counts the times the attempt was armed
-	watchBody bool   // the idle timeout also counts while the body is read
-	closed    bool
+	// st is the attempt's state in one word, changed without a lock (every
+	// read of the body arms and disarms): its phase (stPhase), whether it
+	// is counting (stArmed), whether the idle timeout also counts while the
+	// body is read (stWatchBody), and the times it was armed (from bit
+	// stSeqShift on).
+	st atomic.Uint64
+
+	mu     sync.Mutex
+	closed bool
 
 	rc    io.ReadCloser // the reply body
 	stop  func() bool   // of the context.AfterFunc that closes rc, if any
@@ -103,6 +106,15 @@ type attempt struct {
 	left  int64
 }
 
+// The fields of attempt.st.
+const (
+	stPhase     = 3 // the mask of the phase
+	stArmed     = 1 << 2
+	stWatchBody = 1 << 3
+	stSeqShift  = 8
+	stSeqOne    = 1 << stSeqShift
+)
+
 // newAttempt starts an attempt whose context cancel cancels, in the
 // headers phase, watched by wd (nil: no idle timeout).
 func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdog, sec *scrub.Secret, req *http.Request) *attempt {
@@ -110,7 +122,7 @@ func newAttempt(ctx context.Context, cancel context.CancelCauseFunc, wd *watchdo
 	if wd != nil {
 		// The wait for the headers starts now, and is known exactly: a
 		// server that never answers is cut at d, not a tick later.
-		a.armed, a.seq = true, 1
+		a.st.Store(phaseHeaders | stArmed | stSeqOne)
 		wd.add(a, time.Now())
 	}
 	return a
@@ -121,16 +133,16 @@ func (a *attempt) arm(phase int) {
 	if a.wd == nil {
 		return
 	}
-	a.mu.Lock()
-	ok := a.phase == phase && (phase != phaseBody || a.watchBody)
-	if ok {
-		a.armed = true
-		a.seq++
+	for {
+		st := a.st.Load()
+		if st&stPhase != uint64(phase) || (phase == phaseBody && st&stWatchBody == 0) {
+			return
+		}
+		if a.st.CompareAndSwap(st, (st|stArmed)+stSeqOne) {
+			break
+		}
 	}
-	a.mu.Unlock()
-	if ok {
-		a.wd.ensure()
-	}
+	a.wd.ensure()
 }
 
 // disarm stops counting in phase (if the attempt is in it).
@@ -138,11 +150,12 @@ func (a *attempt) disarm(phase int) {
 	if a.wd == nil {
 		return
 	}
-	a.mu.Lock()
-	if a.phase == phase {
-		a.armed = false
+	for {
+		st := a.st.Load()
+		if st&stPhase != uint64(phase) || st&stArmed == 0 || a.st.CompareAndSwap(st, st&^stArmed) {
+			return
+		}
 	}
-	a.mu.Unlock()
 }
 
 // headersIn ends the headers phase. With watch, the idle timeout also
@@ -152,9 +165,11 @@ func (a *attempt) headersIn(watch bool) {
 	if a.wd == nil {
 		return
 	}
-	a.mu.Lock()
-	a.phase, a.armed, a.watchBody = phaseBody, false, watch
-	a.mu.Unlock()
+	var w uint64
+	if watch {
+		w = stWatchBody
+	}
+	a.setPhase(phaseBody, w)
 	if !watch {
 		a.wd.remove(a)
 	}
@@ -162,11 +177,20 @@ func (a *attempt) headersIn(watch bool) {
 
 // finish marks the attempt over and takes it off the watchdog's list.
 func (a *attempt) finish() {
-	a.mu.Lock()
-	a.phase, a.armed = phaseDone, false
-	a.mu.Unlock()
+	a.setPhase(phaseDone, 0)
 	if a.wd != nil {
 		a.wd.remove(a)
+	}
+}
+
+// setPhase moves the attempt to phase, not counting, with the stWatchBody
+// bit watch; the count of times it was armed is kept.
+func (a *attempt) setPhase(phase int, watch uint64) {
+	for {
+		st := a.st.Load()
+		if a.st.CompareAndSwap(st, st&^(stPhase|stArmed|stWatchBody)|uint64(phase)|watch) {
+			return
+		}
 	}
 }
 
@@ -183,19 +207,18 @@ func (a *attempt) end() {
 // begin at this tick: a call is never cut before d of silence, and at most
 // a tick after.
 func (a *attempt) check(now time.Time) (idle *idleError, deadline time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.armed || a.phase == phaseDone {
+	st := a.st.Load()
+	if st&stArmed == 0 || st&stPhase == phaseDone {
 		return nil, time.Time{}
 	}
-	if a.seq != a.seen {
-		a.seen, a.seenAt = a.seq, now
+	if seq := st >> stSeqShift; seq != a.seen {
+		a.seen, a.seenAt = seq, now
 	}
 	if deadline = a.seenAt.Add(a.wd.d); now.Before(deadline) {
 		return nil, deadline
 	}
 	what := "no reply headers within"
-	if a.phase == phaseBody {
+	if st&stPhase == phaseBody {
 		what = "the server stalled: no reply data for"
 	}
 	return &idleError{method: a.method, path: a.path, host: a.host, what: what, d: a.wd.d}, time.Time{}
@@ -228,7 +251,7 @@ func newWatchdog(d time.Duration) *watchdog {
 // timer is set.
 func (w *watchdog) add(a *attempt, now time.Time) {
 	w.mu.Lock()
-	a.seen, a.seenAt = a.seq, now
+	a.seen, a.seenAt = a.st.Load()>>stSeqShift, now
 	a.next, a.watched = w.head, true
 	if w.head != nil {
 		w.head.prev = a
