@@ -7,6 +7,8 @@
 package jsonscan
 
 import (
+	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -332,7 +334,9 @@ func TopLevelString(s, key string) string {
 		if k == key || strings.EqualFold(k, key) {
 			val, null, end, ok := flatString(s, i)
 			if !ok {
-				return ""
+				// Not a string the scanner reads (invalid UTF-8, which
+				// encoding/json replaces, say): let encoding/json decide.
+				return slowTopLevelString(s, key)
 			}
 			if !null {
 				v = val
@@ -354,6 +358,17 @@ func TopLevelString(s, key string) string {
 			return ""
 		}
 	}
+}
+
+// slowTopLevelString is TopLevelString done by encoding/json itself, for
+// the rare values the scanner leaves to it.
+func slowTopLevelString(s, key string) string {
+	t := reflect.StructOf([]reflect.StructField{{Name: "V", Type: reflect.TypeFor[string](), Tag: reflect.StructTag(`json:"` + key + `"`)}})
+	v := reflect.New(t)
+	if json.Unmarshal([]byte(s), v.Interface()) != nil {
+		return ""
+	}
+	return v.Elem().Field(0).String()
 }
 
 // EventName finds the "event" field of the JSON object s as encoding/json
