@@ -40,6 +40,33 @@ type appConn struct {
 	close     func()
 }
 
+// appInputs checks the files of parsed, connects to the app (of type mode
+// in demo mode; see connectApp) and resolves the inputs, uploading file
+// inputs with the chatflow client of the same key (the upload endpoint is
+// shared). The caller closes the returned connection.
+func (g *globals) appInputs(ctx context.Context, e env, parsed inputList, mode, appType string) (*appConn, map[string]any, error) {
+	if err := parsed.checkFiles(); err != nil {
+		return nil, nil, err
+	}
+	ac, err := g.connectApp(ctx, mode, appType)
+	if err != nil {
+		return nil, nil, err
+	}
+	if parsed.hasFiles() {
+		g.key, g.baseURL = ac.key, ac.base
+		if err := g.connect(ctx); err != nil {
+			ac.close()
+			return nil, nil, err
+		}
+	}
+	values, err := parsed.resolve(ctx, g, e)
+	if err != nil {
+		ac.close()
+		return nil, nil, err
+	}
+	return ac, values, nil
+}
+
 // connectApp resolves the key, base URL and user like connect, but in demo
 // mode starts an in-process fake app of mode; unless appType is given, it
 // checks the app's mode with GET /info.
@@ -96,27 +123,12 @@ func runCommand(fs *flag.FlagSet) func(context.Context, *globals, []string, env)
 		if err != nil {
 			return usageError(err.Error())
 		}
-		if err := parsed.checkFiles(); err != nil {
-			return err
-		}
-		ac, err := g.connectApp(ctx, chatflowtest.ModeWorkflow, *appType)
+		ac, values, err := g.appInputs(ctx, e, parsed, chatflowtest.ModeWorkflow, *appType)
 		if err != nil {
 			return err
 		}
 		defer ac.close()
 		c, err := workflow.NewClient(ac.key, ac.opts...)
-		if err != nil {
-			return err
-		}
-		if parsed.hasFiles() {
-			// File inputs are uploaded with the chatflow client of the
-			// same key (the upload endpoint is shared).
-			g.key, g.baseURL = ac.key, ac.base
-			if err := g.connect(ctx); err != nil {
-				return err
-			}
-		}
-		values, err := parsed.resolve(ctx, g, e)
 		if err != nil {
 			return err
 		}
@@ -216,25 +228,12 @@ func completeCommand(fs *flag.FlagSet) func(context.Context, *globals, []string,
 		if len(args) == 0 && len(parsed) == 0 {
 			return usageError("give a query, or the app's inputs with -i")
 		}
-		if err := parsed.checkFiles(); err != nil {
-			return err
-		}
-		ac, err := g.connectApp(ctx, chatflowtest.ModeCompletion, *appType)
+		ac, values, err := g.appInputs(ctx, e, parsed, chatflowtest.ModeCompletion, *appType)
 		if err != nil {
 			return err
 		}
 		defer ac.close()
 		c, err := completion.NewClient(ac.key, ac.opts...)
-		if err != nil {
-			return err
-		}
-		if parsed.hasFiles() {
-			g.key, g.baseURL = ac.key, ac.base
-			if err := g.connect(ctx); err != nil {
-				return err
-			}
-		}
-		values, err := parsed.resolve(ctx, g, e)
 		if err != nil {
 			return err
 		}
