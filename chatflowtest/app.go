@@ -592,6 +592,7 @@ func (s *Server) streamWorkflowEvents(c *call) {
 		startStream(c.w)
 		em := &emitter{ctx: c.r.Context(), w: c.w}
 		em.send(ev)
+		em.flushPending()
 		return
 	}
 	lg := rn.log
@@ -611,6 +612,7 @@ func (s *Server) streamWorkflowEvents(c *call) {
 	for _, ev := range first {
 		em.send(ev)
 	}
+	em.flushPending()
 	if paused && snapshot && !continueOnPause {
 		return
 	}

@@ -490,7 +490,7 @@ func partType(h textproto.MIMEHeader) string {
 
 // writeJSON sends v as a JSON reply.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := appendJSON(nil, v)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal_server_error", err.Error())
 		return

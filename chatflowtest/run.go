@@ -203,6 +203,7 @@ func (s *Server) relay(em *emitter, lg *runLog, next int, continueOnPause bool, 
 			}
 			lastSent, _ = ev["event"].(string)
 		}
+		em.flushPending()
 		if len(evs) > 0 && idleTimer != nil {
 			idleTimer.Reset(idle)
 		}

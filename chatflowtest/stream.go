@@ -2,7 +2,6 @@ package chatflowtest
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 )
 
@@ -12,9 +11,11 @@ type emitter struct {
 	w   http.ResponseWriter
 	cut *streamCut
 
-	sent    int  // data events written
-	ended   bool // nothing more can be written (cut, or a write failed)
-	aborted bool // the stream was cut and the connection must be dropped
+	sent    int    // data events written
+	pending bool   // events written and not flushed yet
+	buf     []byte // the last event's bytes, reused for the next
+	ended   bool   // nothing more can be written (cut, or a write failed)
+	aborted bool   // the stream was cut and the connection must be dropped
 }
 
 // gone reports whether nothing more can be written: the stream was cut or
@@ -28,24 +29,33 @@ func (e *emitter) send(ev map[string]any) {
 		return
 	}
 	if e.cut != nil && e.sent >= e.cut.after {
+		e.flush() // what came before the cut reaches the client
 		e.ended = true
 		e.aborted = e.cut.abort
 		return
 	}
-	b, err := json.Marshal(ev)
+	buf, err := appendJSON(append(e.buf[:0], "data: "...), ev)
 	if err != nil {
 		return
 	}
-	buf := make([]byte, 0, len(b)+8)
-	buf = append(buf, "data: "...)
-	buf = append(buf, b...)
 	buf = append(buf, "\n\n"...)
+	e.buf = buf
 	if _, err := e.w.Write(buf); err != nil {
 		e.ended = true
 		return
 	}
 	e.sent++
-	e.flush()
+	e.pending = true
+}
+
+// flushPending sends the events written since the last flush. Events
+// that are ready together go out together, as a server's writes do when
+// its reader is behind; a stream waiting for the next event has sent
+// everything before.
+func (e *emitter) flushPending() {
+	if e.pending && !e.ended {
+		e.flush()
+	}
 }
 
 func (e *emitter) ping() {
@@ -60,6 +70,7 @@ func (e *emitter) ping() {
 }
 
 func (e *emitter) flush() {
+	e.pending = false
 	if f, ok := e.w.(http.Flusher); ok {
 		f.Flush()
 	}

@@ -41,39 +41,64 @@ func TrimSpace(s string) string {
 // it holds bytes outside ASCII.
 func scanString(s string, i int) (end int, esc, nonASCII, ok bool) {
 	i++
-	for i < len(s) {
-		c := s[i]
-		if plainByte[c] {
-			i++
-			continue
+	for {
+		// Eight plain bytes at a time, then the word that holds another
+		// byte one byte at a time.
+		for i+8 <= len(s) && plainWord(s, i) {
+			i += 8
 		}
-		switch {
-		case c == '"':
-			return i + 1, esc, nonASCII, true
-		case c == '\\':
-			esc = true
-			if i+1 >= len(s) {
-				return 0, false, false, false
+		if i >= len(s) {
+			return 0, false, false, false
+		}
+		stop := min(i+8, len(s))
+		for i < stop {
+			c := s[i]
+			if plainByte[c] {
+				i++
+				continue
 			}
-			switch s[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
+			switch {
+			case c == '"':
+				return i + 1, esc, nonASCII, true
+			case c == '\\':
+				esc = true
+				if i+1 >= len(s) {
 					return 0, false, false, false
 				}
-				i += 6
-			default:
+				switch s[i+1] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+					i += 2
+				case 'u':
+					if i+6 > len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
+						return 0, false, false, false
+					}
+					i += 6
+				default:
+					return 0, false, false, false
+				}
+			case c < 0x20:
 				return 0, false, false, false
+			default: // outside ASCII
+				nonASCII = true
+				i++
 			}
-		case c < 0x20:
-			return 0, false, false, false
-		default: // outside ASCII
-			nonASCII = true
-			i++
 		}
 	}
-	return 0, false, false, false
+}
+
+// plainWord reports whether the eight bytes of s at i are all plain string
+// bytes (see plainByte): none is a quote, a backslash, a control character
+// or outside ASCII. It never misses such a byte.
+func plainWord(s string, i int) bool {
+	_ = s[i+7]
+	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	special := (x - ones*0x20) & ^x // a byte below 0x20
+	special |= (quote - ones) & ^quote
+	special |= (backslash - ones) & ^backslash
+	return (special|x)&highs == 0
 }
 
 // plainByte tells the bytes of a JSON string that need no attention: ASCII,

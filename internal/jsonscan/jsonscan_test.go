@@ -2,6 +2,7 @@ package jsonscan
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -285,4 +286,44 @@ func FuzzIDs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		checkIDs(t, s)
 	})
+}
+
+// TestPlainWord checks the eight-byte test of scanString against the
+// byte table: every byte value at every position, and random words.
+func TestPlainWord(t *testing.T) {
+	allPlain := func(w []byte) bool {
+		for _, c := range w {
+			if !plainByte[c] {
+				return false
+			}
+		}
+		return true
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			if got, want := plainWord(string(w), 0), allPlain(w); got != want {
+				t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		w := make([]byte, 8)
+		for i := range w {
+			// Mostly plain bytes, with the borders of the special ranges.
+			switch rng.IntN(4) {
+			case 0:
+				w[i] = byte(rng.IntN(256))
+			case 1:
+				w[i] = []byte{0x1f, 0x20, 0x21, '"', '\\', 0x7f, 0x80, 0xff, 0x00, 0x01}[rng.IntN(10)]
+			default:
+				w[i] = byte(0x20 + rng.IntN(0x60))
+			}
+		}
+		if got, want := plainWord(string(w), 0), allPlain(w); got != want {
+			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // The decoder follows the event-stream parsing rules of the WHATWG HTML
@@ -135,10 +136,35 @@ func (l *lineReader) readLine() ([]byte, error) {
 				l.r, l.scan = l.w, 0
 				return line, errNoEOL
 			}
+			if l.err == io.EOF && len(l.buf) == readAheadSize {
+				// Nothing more will be read: the buffer can serve
+				// another stream.
+				putReadAhead(l.buf)
+				l.buf, l.r, l.w, l.scan = nil, 0, 0, 0
+			}
 			return nil, l.err
 		}
 	fill:
 		l.fill()
+	}
+}
+
+// readAheadPool holds the read-ahead buffers that streams no longer use.
+var readAheadPool sync.Pool
+
+// getReadAhead returns a buffer of readAheadSize bytes.
+func getReadAhead() []byte {
+	if p, ok := readAheadPool.Get().(*[readAheadSize]byte); ok {
+		return p[:]
+	}
+	return make([]byte, readAheadSize)
+}
+
+// putReadAhead gives b back for another stream when it is a read-ahead
+// buffer; the caller must hold no slice of it.
+func putReadAhead(b []byte) {
+	if len(b) == readAheadSize && cap(b) == readAheadSize {
+		readAheadPool.Put((*[readAheadSize]byte)(b))
 	}
 }
 
@@ -163,13 +189,21 @@ func (l *lineReader) fill() {
 	case len(l.buf) > target && unread <= target/2:
 		nb := make([]byte, target)
 		copy(nb, l.buf[l.r:l.w])
+		putReadAhead(l.buf)
 		l.buf = nb
 		l.r, l.w = 0, unread
 	case l.r > 0:
 		copy(l.buf, l.buf[l.r:l.w])
 		l.r, l.w = 0, unread
 	}
-	if l.w == len(l.buf) || (l.full && len(l.buf) < readAheadSize) {
+	switch {
+	case l.full && len(l.buf) < readAheadSize && l.maxLen+2 >= readAheadSize:
+		// The server is ahead: read ahead at once, in a buffer that
+		// the streams of the process share over time.
+		nb := getReadAhead()
+		copy(nb, l.buf[:l.w])
+		l.buf = nb
+	case l.w == len(l.buf) || (l.full && len(l.buf) < readAheadSize):
 		if size := min(2*len(l.buf), l.maxLen+2); size > len(l.buf) {
 			nb := make([]byte, size)
 			copy(nb, l.buf[:l.w])

@@ -61,7 +61,10 @@ func (h *handoffReader) Read(p []byte) (int, error) {
 		if h.direct.Load() {
 			return h.rd.Read(p)
 		}
-		h.buf = make([]byte, len(p))
+		if cap(h.buf) < len(p) {
+			h.buf = make([]byte, len(p)) // else the last read's, all returned
+		}
+		h.buf = h.buf[:len(p)]
 		h.inflight = make(chan handoffRead, 1)
 		go func(buf []byte, out chan<- handoffRead) {
 			n, err := h.rd.Read(buf)

@@ -36,7 +36,12 @@ func Open(ctx context.Context, cfg Config, send func(context.Context) (*http.Res
 	var c *conn
 	var r reply
 	var err error
-	if cfg.AutoStop {
+	switch {
+	case cfg.AutoStop && ctx.Done() == nil:
+		// A caller whose context never ends cannot give up while waiting
+		// for the reply: no need to wait for it on another goroutine.
+		c, r, err = dial(life, true, &cfg, send)
+	case cfg.AutoStop:
 		// The connection outlives the caller's context: a stream given up
 		// before its task id is known is read on for it.
 		c, r, err = dialOrGiveUp(life, &cfg, send, func(c *conn, r reply) {
@@ -45,7 +50,7 @@ func Open(ctx context.Context, cfg Config, send func(context.Context) (*http.Res
 			bg, endBg := context.WithCancelCause(context.WithoutCancel(life))
 			_ = newStream(bg, bg, endBg, c, cfg, r).Close()
 		})
-	} else {
+	default:
 		c, r, err = dial(life, false, &cfg, send)
 	}
 	if err != nil {
