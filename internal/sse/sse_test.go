@@ -3,6 +3,7 @@ package sse
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -376,6 +377,61 @@ func TestSSEReadError(t *testing.T) {
 		events, err := decodeAll(r, 1<<10)
 		if err != boom || len(events) != 2 {
 			t.Errorf("%q: %d events, %v; want 2 and the read error", in, len(events), err)
+		}
+	}
+}
+
+// TestSSEReadAheadBuffersShared reads streams whose reads fill the buffer
+// (so each takes a shared read-ahead buffer) in interleaved steps, many
+// of them ending (and giving their buffer back) while others go on: every
+// event of every stream must come out intact.
+func TestSSEReadAheadBuffersShared(t *testing.T) {
+	t.Parallel()
+	stream := func(k int) (string, []string) {
+		var b strings.Builder
+		var want []string
+		for i := range 300 + 40*k {
+			d := fmt.Sprintf(`{"stream":%d,"i":%d,"pad":"%s"}`, k, i, strings.Repeat(string(rune('a'+(k+i)%26)), (i*37+k)%700))
+			want = append(want, d)
+			b.WriteString("data: " + d + "\n\n")
+		}
+		return b.String(), want
+	}
+	type reading struct {
+		d    *Decoder
+		want []string
+		got  int
+	}
+	var rs []*reading
+	for k := range 8 {
+		in, want := stream(k)
+		rs = append(rs, &reading{d: NewDecoder(strings.NewReader(in), defaultMaxEventBytes, nil), want: want})
+	}
+	for open := len(rs); open > 0; {
+		open = 0
+		for k, r := range rs {
+			for step := 0; step < 7+k && r.got <= len(r.want); step++ {
+				ev, err := r.d.Next()
+				if r.got == len(r.want) {
+					if err != io.EOF {
+						t.Fatalf("stream %d: after the last event: %v, %v; want io.EOF", k, ev, err)
+					}
+					r.got++
+					break
+				}
+				if err != nil || ev.Data != r.want[r.got] {
+					t.Fatalf("stream %d, event %d: %q, %v; want %q", k, r.got, ev.Data, err, r.want[r.got])
+				}
+				r.got++
+			}
+			if r.got <= len(r.want) {
+				open++
+			}
+		}
+	}
+	for k, r := range rs {
+		if len(r.d.lr.buf) >= readAheadSize {
+			t.Errorf("stream %d kept its read-ahead buffer (%d bytes) after its end", k, len(r.d.lr.buf))
 		}
 	}
 }
