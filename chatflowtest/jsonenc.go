@@ -24,29 +24,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
 	case map[string]any:
-		if v == nil {
-			return append(b, "null"...), nil
-		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendJSONString(b, k); err != nil {
-				return nil, err
-			}
-			b = append(b, ':')
-			if b, err = appendJSON(b, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
+		return appendJSONObject(b, v, "")
 	case []any:
 		return appendJSONArray(b, v)
 	case []map[string]any:
@@ -56,6 +34,40 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	}
 	j, err := json.Marshal(v)
 	return append(b, j...), err
+}
+
+// appendJSONObject appends the object m with its keys sorted, except
+// first, when m has it, which comes first (Dify's events start with
+// "event").
+func appendJSONObject(b []byte, m map[string]any, first string) ([]byte, error) {
+	if m == nil {
+		return append(b, "null"...), nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != first {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if _, ok := m[first]; ok {
+		keys = slices.Insert(keys, 0, first)
+	}
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendJSONString(b, k); err != nil {
+			return nil, err
+		}
+		b = append(b, ':')
+		if b, err = appendJSON(b, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 func appendJSONArray[T any](b []byte, v []T) ([]byte, error) {

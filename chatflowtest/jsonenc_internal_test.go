@@ -54,3 +54,17 @@ func TestAppendJSONMatchesMarshal(t *testing.T) {
 		check(gen(0))
 	}
 }
+
+// TestAppendJSONObjectFirstKey checks that the named key leads and the
+// others keep their sorted order.
+func TestAppendJSONObjectFirstKey(t *testing.T) {
+	m := map[string]any{"answer": "hi", "event": "message", "task_id": "t", "conversation_id": "c"}
+	got, err := appendJSONObject(nil, m, "event")
+	want := `{"event":"message","answer":"hi","conversation_id":"c","task_id":"t"}`
+	if err != nil || string(got) != want {
+		t.Fatalf("got %s, %v; want %s", got, err, want)
+	}
+	if got, _ := appendJSONObject(nil, map[string]any{"b": 1, "a": 2}, "event"); string(got) != `{"a":2,"b":1}` {
+		t.Fatalf("without the first key: %s", got)
+	}
+}

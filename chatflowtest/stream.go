@@ -34,7 +34,7 @@ func (e *emitter) send(ev map[string]any) {
 		e.aborted = e.cut.abort
 		return
 	}
-	buf, err := appendJSON(append(e.buf[:0], "data: "...), ev)
+	buf, err := appendJSONObject(append(e.buf[:0], "data: "...), ev, "event")
 	if err != nil {
 		return
 	}
@@ -76,14 +76,12 @@ func (e *emitter) flush() {
 	}
 }
 
-// startStream sends the headers of an event stream.
+// startStream writes the headers of an event stream. Like Dify's, they
+// leave with the first event (or ping): the first flush sends them.
 func startStream(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
 }
