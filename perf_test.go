@@ -1,7 +1,9 @@
 package chatflow
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/difykit/chatflow/chatflowtest"
 	"github.com/difykit/chatflow/gen"
 )
 
@@ -254,15 +257,117 @@ func sendMessageContenders(tb testing.TB) ([]contender, func()) {
 			}
 			return err
 		}},
+		{"handstream", func() error {
+			answer, err := handSendStreaming(ctx, hc, streamURL, &req)
+			if err == nil && answer == "" {
+				err = fmt.Errorf("no answer")
+			}
+			return err
+		}},
 	}, stop
+}
+
+// handStreamEvent is what a hand-written streaming client keeps of each
+// event: what a Reply gathers.
+type handStreamEvent struct {
+	Event          string                  `json:"event"`
+	ConversationID string                  `json:"conversation_id"`
+	MessageID      string                  `json:"message_id"`
+	TaskID         string                  `json:"task_id"`
+	Answer         string                  `json:"answer"`
+	Metadata       *gen.MessageEndMetadata `json:"metadata"`
+	Data           *struct {
+		Status  string         `json:"status"`
+		Error   string         `json:"error"`
+		Outputs map[string]any `json:"outputs"`
+	} `json:"data"`
+}
+
+// handSendStreaming is a streaming chat call written by hand: net/http, a
+// bufio.Reader split into lines, json.Unmarshal per event, the answer
+// joined; no resume, no auto-stop, no idle timeout, no limits.
+func handSendStreaming(ctx context.Context, hc *http.Client, base string, body *gen.ChatRequest) (string, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/chat-messages", bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var answer strings.Builder
+	br := bufio.NewReader(resp.Body)
+	for {
+		line, err := br.ReadSlice('\n')
+		if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			var ev handStreamEvent
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return "", err
+			}
+			if ev.Event == "message" {
+				answer.WriteString(ev.Answer)
+			}
+		}
+		if err == io.EOF {
+			return answer.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+// fakeSendContenders are SendMessage and a hand-written blocking chat call
+// to the same chatflowtest fake (its default chatflow app).
+func fakeSendContenders(tb testing.TB) ([]contender, func()) {
+	srv := chatflowtest.NewServer(chatflowtest.WithAPIKey(testKey))
+	ctx := context.Background()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	c, err := NewClient(testKey, WithBaseURL(srv.URL), WithHTTPClient(hc))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body := ChatRequest{Query: "When are you open?", User: "u1", Inputs: map[string]any{}, ResponseMode: ResponseModeBlocking}
+	req := ChatRequest{Query: "When are you open?", User: "u1", Inputs: map[string]any{}}
+	return []contender{
+		{"handwritten", func() error {
+			r, err := handSendBlocking(ctx, hc, srv.URL, &body)
+			if err == nil && r.Answer == "" {
+				err = fmt.Errorf("no answer")
+			}
+			return err
+		}},
+		{"SendMessage", func() error {
+			r, err := c.SendMessage(ctx, req)
+			if err == nil && (r.Answer == "" || !r.MessageEnded) {
+				err = fmt.Errorf("no answer")
+			}
+			return err
+		}},
+	}, srv.Close
 }
 
 // BenchmarkSendMessage compares SendMessage over loopback (a realistic
 // chat stream gathered into a Reply) with a hand-written blocking chat
-// call (net/http and encoding/json) to a loopback server.
+// call (net/http and encoding/json) to a loopback server, and with a
+// hand-written streaming call reading the same stream (handstream); then
+// SendMessage and the blocking call against the chatflowtest fake, which
+// runs the same app both ways (fake/...).
 func BenchmarkSendMessage(b *testing.B) {
 	cs, stop := sendMessageContenders(b)
 	defer stop()
+	fake, stopFake := fakeSendContenders(b)
+	defer stopFake()
+	for _, c := range fake {
+		cs = append(cs, contender{"fake/" + c.name, c.op})
+	}
 	for _, c := range cs {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -353,7 +458,11 @@ func TestPerfRatios(t *testing.T) {
 	show("page of 2 vs hand", pairedRatios(t, 31, 10*time.Millisecond, pageContenders(t, smallConversationsPage)))
 	show("page of 20 vs hand", pairedRatios(t, 21, 20*time.Millisecond, pageContenders(t, conversationsPage)))
 	cs, stop := sendMessageContenders(t)
-	show("SendMessage vs hand", pairedRatios(t, 31, 20*time.Millisecond, cs))
+	show("SendMessage vs hand", pairedRatios(t, 31, 20*time.Millisecond, cs[:2]))
+	show("SendMessage vs stream", pairedRatios(t, 31, 20*time.Millisecond, []contender{cs[2], cs[1]}))
+	stop()
+	cs, stop = fakeSendContenders(t)
+	show("SendMessage, fake", pairedRatios(t, 31, 20*time.Millisecond, cs))
 	stop()
 	dec := decodeContenders(t)
 	show("100k events vs bare", pairedRatios(t, 11, 100*time.Millisecond, dec))
