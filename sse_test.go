@@ -1,7 +1,6 @@
 package chatflow
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"testing/iotest"
 
 	"github.com/difykit/chatflow/internal/sse"
+	"github.com/difykit/chatflow/internal/testio"
 )
 
 // The decoder's own tests are in internal/sse; these read streams through
@@ -24,37 +24,8 @@ import (
 // events wait to be read.
 const readAheadSize = 32 << 10
 
-// chunkReader returns its input in reads of varying small sizes, some of
-// them empty, to move line ends across read boundaries.
-type chunkReader struct {
-	b    []byte
-	seed uint32
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	r.seed = r.seed*1664525 + 1013904223
-	n := int(r.seed>>24)%9 - 1 // -1..7
-	if n < 0 {
-		return 0, nil
-	}
-	n = min(n+1, len(p), len(r.b))
-	copy(p, r.b[:n])
-	r.b = r.b[n:]
-	return n, nil
-}
-
 // readers returns the ways a test feeds an input to the decoder.
-func readers(in []byte) map[string]func() io.Reader {
-	return map[string]func() io.Reader{
-		"whole":   func() io.Reader { return bytes.NewReader(in) },
-		"onebyte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(in)) },
-		"chunks":  func() io.Reader { return &chunkReader{b: in, seed: uint32(len(in))} },
-		"dataerr": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(in)) },
-	}
-}
+func readers(in []byte) map[string]func() io.Reader { return testio.Readers(in) }
 
 // endless is a server that sends line over and over, until it has sent
 // max bytes (so that a test of a decoder that never gives up ends).
@@ -162,7 +133,7 @@ func FuzzStreamSSE(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, seed uint32) {
 		// Through a Stream.
 		ctx, cancel := context.WithCancelCause(context.Background())
-		s := newStream(ctx, cancel, io.NopCloser(&chunkReader{b: in, seed: seed ^ 0x5555}), 1<<16)
+		s := newStream(ctx, cancel, io.NopCloser(&testio.ChunkReader{B: in, Seed: seed ^ 0x5555}), 1<<16)
 		errs := 0
 		for ev, err := range s.Events() {
 			if err != nil {

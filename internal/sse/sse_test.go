@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/difykit/chatflow/internal/testio"
 )
 
 // defaultMaxEventBytes is the library's default limit, used where a test
@@ -97,37 +99,8 @@ func decodeAll(r io.Reader, maxEventBytes int) ([]Event, error) {
 	}
 }
 
-// chunkReader returns its input in reads of varying small sizes, some of
-// them empty, to move line ends across read boundaries.
-type chunkReader struct {
-	b    []byte
-	seed uint32
-}
-
-func (r *chunkReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	r.seed = r.seed*1664525 + 1013904223
-	n := int(r.seed>>24)%9 - 1 // -1..7
-	if n < 0 {
-		return 0, nil
-	}
-	n = min(n+1, len(p), len(r.b))
-	copy(p, r.b[:n])
-	r.b = r.b[n:]
-	return n, nil
-}
-
 // readers returns the ways a test feeds an input to the decoder.
-func readers(in []byte) map[string]func() io.Reader {
-	return map[string]func() io.Reader{
-		"whole":   func() io.Reader { return bytes.NewReader(in) },
-		"onebyte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(in)) },
-		"chunks":  func() io.Reader { return &chunkReader{b: in, seed: uint32(len(in))} },
-		"dataerr": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(in)) },
-	}
-}
+func readers(in []byte) map[string]func() io.Reader { return testio.Readers(in) }
 
 var framingTests = []struct {
 	name string
@@ -334,7 +307,7 @@ func FuzzSSE(f *testing.F) {
 		want, wantEnd, maxEvent, maxLine := refDecode(in)
 
 		// Through chunked reads, with room for everything.
-		got, err := decodeAll(&chunkReader{b: in, seed: seed}, len(in)+1)
+		got, err := decodeAll(&testio.ChunkReader{B: in, Seed: seed}, len(in)+1)
 		if err != wantEnd {
 			t.Fatalf("end = %v, reference %v", err, wantEnd)
 		}
