@@ -351,9 +351,10 @@ func TestStreamIdleTimeout(t *testing.T) {
 // idle, however long it lasts.
 func TestStreamIdleTimeoutResets(t *testing.T) {
 	t.Parallel()
-	// Generous margins: a ping every 10ms against a 1s limit, for 1.2s, so
-	// that a loaded CI machine cannot make a gap look idle.
-	const idle = time.Second
+	// Generous margins: a ping every 10ms against a 2s limit, for 2.4s, so
+	// that a loaded machine cannot make a gap look idle (a 1s limit was
+	// once passed at a load average of 11).
+	const idle = 2 * time.Second
 	c, mux := rawSetup(t, WithIdleTimeout(idle))
 	mux.HandleFunc("POST /chat-messages", func(w http.ResponseWriter, r *http.Request) {
 		f := sseHeader(t, w)
