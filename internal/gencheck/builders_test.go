@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +317,47 @@ func TestExportedBuilders(t *testing.T) {
 			t.Errorf("%s: the request has a context other than context.Background()", c.want)
 		}
 	}
+}
+
+// FuzzURLMatchesTheBuiltInResolution checks a builder with a path
+// parameter and query parameters against the URL resolution of the
+// built-in builders, written out here, for any server and values.
+func FuzzURLMatchesTheBuiltInResolution(f *testing.F) {
+	for _, s := range servers {
+		for _, v := range values {
+			f.Add(s, v, v, int64(len(v)))
+		}
+	}
+	f.Fuzz(func(t *testing.T, server, id, user string, limit int64) {
+		l := int(limit)
+		params := &gen.GetConversationVariablesParams{User: &user, Limit: &l}
+		got, gotErr := gen.NewGetConversationVariablesRequest(server, id, params)
+
+		var want string
+		wantErr := func() error {
+			serverURL, err := url.Parse(server)
+			if err != nil {
+				return err
+			}
+			u, err := serverURL.Parse("." + fmt.Sprintf("/conversations/%s/variables", url.PathEscape(id)))
+			if err != nil {
+				return err
+			}
+			u.RawQuery = "user=" + url.QueryEscape(user) + "&limit=" + strconv.Itoa(l)
+			req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+			if err != nil {
+				return err
+			}
+			want = req.URL.String()
+			return nil
+		}()
+		switch {
+		case (gotErr == nil) != (wantErr == nil):
+			t.Fatalf("server %q id %q: error %v, want %v", server, id, gotErr, wantErr)
+		case gotErr != nil && gotErr.Error() != wantErr.Error():
+			t.Fatalf("server %q id %q: error %v, want %v", server, id, gotErr, wantErr)
+		case gotErr == nil && got.URL.String() != want:
+			t.Fatalf("server %q id %q user %q: URL %s, want %s", server, id, user, got.URL.String(), want)
+		}
+	})
 }
