@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oapi-codegen/runtime"
@@ -4688,7 +4690,6 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
-
 	// GetChatAppFeedbacks List App Feedback
 	//
 	// Returns the feedback on all of the app's messages, from end users and from the console, page by page. Timestamps here are date-time strings, not unix seconds.
@@ -5038,11 +5039,10 @@ type ClientInterface interface {
 //
 // Corresponds with GET /app/feedbacks (the `GetChatAppFeedbacks` operationId).
 func (c *Client) GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeedbacksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppFeedbacksRequest(c.Server, params)
+	req, err := newGetChatAppFeedbacksRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5057,11 +5057,10 @@ func (c *Client) GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeed
 //
 // Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 func (c *Client) InitialAnnotationReplySettingsWithBody(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewInitialAnnotationReplySettingsRequestWithBody(c.Server, action, contentType, body)
+	req, err := newInitialAnnotationReplySettingsRequestWithBody(ctx, c.Server, action, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5076,11 +5075,10 @@ func (c *Client) InitialAnnotationReplySettingsWithBody(ctx context.Context, act
 //
 // Corresponds with POST /apps/annotation-reply/{action} (the `InitialAnnotationReplySettings` operationId).
 func (c *Client) InitialAnnotationReplySettings(ctx context.Context, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewInitialAnnotationReplySettingsRequest(c.Server, action, body)
+	req, err := newInitialAnnotationReplySettingsRequest(ctx, c.Server, action, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5093,11 +5091,10 @@ func (c *Client) InitialAnnotationReplySettings(ctx context.Context, action Init
 //
 // Corresponds with GET /apps/annotation-reply/{action}/status/{job_id} (the `GetInitialAnnotationReplySettingsStatus` operationId).
 func (c *Client) GetInitialAnnotationReplySettingsStatus(ctx context.Context, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetInitialAnnotationReplySettingsStatusRequest(c.Server, action, jobID)
+	req, err := newGetInitialAnnotationReplySettingsStatusRequest(ctx, c.Server, action, jobID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5110,11 +5107,10 @@ func (c *Client) GetInitialAnnotationReplySettingsStatus(ctx context.Context, ac
 //
 // Corresponds with GET /apps/annotations (the `GetAnnotationList` operationId).
 func (c *Client) GetAnnotationList(ctx context.Context, params *GetAnnotationListParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetAnnotationListRequest(c.Server, params)
+	req, err := newGetAnnotationListRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5129,11 +5125,10 @@ func (c *Client) GetAnnotationList(ctx context.Context, params *GetAnnotationLis
 //
 // Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 func (c *Client) CreateAnnotationWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAnnotationRequestWithBody(c.Server, contentType, body)
+	req, err := newCreateAnnotationRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5148,11 +5143,10 @@ func (c *Client) CreateAnnotationWithBody(ctx context.Context, contentType strin
 //
 // Corresponds with POST /apps/annotations (the `CreateAnnotation` operationId).
 func (c *Client) CreateAnnotation(ctx context.Context, body CreateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateAnnotationRequest(c.Server, body)
+	req, err := newCreateAnnotationRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5165,11 +5159,10 @@ func (c *Client) CreateAnnotation(ctx context.Context, body CreateAnnotationJSON
 //
 // Corresponds with DELETE /apps/annotations/{annotation_id} (the `DeleteAnnotation` operationId).
 func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteAnnotationRequest(c.Server, annotationID)
+	req, err := newDeleteAnnotationRequest(ctx, c.Server, annotationID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5184,11 +5177,10 @@ func (c *Client) DeleteAnnotation(ctx context.Context, annotationID string, reqE
 //
 // Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 func (c *Client) UpdateAnnotationWithBody(ctx context.Context, annotationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateAnnotationRequestWithBody(c.Server, annotationID, contentType, body)
+	req, err := newUpdateAnnotationRequestWithBody(ctx, c.Server, annotationID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5203,11 +5195,10 @@ func (c *Client) UpdateAnnotationWithBody(ctx context.Context, annotationID stri
 //
 // Corresponds with PUT /apps/annotations/{annotation_id} (the `UpdateAnnotation` operationId).
 func (c *Client) UpdateAnnotation(ctx context.Context, annotationID string, body UpdateAnnotationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateAnnotationRequest(c.Server, annotationID, body)
+	req, err := newUpdateAnnotationRequest(ctx, c.Server, annotationID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5222,11 +5213,10 @@ func (c *Client) UpdateAnnotation(ctx context.Context, annotationID string, body
 //
 // Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAudioToTextRequestWithBody(c.Server, contentType, body)
+	req, err := newAudioToTextRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5241,11 +5231,10 @@ func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, bo
 //
 // Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 func (c *Client) SendChatMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSendChatMessageRequestWithBody(c.Server, contentType, body)
+	req, err := newSendChatMessageRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5260,11 +5249,10 @@ func (c *Client) SendChatMessageWithBody(ctx context.Context, contentType string
 //
 // Corresponds with POST /chat-messages (the `SendChatMessage` operationId).
 func (c *Client) SendChatMessage(ctx context.Context, body SendChatMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSendChatMessageRequest(c.Server, body)
+	req, err := newSendChatMessageRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5279,11 +5267,10 @@ func (c *Client) SendChatMessage(ctx context.Context, body SendChatMessageJSONRe
 //
 // Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 func (c *Client) StopChatMessageGenerationWithBody(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopChatMessageGenerationRequestWithBody(c.Server, taskID, contentType, body)
+	req, err := newStopChatMessageGenerationRequestWithBody(ctx, c.Server, taskID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5298,11 +5285,10 @@ func (c *Client) StopChatMessageGenerationWithBody(ctx context.Context, taskID s
 //
 // Corresponds with POST /chat-messages/{task_id}/stop (the `StopChatMessageGeneration` operationId).
 func (c *Client) StopChatMessageGeneration(ctx context.Context, taskID string, body StopChatMessageGenerationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopChatMessageGenerationRequest(c.Server, taskID, body)
+	req, err := newStopChatMessageGenerationRequest(ctx, c.Server, taskID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5315,11 +5301,10 @@ func (c *Client) StopChatMessageGeneration(ctx context.Context, taskID string, b
 //
 // Corresponds with GET /conversations (the `GetConversationsList` operationId).
 func (c *Client) GetConversationsList(ctx context.Context, params *GetConversationsListParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConversationsListRequest(c.Server, params)
+	req, err := newGetConversationsListRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5334,11 +5319,10 @@ func (c *Client) GetConversationsList(ctx context.Context, params *GetConversati
 //
 // Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 func (c *Client) DeleteConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteConversationRequestWithBody(c.Server, conversationID, contentType, body)
+	req, err := newDeleteConversationRequestWithBody(ctx, c.Server, conversationID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5353,11 +5337,10 @@ func (c *Client) DeleteConversationWithBody(ctx context.Context, conversationID 
 //
 // Corresponds with DELETE /conversations/{conversation_id} (the `DeleteConversation` operationId).
 func (c *Client) DeleteConversation(ctx context.Context, conversationID string, body DeleteConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteConversationRequest(c.Server, conversationID, body)
+	req, err := newDeleteConversationRequest(ctx, c.Server, conversationID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5372,11 +5355,10 @@ func (c *Client) DeleteConversation(ctx context.Context, conversationID string, 
 //
 // Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 func (c *Client) RenameConversationWithBody(ctx context.Context, conversationID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRenameConversationRequestWithBody(c.Server, conversationID, contentType, body)
+	req, err := newRenameConversationRequestWithBody(ctx, c.Server, conversationID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5391,11 +5373,10 @@ func (c *Client) RenameConversationWithBody(ctx context.Context, conversationID 
 //
 // Corresponds with POST /conversations/{conversation_id}/name (the `RenameConversation` operationId).
 func (c *Client) RenameConversation(ctx context.Context, conversationID string, body RenameConversationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRenameConversationRequest(c.Server, conversationID, body)
+	req, err := newRenameConversationRequest(ctx, c.Server, conversationID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5408,11 +5389,10 @@ func (c *Client) RenameConversation(ctx context.Context, conversationID string, 
 //
 // Corresponds with GET /conversations/{conversation_id}/variables (the `GetConversationVariables` operationId).
 func (c *Client) GetConversationVariables(ctx context.Context, conversationID string, params *GetConversationVariablesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConversationVariablesRequest(c.Server, conversationID, params)
+	req, err := newGetConversationVariablesRequest(ctx, c.Server, conversationID, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5427,11 +5407,10 @@ func (c *Client) GetConversationVariables(ctx context.Context, conversationID st
 //
 // Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 func (c *Client) UpdateChatConversationVariableWithBody(ctx context.Context, conversationID string, variableID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateChatConversationVariableRequestWithBody(c.Server, conversationID, variableID, contentType, body)
+	req, err := newUpdateChatConversationVariableRequestWithBody(ctx, c.Server, conversationID, variableID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5446,11 +5425,10 @@ func (c *Client) UpdateChatConversationVariableWithBody(ctx context.Context, con
 //
 // Corresponds with PUT /conversations/{conversation_id}/variables/{variable_id} (the `UpdateChatConversationVariable` operationId).
 func (c *Client) UpdateChatConversationVariable(ctx context.Context, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateChatConversationVariableRequest(c.Server, conversationID, variableID, body)
+	req, err := newUpdateChatConversationVariableRequest(ctx, c.Server, conversationID, variableID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5463,11 +5441,10 @@ func (c *Client) UpdateChatConversationVariable(ctx context.Context, conversatio
 //
 // Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetEndUserChatRequest(c.Server, endUserID)
+	req, err := newGetEndUserChatRequest(ctx, c.Server, endUserID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5482,11 +5459,10 @@ func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditor
 //
 // Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUploadChatFileRequestWithBody(c.Server, contentType, body)
+	req, err := newUploadChatFileRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5499,11 +5475,10 @@ func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string,
 //
 // Corresponds with GET /files/{file_id}/preview (the `PreviewChatFile` operationId).
 func (c *Client) PreviewChatFile(ctx context.Context, fileID string, params *PreviewChatFileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPreviewChatFileRequest(c.Server, fileID, params)
+	req, err := newPreviewChatFileRequest(ctx, c.Server, fileID, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5516,11 +5491,10 @@ func (c *Client) PreviewChatFile(ctx context.Context, fileID string, params *Pre
 //
 // Corresponds with GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId).
 func (c *Client) GetChatflowHumanInputForm(ctx context.Context, formToken string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatflowHumanInputFormRequest(c.Server, formToken)
+	req, err := newGetChatflowHumanInputFormRequest(ctx, c.Server, formToken)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5535,11 +5509,10 @@ func (c *Client) GetChatflowHumanInputForm(ctx context.Context, formToken string
 //
 // Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *Client) SubmitChatflowHumanInputFormWithBody(ctx context.Context, formToken string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSubmitChatflowHumanInputFormRequestWithBody(c.Server, formToken, contentType, body)
+	req, err := newSubmitChatflowHumanInputFormRequestWithBody(ctx, c.Server, formToken, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5554,11 +5527,10 @@ func (c *Client) SubmitChatflowHumanInputFormWithBody(ctx context.Context, formT
 //
 // Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *Client) SubmitChatflowHumanInputForm(ctx context.Context, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSubmitChatflowHumanInputFormRequest(c.Server, formToken, body)
+	req, err := newSubmitChatflowHumanInputFormRequest(ctx, c.Server, formToken, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5571,11 +5543,10 @@ func (c *Client) SubmitChatflowHumanInputForm(ctx context.Context, formToken str
 //
 // Corresponds with GET /info (the `GetChatAppInfo` operationId).
 func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppInfoRequest(c.Server)
+	req, err := newGetChatAppInfoRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5588,11 +5559,10 @@ func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditor
 //
 // Corresponds with GET /messages (the `GetConversationHistory` operationId).
 func (c *Client) GetConversationHistory(ctx context.Context, params *GetConversationHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetConversationHistoryRequest(c.Server, params)
+	req, err := newGetConversationHistoryRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5607,11 +5577,10 @@ func (c *Client) GetConversationHistory(ctx context.Context, params *GetConversa
 //
 // Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *Client) PostChatMessageFeedbackWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostChatMessageFeedbackRequestWithBody(c.Server, messageID, contentType, body)
+	req, err := newPostChatMessageFeedbackRequestWithBody(ctx, c.Server, messageID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5626,11 +5595,10 @@ func (c *Client) PostChatMessageFeedbackWithBody(ctx context.Context, messageID 
 //
 // Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *Client) PostChatMessageFeedback(ctx context.Context, messageID string, body PostChatMessageFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostChatMessageFeedbackRequest(c.Server, messageID, body)
+	req, err := newPostChatMessageFeedbackRequest(ctx, c.Server, messageID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5643,11 +5611,10 @@ func (c *Client) PostChatMessageFeedback(ctx context.Context, messageID string, 
 //
 // Corresponds with GET /messages/{message_id}/suggested (the `GetSuggestedQuestions` operationId).
 func (c *Client) GetSuggestedQuestions(ctx context.Context, messageID string, params *GetSuggestedQuestionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetSuggestedQuestionsRequest(c.Server, messageID, params)
+	req, err := newGetSuggestedQuestionsRequest(ctx, c.Server, messageID, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5660,11 +5627,10 @@ func (c *Client) GetSuggestedQuestions(ctx context.Context, messageID string, pa
 //
 // Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppMetaRequest(c.Server)
+	req, err := newGetChatAppMetaRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5677,11 +5643,10 @@ func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditor
 //
 // Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppParametersRequest(c.Server)
+	req, err := newGetChatAppParametersRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5694,11 +5659,10 @@ func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...Request
 //
 // Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatWebAppSettingsRequest(c.Server)
+	req, err := newGetChatWebAppSettingsRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5713,11 +5677,10 @@ func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...Reques
 //
 // Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTextToAudioChatRequestWithBody(c.Server, contentType, body)
+	req, err := newTextToAudioChatRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5732,11 +5695,10 @@ func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string
 //
 // Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTextToAudioChatRequest(c.Server, body)
+	req, err := newTextToAudioChatRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5749,11 +5711,10 @@ func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRe
 //
 // Corresponds with GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId).
 func (c *Client) StreamWorkflowEvents(ctx context.Context, workflowRunID string, params *StreamWorkflowEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStreamWorkflowEventsRequest(c.Server, workflowRunID, params)
+	req, err := newStreamWorkflowEventsRequest(ctx, c.Server, workflowRunID, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5766,11 +5727,10 @@ func (c *Client) StreamWorkflowEvents(ctx context.Context, workflowRunID string,
 //
 // Corresponds with GET /workflows/logs (the `GetWorkflowLogs` operationId).
 func (c *Client) GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWorkflowLogsRequest(c.Server, params)
+	req, err := newGetWorkflowLogsRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5783,11 +5743,10 @@ func (c *Client) GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsPar
 //
 // Corresponds with GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId).
 func (c *Client) GetWorkflowRunDetail(ctx context.Context, workflowRunID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWorkflowRunDetailRequest(c.Server, workflowRunID)
+	req, err := newGetWorkflowRunDetailRequest(ctx, c.Server, workflowRunID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -5796,63 +5755,44 @@ func (c *Client) GetWorkflowRunDetail(ctx context.Context, workflowRunID string,
 
 // NewGetChatAppFeedbacksRequest constructs an http.Request for the GetChatAppFeedbacks method
 func NewGetChatAppFeedbacksRequest(server string, params *GetChatAppFeedbacksParams) (*http.Request, error) {
+	return newGetChatAppFeedbacksRequest(context.Background(), server, params)
+}
+
+func newGetChatAppFeedbacksRequest(ctx context.Context, server string, params *GetChatAppFeedbacksParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/app/feedbacks")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/app/feedbacks")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.Page != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("page", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Page), 10), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5862,85 +5802,63 @@ func NewGetChatAppFeedbacksRequest(server string, params *GetChatAppFeedbacksPar
 
 // NewInitialAnnotationReplySettingsRequest calls the generic InitialAnnotationReplySettings builder with application/json body
 func NewInitialAnnotationReplySettingsRequest(server string, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody) (*http.Request, error) {
+	return newInitialAnnotationReplySettingsRequest(context.Background(), server, action, body)
+}
+
+func newInitialAnnotationReplySettingsRequest(ctx context.Context, server string, action InitialAnnotationReplySettingsParamsAction, body InitialAnnotationReplySettingsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewInitialAnnotationReplySettingsRequestWithBody(server, action, "application/json", bodyReader)
+	return newInitialAnnotationReplySettingsRequestWithBody(ctx, server, action, "application/json", bodyReader)
 }
 
 // NewInitialAnnotationReplySettingsRequestWithBody constructs an http.Request for the InitialAnnotationReplySettings method, with any body, and a specified content type
 func NewInitialAnnotationReplySettingsRequestWithBody(server string, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader) (*http.Request, error) {
+	return newInitialAnnotationReplySettingsRequestWithBody(context.Background(), server, action, contentType, body)
+}
+
+func newInitialAnnotationReplySettingsRequestWithBody(ctx context.Context, server string, action InitialAnnotationReplySettingsParamsAction, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(action))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "action", action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/apps/annotation-reply/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/apps/annotation-reply/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetInitialAnnotationReplySettingsStatusRequest constructs an http.Request for the GetInitialAnnotationReplySettingsStatus method
 func NewGetInitialAnnotationReplySettingsStatusRequest(server string, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string) (*http.Request, error) {
+	return newGetInitialAnnotationReplySettingsStatusRequest(context.Background(), server, action, jobID)
+}
+
+func newGetInitialAnnotationReplySettingsStatusRequest(ctx context.Context, server string, action GetInitialAnnotationReplySettingsStatusParamsAction, jobID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
-
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "action", action, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
-	if err != nil {
-		return nil, err
-	}
+	pathParam0 = url.PathEscape(string(action))
 
 	var pathParam1 string
+	pathParam1 = url.PathEscape(string(jobID))
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "job_id", jobID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/apps/annotation-reply/%s/status/%s", pathParam0, pathParam1)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/apps/annotation-reply/%s/status/%s", pathParam0, pathParam1)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5950,75 +5868,52 @@ func NewGetInitialAnnotationReplySettingsStatusRequest(server string, action Get
 
 // NewGetAnnotationListRequest constructs an http.Request for the GetAnnotationList method
 func NewGetAnnotationListRequest(server string, params *GetAnnotationListParams) (*http.Request, error) {
+	return newGetAnnotationListRequest(context.Background(), server, params)
+}
+
+func newGetAnnotationListRequest(ctx context.Context, server string, params *GetAnnotationListParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/apps/annotations")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/apps/annotations")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.Page != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("page", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Page), 10), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
 		if params.Keyword != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "keyword", *params.Keyword, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("keyword", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.Keyword), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6028,71 +5923,57 @@ func NewGetAnnotationListRequest(server string, params *GetAnnotationListParams)
 
 // NewCreateAnnotationRequest calls the generic CreateAnnotation builder with application/json body
 func NewCreateAnnotationRequest(server string, body CreateAnnotationJSONRequestBody) (*http.Request, error) {
+	return newCreateAnnotationRequest(context.Background(), server, body)
+}
+
+func newCreateAnnotationRequest(ctx context.Context, server string, body CreateAnnotationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateAnnotationRequestWithBody(server, "application/json", bodyReader)
+	return newCreateAnnotationRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewCreateAnnotationRequestWithBody constructs an http.Request for the CreateAnnotation method, with any body, and a specified content type
 func NewCreateAnnotationRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newCreateAnnotationRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newCreateAnnotationRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/apps/annotations")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/apps/annotations")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewDeleteAnnotationRequest constructs an http.Request for the DeleteAnnotation method
 func NewDeleteAnnotationRequest(server string, annotationID string) (*http.Request, error) {
+	return newDeleteAnnotationRequest(context.Background(), server, annotationID)
+}
+
+func newDeleteAnnotationRequest(ctx context.Context, server string, annotationID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(annotationID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "annotation_id", annotationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/apps/annotations/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/apps/annotations/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6102,250 +5983,195 @@ func NewDeleteAnnotationRequest(server string, annotationID string) (*http.Reque
 
 // NewUpdateAnnotationRequest calls the generic UpdateAnnotation builder with application/json body
 func NewUpdateAnnotationRequest(server string, annotationID string, body UpdateAnnotationJSONRequestBody) (*http.Request, error) {
+	return newUpdateAnnotationRequest(context.Background(), server, annotationID, body)
+}
+
+func newUpdateAnnotationRequest(ctx context.Context, server string, annotationID string, body UpdateAnnotationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateAnnotationRequestWithBody(server, annotationID, "application/json", bodyReader)
+	return newUpdateAnnotationRequestWithBody(ctx, server, annotationID, "application/json", bodyReader)
 }
 
 // NewUpdateAnnotationRequestWithBody constructs an http.Request for the UpdateAnnotation method, with any body, and a specified content type
 func NewUpdateAnnotationRequestWithBody(server string, annotationID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newUpdateAnnotationRequestWithBody(context.Background(), server, annotationID, contentType, body)
+}
+
+func newUpdateAnnotationRequestWithBody(ctx context.Context, server string, annotationID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(annotationID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "annotation_id", annotationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/apps/annotations/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/apps/annotations/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewAudioToTextRequestWithBody constructs an http.Request for the AudioToText method, with any body, and a specified content type
 func NewAudioToTextRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newAudioToTextRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newAudioToTextRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/audio-to-text")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/audio-to-text")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewSendChatMessageRequest calls the generic SendChatMessage builder with application/json body
 func NewSendChatMessageRequest(server string, body SendChatMessageJSONRequestBody) (*http.Request, error) {
+	return newSendChatMessageRequest(context.Background(), server, body)
+}
+
+func newSendChatMessageRequest(ctx context.Context, server string, body SendChatMessageJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSendChatMessageRequestWithBody(server, "application/json", bodyReader)
+	return newSendChatMessageRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewSendChatMessageRequestWithBody constructs an http.Request for the SendChatMessage method, with any body, and a specified content type
 func NewSendChatMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newSendChatMessageRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newSendChatMessageRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/chat-messages")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/chat-messages")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewStopChatMessageGenerationRequest calls the generic StopChatMessageGeneration builder with application/json body
 func NewStopChatMessageGenerationRequest(server string, taskID string, body StopChatMessageGenerationJSONRequestBody) (*http.Request, error) {
+	return newStopChatMessageGenerationRequest(context.Background(), server, taskID, body)
+}
+
+func newStopChatMessageGenerationRequest(ctx context.Context, server string, taskID string, body StopChatMessageGenerationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewStopChatMessageGenerationRequestWithBody(server, taskID, "application/json", bodyReader)
+	return newStopChatMessageGenerationRequestWithBody(ctx, server, taskID, "application/json", bodyReader)
 }
 
 // NewStopChatMessageGenerationRequestWithBody constructs an http.Request for the StopChatMessageGeneration method, with any body, and a specified content type
 func NewStopChatMessageGenerationRequestWithBody(server string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newStopChatMessageGenerationRequestWithBody(context.Background(), server, taskID, contentType, body)
+}
+
+func newStopChatMessageGenerationRequestWithBody(ctx context.Context, server string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(taskID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "task_id", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/chat-messages/%s/stop", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/chat-messages/%s/stop", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetConversationsListRequest constructs an http.Request for the GetConversationsList method
 func NewGetConversationsListRequest(server string, params *GetConversationsListParams) (*http.Request, error) {
+	return newGetConversationsListRequest(context.Background(), server, params)
+}
+
+func newGetConversationsListRequest(ctx context.Context, server string, params *GetConversationsListParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/conversations")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/conversations")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.User != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", *params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.User), false)...)
 		}
-
 		if params.LastID != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "last_id", *params.LastID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("last_id", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.LastID), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
 		if params.SortBy != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort_by", *params.SortBy, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("sort_by", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.SortBy), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6355,188 +6181,141 @@ func NewGetConversationsListRequest(server string, params *GetConversationsListP
 
 // NewDeleteConversationRequest calls the generic DeleteConversation builder with application/json body
 func NewDeleteConversationRequest(server string, conversationID string, body DeleteConversationJSONRequestBody) (*http.Request, error) {
+	return newDeleteConversationRequest(context.Background(), server, conversationID, body)
+}
+
+func newDeleteConversationRequest(ctx context.Context, server string, conversationID string, body DeleteConversationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewDeleteConversationRequestWithBody(server, conversationID, "application/json", bodyReader)
+	return newDeleteConversationRequestWithBody(ctx, server, conversationID, "application/json", bodyReader)
 }
 
 // NewDeleteConversationRequestWithBody constructs an http.Request for the DeleteConversation method, with any body, and a specified content type
 func NewDeleteConversationRequestWithBody(server string, conversationID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newDeleteConversationRequestWithBody(context.Background(), server, conversationID, contentType, body)
+}
+
+func newDeleteConversationRequestWithBody(ctx context.Context, server string, conversationID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(conversationID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/conversations/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/conversations/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewRenameConversationRequest calls the generic RenameConversation builder with application/json body
 func NewRenameConversationRequest(server string, conversationID string, body RenameConversationJSONRequestBody) (*http.Request, error) {
+	return newRenameConversationRequest(context.Background(), server, conversationID, body)
+}
+
+func newRenameConversationRequest(ctx context.Context, server string, conversationID string, body RenameConversationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewRenameConversationRequestWithBody(server, conversationID, "application/json", bodyReader)
+	return newRenameConversationRequestWithBody(ctx, server, conversationID, "application/json", bodyReader)
 }
 
 // NewRenameConversationRequestWithBody constructs an http.Request for the RenameConversation method, with any body, and a specified content type
 func NewRenameConversationRequestWithBody(server string, conversationID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newRenameConversationRequestWithBody(context.Background(), server, conversationID, contentType, body)
+}
+
+func newRenameConversationRequestWithBody(ctx context.Context, server string, conversationID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(conversationID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/conversations/%s/name", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/conversations/%s/name", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetConversationVariablesRequest constructs an http.Request for the GetConversationVariables method
 func NewGetConversationVariablesRequest(server string, conversationID string, params *GetConversationVariablesParams) (*http.Request, error) {
+	return newGetConversationVariablesRequest(context.Background(), server, conversationID, params)
+}
+
+func newGetConversationVariablesRequest(ctx context.Context, server string, conversationID string, params *GetConversationVariablesParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(conversationID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/conversations/%s/variables", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/conversations/%s/variables", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.User != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", *params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.User), false)...)
 		}
-
 		if params.LastID != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "last_id", *params.LastID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("last_id", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.LastID), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
 		if params.VariableName != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "variable_name", *params.VariableName, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("variable_name", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.VariableName), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6546,85 +6325,63 @@ func NewGetConversationVariablesRequest(server string, conversationID string, pa
 
 // NewUpdateChatConversationVariableRequest calls the generic UpdateChatConversationVariable builder with application/json body
 func NewUpdateChatConversationVariableRequest(server string, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody) (*http.Request, error) {
+	return newUpdateChatConversationVariableRequest(context.Background(), server, conversationID, variableID, body)
+}
+
+func newUpdateChatConversationVariableRequest(ctx context.Context, server string, conversationID string, variableID string, body UpdateChatConversationVariableJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateChatConversationVariableRequestWithBody(server, conversationID, variableID, "application/json", bodyReader)
+	return newUpdateChatConversationVariableRequestWithBody(ctx, server, conversationID, variableID, "application/json", bodyReader)
 }
 
 // NewUpdateChatConversationVariableRequestWithBody constructs an http.Request for the UpdateChatConversationVariable method, with any body, and a specified content type
 func NewUpdateChatConversationVariableRequestWithBody(server string, conversationID string, variableID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newUpdateChatConversationVariableRequestWithBody(context.Background(), server, conversationID, variableID, contentType, body)
+}
+
+func newUpdateChatConversationVariableRequestWithBody(ctx context.Context, server string, conversationID string, variableID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
-
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "conversation_id", conversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
-	if err != nil {
-		return nil, err
-	}
+	pathParam0 = url.PathEscape(string(conversationID))
 
 	var pathParam1 string
+	pathParam1 = url.PathEscape(string(variableID))
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "variable_id", variableID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/conversations/%s/variables/%s", pathParam0, pathParam1)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/conversations/%s/variables/%s", pathParam0, pathParam1)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetEndUserChatRequest constructs an http.Request for the GetEndUserChat method
 func NewGetEndUserChatRequest(server string, endUserID string) (*http.Request, error) {
+	return newGetEndUserChatRequest(context.Background(), server, endUserID)
+}
+
+func newGetEndUserChatRequest(ctx context.Context, server string, endUserID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(endUserID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "end_user_id", endUserID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/end-users/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/end-users/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6634,99 +6391,68 @@ func NewGetEndUserChatRequest(server string, endUserID string) (*http.Request, e
 
 // NewUploadChatFileRequestWithBody constructs an http.Request for the UploadChatFile method, with any body, and a specified content type
 func NewUploadChatFileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newUploadChatFileRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newUploadChatFileRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/files/upload")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/files/upload")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewPreviewChatFileRequest constructs an http.Request for the PreviewChatFile method
 func NewPreviewChatFileRequest(server string, fileID string, params *PreviewChatFileParams) (*http.Request, error) {
+	return newPreviewChatFileRequest(context.Background(), server, fileID, params)
+}
+
+func newPreviewChatFileRequest(ctx context.Context, server string, fileID string, params *PreviewChatFileParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(fileID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "file_id", fileID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/files/%s/preview", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/files/%s/preview", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.AsAttachment != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "as_attachment", *params.AsAttachment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("as_attachment", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatBool(*params.AsAttachment), false)...)
 		}
-
 		if params.User != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", *params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.User), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6736,31 +6462,21 @@ func NewPreviewChatFileRequest(server string, fileID string, params *PreviewChat
 
 // NewGetChatflowHumanInputFormRequest constructs an http.Request for the GetChatflowHumanInputForm method
 func NewGetChatflowHumanInputFormRequest(server string, formToken string) (*http.Request, error) {
+	return newGetChatflowHumanInputFormRequest(context.Background(), server, formToken)
+}
+
+func newGetChatflowHumanInputFormRequest(ctx context.Context, server string, formToken string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(formToken))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "form_token", formToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/form/human_input/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6770,71 +6486,57 @@ func NewGetChatflowHumanInputFormRequest(server string, formToken string) (*http
 
 // NewSubmitChatflowHumanInputFormRequest calls the generic SubmitChatflowHumanInputForm builder with application/json body
 func NewSubmitChatflowHumanInputFormRequest(server string, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody) (*http.Request, error) {
+	return newSubmitChatflowHumanInputFormRequest(context.Background(), server, formToken, body)
+}
+
+func newSubmitChatflowHumanInputFormRequest(ctx context.Context, server string, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSubmitChatflowHumanInputFormRequestWithBody(server, formToken, "application/json", bodyReader)
+	return newSubmitChatflowHumanInputFormRequestWithBody(ctx, server, formToken, "application/json", bodyReader)
 }
 
 // NewSubmitChatflowHumanInputFormRequestWithBody constructs an http.Request for the SubmitChatflowHumanInputForm method, with any body, and a specified content type
 func NewSubmitChatflowHumanInputFormRequestWithBody(server string, formToken string, contentType string, body io.Reader) (*http.Request, error) {
+	return newSubmitChatflowHumanInputFormRequestWithBody(context.Background(), server, formToken, contentType, body)
+}
+
+func newSubmitChatflowHumanInputFormRequestWithBody(ctx context.Context, server string, formToken string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(formToken))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "form_token", formToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/form/human_input/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetChatAppInfoRequest constructs an http.Request for the GetChatAppInfo method
 func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
+	return newGetChatAppInfoRequest(context.Background(), server)
+}
+
+func newGetChatAppInfoRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/info")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/info")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6844,83 +6546,60 @@ func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
 
 // NewGetConversationHistoryRequest constructs an http.Request for the GetConversationHistory method
 func NewGetConversationHistoryRequest(server string, params *GetConversationHistoryParams) (*http.Request, error) {
+	return newGetConversationHistoryRequest(context.Background(), server, params)
+}
+
+func newGetConversationHistoryRequest(ctx context.Context, server string, params *GetConversationHistoryParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/messages")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/messages")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "conversation_id", params.ConversationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
-			}
+		if parts++; parts > 1 {
+			query = append(query, '&')
 		}
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("conversation_id", false)...)
+		query = append(query, '=')
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(params.ConversationID), false)...)
 
 		if params.User != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", *params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.User), false)...)
 		}
-
 		if params.FirstID != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "first_id", *params.FirstID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("first_id", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.FirstID), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6930,101 +6609,78 @@ func NewGetConversationHistoryRequest(server string, params *GetConversationHist
 
 // NewPostChatMessageFeedbackRequest calls the generic PostChatMessageFeedback builder with application/json body
 func NewPostChatMessageFeedbackRequest(server string, messageID string, body PostChatMessageFeedbackJSONRequestBody) (*http.Request, error) {
+	return newPostChatMessageFeedbackRequest(context.Background(), server, messageID, body)
+}
+
+func newPostChatMessageFeedbackRequest(ctx context.Context, server string, messageID string, body PostChatMessageFeedbackJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostChatMessageFeedbackRequestWithBody(server, messageID, "application/json", bodyReader)
+	return newPostChatMessageFeedbackRequestWithBody(ctx, server, messageID, "application/json", bodyReader)
 }
 
 // NewPostChatMessageFeedbackRequestWithBody constructs an http.Request for the PostChatMessageFeedback method, with any body, and a specified content type
 func NewPostChatMessageFeedbackRequestWithBody(server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newPostChatMessageFeedbackRequestWithBody(context.Background(), server, messageID, contentType, body)
+}
+
+func newPostChatMessageFeedbackRequestWithBody(ctx context.Context, server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(messageID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "message_id", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/messages/%s/feedbacks", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/messages/%s/feedbacks", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetSuggestedQuestionsRequest constructs an http.Request for the GetSuggestedQuestions method
 func NewGetSuggestedQuestionsRequest(server string, messageID string, params *GetSuggestedQuestionsParams) (*http.Request, error) {
+	return newGetSuggestedQuestionsRequest(context.Background(), server, messageID, params)
+}
+
+func newGetSuggestedQuestionsRequest(ctx context.Context, server string, messageID string, params *GetSuggestedQuestionsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(messageID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "message_id", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/messages/%s/suggested", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/messages/%s/suggested", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
-			}
+		if parts++; parts > 1 {
+			query = append(query, '&')
 		}
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+		query = append(query, '=')
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(params.User), false)...)
 
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7034,24 +6690,18 @@ func NewGetSuggestedQuestionsRequest(server string, messageID string, params *Ge
 
 // NewGetChatAppMetaRequest constructs an http.Request for the GetChatAppMeta method
 func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
+	return newGetChatAppMetaRequest(context.Background(), server)
+}
+
+func newGetChatAppMetaRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/meta")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/meta")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7061,24 +6711,18 @@ func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
 
 // NewGetChatAppParametersRequest constructs an http.Request for the GetChatAppParameters method
 func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
+	return newGetChatAppParametersRequest(context.Background(), server)
+}
+
+func newGetChatAppParametersRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/parameters")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/parameters")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7088,24 +6732,18 @@ func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
 
 // NewGetChatWebAppSettingsRequest constructs an http.Request for the GetChatWebAppSettings method
 func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
+	return newGetChatWebAppSettingsRequest(context.Background(), server)
+}
+
+func newGetChatWebAppSettingsRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/site")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/site")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7115,118 +6753,91 @@ func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
 
 // NewTextToAudioChatRequest calls the generic TextToAudioChat builder with application/json body
 func NewTextToAudioChatRequest(server string, body TextToAudioChatJSONRequestBody) (*http.Request, error) {
+	return newTextToAudioChatRequest(context.Background(), server, body)
+}
+
+func newTextToAudioChatRequest(ctx context.Context, server string, body TextToAudioChatJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewTextToAudioChatRequestWithBody(server, "application/json", bodyReader)
+	return newTextToAudioChatRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewTextToAudioChatRequestWithBody constructs an http.Request for the TextToAudioChat method, with any body, and a specified content type
 func NewTextToAudioChatRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newTextToAudioChatRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newTextToAudioChatRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/text-to-audio")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/text-to-audio")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewStreamWorkflowEventsRequest constructs an http.Request for the StreamWorkflowEvents method
 func NewStreamWorkflowEventsRequest(server string, workflowRunID string, params *StreamWorkflowEventsParams) (*http.Request, error) {
+	return newStreamWorkflowEventsRequest(context.Background(), server, workflowRunID, params)
+}
+
+func newStreamWorkflowEventsRequest(ctx context.Context, server string, workflowRunID string, params *StreamWorkflowEventsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workflow_run_id", workflowRunID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/workflow/%s/events", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/workflow/%s/events", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
-			}
+		if parts++; parts > 1 {
+			query = append(query, '&')
 		}
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+		query = append(query, '=')
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(params.User), false)...)
 
 		if params.IncludeStateSnapshot != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_state_snapshot", *params.IncludeStateSnapshot, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("include_state_snapshot", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatBool(*params.IncludeStateSnapshot), false)...)
 		}
-
 		if params.ContinueOnPause != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "continue_on_pause", *params.ContinueOnPause, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("continue_on_pause", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatBool(*params.ContinueOnPause), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7236,135 +6847,96 @@ func NewStreamWorkflowEventsRequest(server string, workflowRunID string, params 
 
 // NewGetWorkflowLogsRequest constructs an http.Request for the GetWorkflowLogs method
 func NewGetWorkflowLogsRequest(server string, params *GetWorkflowLogsParams) (*http.Request, error) {
+	return newGetWorkflowLogsRequest(context.Background(), server, params)
+}
+
+func newGetWorkflowLogsRequest(ctx context.Context, server string, params *GetWorkflowLogsParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/workflows/logs")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/workflows/logs")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.Keyword != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "keyword", *params.Keyword, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("keyword", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.Keyword), false)...)
 		}
-
 		if params.Status != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("status", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.Status), false)...)
 		}
-
 		if params.Page != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("page", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Page), 10), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
 		if params.CreatedAtBefore != nil {
-
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_at__before", *params.CreatedAtBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
+				if parts++; parts > 1 {
+					query = append(query, '&')
 				}
+				query = append(query, queryFrag...)
 			}
-
 		}
-
 		if params.CreatedAtAfter != nil {
-
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_at__after", *params.CreatedAtAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
+				if parts++; parts > 1 {
+					query = append(query, '&')
 				}
+				query = append(query, queryFrag...)
 			}
-
 		}
-
 		if params.CreatedByEndUserSessionID != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_by_end_user_session_id", *params.CreatedByEndUserSessionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("created_by_end_user_session_id", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.CreatedByEndUserSessionID), false)...)
 		}
-
 		if params.CreatedByAccount != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_by_account", *params.CreatedByAccount, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("created_by_account", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.CreatedByAccount), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7374,31 +6946,21 @@ func NewGetWorkflowLogsRequest(server string, params *GetWorkflowLogsParams) (*h
 
 // NewGetWorkflowRunDetailRequest constructs an http.Request for the GetWorkflowRunDetail method
 func NewGetWorkflowRunDetailRequest(server string, workflowRunID string) (*http.Request, error) {
+	return newGetWorkflowRunDetailRequest(context.Background(), server, workflowRunID)
+}
+
+func newGetWorkflowRunDetailRequest(ctx context.Context, server string, workflowRunID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workflow_run_id", workflowRunID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/workflows/run/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/workflows/run/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7419,6 +6981,125 @@ func (c *Client) applyEditors(ctx context.Context, req *http.Request, additional
 	}
 	return nil
 }
+
+// operationURL returns the URL, without a query, of the operation whose
+// path is format with its %s replaced by params (escaped already): the
+// URL that the built-in builders get from
+//
+//	url.Parse(server), then .Parse("." + fmt.Sprintf(format, params...)), then .String()
+//
+// It is server followed by the path when the server is printed back as it
+// is and ends in "/" (plainServer), and the path has nothing that the
+// resolution would change (plainPath); otherwise it is computed that way.
+func operationURL(server, format string, params ...string) (string, error) {
+	if len(format) > 0 && format[0] == '/' && plainServer(server) {
+		n := len(server) + len(format)
+		for _, p := range params {
+			n += len(p)
+		}
+		var b strings.Builder
+		b.Grow(n)
+		b.WriteString(server)
+		rest, i := format[1:], 0
+		for {
+			j := strings.IndexByte(rest, '%')
+			if j < 0 {
+				b.WriteString(rest)
+				break
+			}
+			if j+1 == len(rest) || rest[j+1] != 's' || i == len(params) {
+				i = -1 // a verb other than %s, or too few params: fmt's business
+				break
+			}
+			b.WriteString(rest[:j])
+			b.WriteString(params[i])
+			rest, i = rest[j+2:], i+1
+		}
+		if s := b.String(); i == len(params) && plainPath(s[len(server):]) {
+			return s, nil
+		}
+	}
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return "", err
+	}
+	args := make([]any, len(params))
+	for i, p := range params {
+		args[i] = p
+	}
+	operationPath := fmt.Sprintf(format, args...)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return "", err
+	}
+	return queryURL.String(), nil
+}
+
+// plainPath reports whether p, the part of a path after the server's,
+// is kept as it is when resolved against a plain server: its segments
+// are neither empty nor dot segments, and its bytes are ones that a
+// URL's path keeps as they are (unreserved, sub-delims, ':', '@', '/'
+// and valid %XX escapes).
+func plainPath(p string) bool {
+	seg := 0 // length of the current segment
+	dots := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '/':
+			if seg == 0 || seg == dots && dots <= 2 {
+				return false
+			}
+			seg, dots = 0, 0
+			continue
+		case c == '.':
+			dots++
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '~', strings.IndexByte("!$&'()*+,;=:@", c) >= 0:
+		case c == '%':
+			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+				return false
+			}
+		default:
+			return false
+		}
+		seg++
+	}
+	return seg > 0 && !(seg == dots && dots <= 2)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// plainServer reports whether resolving a path against server leaves
+// server as it is, followed by the path: server parses, ends in "/", and
+// url.URL prints it back unchanged. The answer for the last server asked
+// about is kept: a client asks about its own server on every call.
+func plainServer(server string) bool {
+	if last := lastServer.Load(); last != nil && last.server == server {
+		return last.plain
+	}
+	plain := false
+	if u, err := url.Parse(server); err == nil && strings.HasSuffix(server, "/") {
+		if r, err := u.Parse("./p"); err == nil && r.String() == server+"p" {
+			plain = true
+		}
+	}
+	lastServer.Store(&serverCheck{server: server, plain: plain})
+	return plain
+}
+
+// serverCheck is what plainServer found about a server.
+type serverCheck struct {
+	server string
+	plain  bool
+}
+
+var lastServer atomic.Pointer[serverCheck]
 
 // ClientWithResponses builds on ClientInterface to offer response payloads
 type ClientWithResponses struct {

@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
@@ -1435,7 +1437,6 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
-
 	// GetChatAppFeedbacks List App Feedback
 	//
 	// Returns the feedback on all of the app's messages, from end users and from the console, page by page. Timestamps here are date-time strings, not unix seconds.
@@ -1582,11 +1583,10 @@ type ClientInterface interface {
 //
 // Corresponds with GET /app/feedbacks (the `GetChatAppFeedbacks` operationId).
 func (c *Client) GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeedbacksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppFeedbacksRequest(c.Server, params)
+	req, err := newGetChatAppFeedbacksRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1601,11 +1601,10 @@ func (c *Client) GetChatAppFeedbacks(ctx context.Context, params *GetChatAppFeed
 //
 // Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAudioToTextRequestWithBody(c.Server, contentType, body)
+	req, err := newAudioToTextRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1620,11 +1619,10 @@ func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, bo
 //
 // Corresponds with POST /completion-messages (the `CreateCompletionMessage` operationId).
 func (c *Client) CreateCompletionMessageWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCompletionMessageRequestWithBody(c.Server, contentType, body)
+	req, err := newCreateCompletionMessageRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1639,11 +1637,10 @@ func (c *Client) CreateCompletionMessageWithBody(ctx context.Context, contentTyp
 //
 // Corresponds with POST /completion-messages (the `CreateCompletionMessage` operationId).
 func (c *Client) CreateCompletionMessage(ctx context.Context, body CreateCompletionMessageJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateCompletionMessageRequest(c.Server, body)
+	req, err := newCreateCompletionMessageRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1658,11 +1655,10 @@ func (c *Client) CreateCompletionMessage(ctx context.Context, body CreateComplet
 //
 // Corresponds with POST /completion-messages/{task_id}/stop (the `StopGenerate` operationId).
 func (c *Client) StopGenerateWithBody(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopGenerateRequestWithBody(c.Server, taskID, contentType, body)
+	req, err := newStopGenerateRequestWithBody(ctx, c.Server, taskID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1677,11 +1673,10 @@ func (c *Client) StopGenerateWithBody(ctx context.Context, taskID string, conten
 //
 // Corresponds with POST /completion-messages/{task_id}/stop (the `StopGenerate` operationId).
 func (c *Client) StopGenerate(ctx context.Context, taskID string, body StopGenerateJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopGenerateRequest(c.Server, taskID, body)
+	req, err := newStopGenerateRequest(ctx, c.Server, taskID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1694,11 +1689,10 @@ func (c *Client) StopGenerate(ctx context.Context, taskID string, body StopGener
 //
 // Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetEndUserChatRequest(c.Server, endUserID)
+	req, err := newGetEndUserChatRequest(ctx, c.Server, endUserID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1713,11 +1707,10 @@ func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditor
 //
 // Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUploadChatFileRequestWithBody(c.Server, contentType, body)
+	req, err := newUploadChatFileRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1730,11 +1723,10 @@ func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string,
 //
 // Corresponds with GET /files/{file_id}/preview (the `PreviewChatFile` operationId).
 func (c *Client) PreviewChatFile(ctx context.Context, fileID string, params *PreviewChatFileParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPreviewChatFileRequest(c.Server, fileID, params)
+	req, err := newPreviewChatFileRequest(ctx, c.Server, fileID, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1747,11 +1739,10 @@ func (c *Client) PreviewChatFile(ctx context.Context, fileID string, params *Pre
 //
 // Corresponds with GET /info (the `GetChatAppInfo` operationId).
 func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppInfoRequest(c.Server)
+	req, err := newGetChatAppInfoRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1766,11 +1757,10 @@ func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditor
 //
 // Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *Client) PostChatMessageFeedbackWithBody(ctx context.Context, messageID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostChatMessageFeedbackRequestWithBody(c.Server, messageID, contentType, body)
+	req, err := newPostChatMessageFeedbackRequestWithBody(ctx, c.Server, messageID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1785,11 +1775,10 @@ func (c *Client) PostChatMessageFeedbackWithBody(ctx context.Context, messageID 
 //
 // Corresponds with POST /messages/{message_id}/feedbacks (the `PostChatMessageFeedback` operationId).
 func (c *Client) PostChatMessageFeedback(ctx context.Context, messageID string, body PostChatMessageFeedbackJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPostChatMessageFeedbackRequest(c.Server, messageID, body)
+	req, err := newPostChatMessageFeedbackRequest(ctx, c.Server, messageID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1802,11 +1791,10 @@ func (c *Client) PostChatMessageFeedback(ctx context.Context, messageID string, 
 //
 // Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppMetaRequest(c.Server)
+	req, err := newGetChatAppMetaRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1819,11 +1807,10 @@ func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditor
 //
 // Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppParametersRequest(c.Server)
+	req, err := newGetChatAppParametersRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1836,11 +1823,10 @@ func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...Request
 //
 // Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatWebAppSettingsRequest(c.Server)
+	req, err := newGetChatWebAppSettingsRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1855,11 +1841,10 @@ func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...Reques
 //
 // Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTextToAudioChatRequestWithBody(c.Server, contentType, body)
+	req, err := newTextToAudioChatRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1874,11 +1859,10 @@ func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string
 //
 // Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTextToAudioChatRequest(c.Server, body)
+	req, err := newTextToAudioChatRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -1887,63 +1871,44 @@ func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRe
 
 // NewGetChatAppFeedbacksRequest constructs an http.Request for the GetChatAppFeedbacks method
 func NewGetChatAppFeedbacksRequest(server string, params *GetChatAppFeedbacksParams) (*http.Request, error) {
+	return newGetChatAppFeedbacksRequest(context.Background(), server, params)
+}
+
+func newGetChatAppFeedbacksRequest(ctx context.Context, server string, params *GetChatAppFeedbacksParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/app/feedbacks")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/app/feedbacks")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.Page != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("page", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Page), 10), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -1953,147 +1918,117 @@ func NewGetChatAppFeedbacksRequest(server string, params *GetChatAppFeedbacksPar
 
 // NewAudioToTextRequestWithBody constructs an http.Request for the AudioToText method, with any body, and a specified content type
 func NewAudioToTextRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newAudioToTextRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newAudioToTextRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/audio-to-text")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/audio-to-text")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewCreateCompletionMessageRequest calls the generic CreateCompletionMessage builder with application/json body
 func NewCreateCompletionMessageRequest(server string, body CreateCompletionMessageJSONRequestBody) (*http.Request, error) {
+	return newCreateCompletionMessageRequest(context.Background(), server, body)
+}
+
+func newCreateCompletionMessageRequest(ctx context.Context, server string, body CreateCompletionMessageJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateCompletionMessageRequestWithBody(server, "application/json", bodyReader)
+	return newCreateCompletionMessageRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewCreateCompletionMessageRequestWithBody constructs an http.Request for the CreateCompletionMessage method, with any body, and a specified content type
 func NewCreateCompletionMessageRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newCreateCompletionMessageRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newCreateCompletionMessageRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/completion-messages")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/completion-messages")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewStopGenerateRequest calls the generic StopGenerate builder with application/json body
 func NewStopGenerateRequest(server string, taskID string, body StopGenerateJSONRequestBody) (*http.Request, error) {
+	return newStopGenerateRequest(context.Background(), server, taskID, body)
+}
+
+func newStopGenerateRequest(ctx context.Context, server string, taskID string, body StopGenerateJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewStopGenerateRequestWithBody(server, taskID, "application/json", bodyReader)
+	return newStopGenerateRequestWithBody(ctx, server, taskID, "application/json", bodyReader)
 }
 
 // NewStopGenerateRequestWithBody constructs an http.Request for the StopGenerate method, with any body, and a specified content type
 func NewStopGenerateRequestWithBody(server string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newStopGenerateRequestWithBody(context.Background(), server, taskID, contentType, body)
+}
+
+func newStopGenerateRequestWithBody(ctx context.Context, server string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(taskID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "task_id", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/completion-messages/%s/stop", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/completion-messages/%s/stop", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetEndUserChatRequest constructs an http.Request for the GetEndUserChat method
 func NewGetEndUserChatRequest(server string, endUserID string) (*http.Request, error) {
+	return newGetEndUserChatRequest(context.Background(), server, endUserID)
+}
+
+func newGetEndUserChatRequest(ctx context.Context, server string, endUserID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(endUserID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "end_user_id", endUserID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/end-users/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/end-users/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2103,99 +2038,68 @@ func NewGetEndUserChatRequest(server string, endUserID string) (*http.Request, e
 
 // NewUploadChatFileRequestWithBody constructs an http.Request for the UploadChatFile method, with any body, and a specified content type
 func NewUploadChatFileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newUploadChatFileRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newUploadChatFileRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/files/upload")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/files/upload")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewPreviewChatFileRequest constructs an http.Request for the PreviewChatFile method
 func NewPreviewChatFileRequest(server string, fileID string, params *PreviewChatFileParams) (*http.Request, error) {
+	return newPreviewChatFileRequest(context.Background(), server, fileID, params)
+}
+
+func newPreviewChatFileRequest(ctx context.Context, server string, fileID string, params *PreviewChatFileParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(fileID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "file_id", fileID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/files/%s/preview", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/files/%s/preview", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.AsAttachment != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "as_attachment", *params.AsAttachment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("as_attachment", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatBool(*params.AsAttachment), false)...)
 		}
-
 		if params.User != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", *params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.User), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2205,24 +2109,18 @@ func NewPreviewChatFileRequest(server string, fileID string, params *PreviewChat
 
 // NewGetChatAppInfoRequest constructs an http.Request for the GetChatAppInfo method
 func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
+	return newGetChatAppInfoRequest(context.Background(), server)
+}
+
+func newGetChatAppInfoRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/info")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/info")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2232,71 +2130,57 @@ func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
 
 // NewPostChatMessageFeedbackRequest calls the generic PostChatMessageFeedback builder with application/json body
 func NewPostChatMessageFeedbackRequest(server string, messageID string, body PostChatMessageFeedbackJSONRequestBody) (*http.Request, error) {
+	return newPostChatMessageFeedbackRequest(context.Background(), server, messageID, body)
+}
+
+func newPostChatMessageFeedbackRequest(ctx context.Context, server string, messageID string, body PostChatMessageFeedbackJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPostChatMessageFeedbackRequestWithBody(server, messageID, "application/json", bodyReader)
+	return newPostChatMessageFeedbackRequestWithBody(ctx, server, messageID, "application/json", bodyReader)
 }
 
 // NewPostChatMessageFeedbackRequestWithBody constructs an http.Request for the PostChatMessageFeedback method, with any body, and a specified content type
 func NewPostChatMessageFeedbackRequestWithBody(server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newPostChatMessageFeedbackRequestWithBody(context.Background(), server, messageID, contentType, body)
+}
+
+func newPostChatMessageFeedbackRequestWithBody(ctx context.Context, server string, messageID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(messageID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "message_id", messageID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/messages/%s/feedbacks", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/messages/%s/feedbacks", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetChatAppMetaRequest constructs an http.Request for the GetChatAppMeta method
 func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
+	return newGetChatAppMetaRequest(context.Background(), server)
+}
+
+func newGetChatAppMetaRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/meta")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/meta")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2306,24 +2190,18 @@ func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
 
 // NewGetChatAppParametersRequest constructs an http.Request for the GetChatAppParameters method
 func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
+	return newGetChatAppParametersRequest(context.Background(), server)
+}
+
+func newGetChatAppParametersRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/parameters")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/parameters")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2333,24 +2211,18 @@ func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
 
 // NewGetChatWebAppSettingsRequest constructs an http.Request for the GetChatWebAppSettings method
 func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
+	return newGetChatWebAppSettingsRequest(context.Background(), server)
+}
+
+func newGetChatWebAppSettingsRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/site")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/site")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2360,41 +2232,37 @@ func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
 
 // NewTextToAudioChatRequest calls the generic TextToAudioChat builder with application/json body
 func NewTextToAudioChatRequest(server string, body TextToAudioChatJSONRequestBody) (*http.Request, error) {
+	return newTextToAudioChatRequest(context.Background(), server, body)
+}
+
+func newTextToAudioChatRequest(ctx context.Context, server string, body TextToAudioChatJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewTextToAudioChatRequestWithBody(server, "application/json", bodyReader)
+	return newTextToAudioChatRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewTextToAudioChatRequestWithBody constructs an http.Request for the TextToAudioChat method, with any body, and a specified content type
 func NewTextToAudioChatRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newTextToAudioChatRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newTextToAudioChatRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/text-to-audio")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/text-to-audio")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
@@ -2411,6 +2279,125 @@ func (c *Client) applyEditors(ctx context.Context, req *http.Request, additional
 	}
 	return nil
 }
+
+// operationURL returns the URL, without a query, of the operation whose
+// path is format with its %s replaced by params (escaped already): the
+// URL that the built-in builders get from
+//
+//	url.Parse(server), then .Parse("." + fmt.Sprintf(format, params...)), then .String()
+//
+// It is server followed by the path when the server is printed back as it
+// is and ends in "/" (plainServer), and the path has nothing that the
+// resolution would change (plainPath); otherwise it is computed that way.
+func operationURL(server, format string, params ...string) (string, error) {
+	if len(format) > 0 && format[0] == '/' && plainServer(server) {
+		n := len(server) + len(format)
+		for _, p := range params {
+			n += len(p)
+		}
+		var b strings.Builder
+		b.Grow(n)
+		b.WriteString(server)
+		rest, i := format[1:], 0
+		for {
+			j := strings.IndexByte(rest, '%')
+			if j < 0 {
+				b.WriteString(rest)
+				break
+			}
+			if j+1 == len(rest) || rest[j+1] != 's' || i == len(params) {
+				i = -1 // a verb other than %s, or too few params: fmt's business
+				break
+			}
+			b.WriteString(rest[:j])
+			b.WriteString(params[i])
+			rest, i = rest[j+2:], i+1
+		}
+		if s := b.String(); i == len(params) && plainPath(s[len(server):]) {
+			return s, nil
+		}
+	}
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return "", err
+	}
+	args := make([]any, len(params))
+	for i, p := range params {
+		args[i] = p
+	}
+	operationPath := fmt.Sprintf(format, args...)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return "", err
+	}
+	return queryURL.String(), nil
+}
+
+// plainPath reports whether p, the part of a path after the server's,
+// is kept as it is when resolved against a plain server: its segments
+// are neither empty nor dot segments, and its bytes are ones that a
+// URL's path keeps as they are (unreserved, sub-delims, ':', '@', '/'
+// and valid %XX escapes).
+func plainPath(p string) bool {
+	seg := 0 // length of the current segment
+	dots := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '/':
+			if seg == 0 || seg == dots && dots <= 2 {
+				return false
+			}
+			seg, dots = 0, 0
+			continue
+		case c == '.':
+			dots++
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '~', strings.IndexByte("!$&'()*+,;=:@", c) >= 0:
+		case c == '%':
+			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+				return false
+			}
+		default:
+			return false
+		}
+		seg++
+	}
+	return seg > 0 && !(seg == dots && dots <= 2)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// plainServer reports whether resolving a path against server leaves
+// server as it is, followed by the path: server parses, ends in "/", and
+// url.URL prints it back unchanged. The answer for the last server asked
+// about is kept: a client asks about its own server on every call.
+func plainServer(server string) bool {
+	if last := lastServer.Load(); last != nil && last.server == server {
+		return last.plain
+	}
+	plain := false
+	if u, err := url.Parse(server); err == nil && strings.HasSuffix(server, "/") {
+		if r, err := u.Parse("./p"); err == nil && r.String() == server+"p" {
+			plain = true
+		}
+	}
+	lastServer.Store(&serverCheck{server: server, plain: plain})
+	return plain
+}
+
+// serverCheck is what plainServer found about a server.
+type serverCheck struct {
+	server string
+	plain  bool
+}
+
+var lastServer atomic.Pointer[serverCheck]
 
 // ClientWithResponses builds on ClientInterface to offer response payloads
 type ClientWithResponses struct {

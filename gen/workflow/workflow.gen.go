@@ -11,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oapi-codegen/runtime"
@@ -3992,7 +3994,6 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
-
 	// AudioToTextWithBody Transcribe Audio
 	//
 	// Converts an audio file to text with the app's speech-to-text model. The audio goes in the multipart `file` part; a request without it is a 400.
@@ -4173,11 +4174,10 @@ type ClientInterface interface {
 //
 // Corresponds with POST /audio-to-text (the `AudioToText` operationId).
 func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAudioToTextRequestWithBody(c.Server, contentType, body)
+	req, err := newAudioToTextRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4190,11 +4190,10 @@ func (c *Client) AudioToTextWithBody(ctx context.Context, contentType string, bo
 //
 // Corresponds with GET /end-users/{end_user_id} (the `GetEndUserChat` operationId).
 func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetEndUserChatRequest(c.Server, endUserID)
+	req, err := newGetEndUserChatRequest(ctx, c.Server, endUserID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4209,11 +4208,10 @@ func (c *Client) GetEndUserChat(ctx context.Context, endUserID string, reqEditor
 //
 // Corresponds with POST /files/upload (the `UploadChatFile` operationId).
 func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUploadChatFileRequestWithBody(c.Server, contentType, body)
+	req, err := newUploadChatFileRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4226,11 +4224,10 @@ func (c *Client) UploadChatFileWithBody(ctx context.Context, contentType string,
 //
 // Corresponds with GET /form/human_input/{form_token} (the `GetChatflowHumanInputForm` operationId).
 func (c *Client) GetChatflowHumanInputForm(ctx context.Context, formToken string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatflowHumanInputFormRequest(c.Server, formToken)
+	req, err := newGetChatflowHumanInputFormRequest(ctx, c.Server, formToken)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4245,11 +4242,10 @@ func (c *Client) GetChatflowHumanInputForm(ctx context.Context, formToken string
 //
 // Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *Client) SubmitChatflowHumanInputFormWithBody(ctx context.Context, formToken string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSubmitChatflowHumanInputFormRequestWithBody(c.Server, formToken, contentType, body)
+	req, err := newSubmitChatflowHumanInputFormRequestWithBody(ctx, c.Server, formToken, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4264,11 +4260,10 @@ func (c *Client) SubmitChatflowHumanInputFormWithBody(ctx context.Context, formT
 //
 // Corresponds with POST /form/human_input/{form_token} (the `SubmitChatflowHumanInputForm` operationId).
 func (c *Client) SubmitChatflowHumanInputForm(ctx context.Context, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSubmitChatflowHumanInputFormRequest(c.Server, formToken, body)
+	req, err := newSubmitChatflowHumanInputFormRequest(ctx, c.Server, formToken, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4281,11 +4276,10 @@ func (c *Client) SubmitChatflowHumanInputForm(ctx context.Context, formToken str
 //
 // Corresponds with GET /info (the `GetChatAppInfo` operationId).
 func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppInfoRequest(c.Server)
+	req, err := newGetChatAppInfoRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4298,11 +4292,10 @@ func (c *Client) GetChatAppInfo(ctx context.Context, reqEditors ...RequestEditor
 //
 // Corresponds with GET /meta (the `GetChatAppMeta` operationId).
 func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppMetaRequest(c.Server)
+	req, err := newGetChatAppMetaRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4315,11 +4308,10 @@ func (c *Client) GetChatAppMeta(ctx context.Context, reqEditors ...RequestEditor
 //
 // Corresponds with GET /parameters (the `GetChatAppParameters` operationId).
 func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatAppParametersRequest(c.Server)
+	req, err := newGetChatAppParametersRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4332,11 +4324,10 @@ func (c *Client) GetChatAppParameters(ctx context.Context, reqEditors ...Request
 //
 // Corresponds with GET /site (the `GetChatWebAppSettings` operationId).
 func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChatWebAppSettingsRequest(c.Server)
+	req, err := newGetChatWebAppSettingsRequest(ctx, c.Server)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4351,11 +4342,10 @@ func (c *Client) GetChatWebAppSettings(ctx context.Context, reqEditors ...Reques
 //
 // Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTextToAudioChatRequestWithBody(c.Server, contentType, body)
+	req, err := newTextToAudioChatRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4370,11 +4360,10 @@ func (c *Client) TextToAudioChatWithBody(ctx context.Context, contentType string
 //
 // Corresponds with POST /text-to-audio (the `TextToAudioChat` operationId).
 func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTextToAudioChatRequest(c.Server, body)
+	req, err := newTextToAudioChatRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4387,11 +4376,10 @@ func (c *Client) TextToAudioChat(ctx context.Context, body TextToAudioChatJSONRe
 //
 // Corresponds with GET /workflow/{workflow_run_id}/events (the `StreamWorkflowEvents` operationId).
 func (c *Client) StreamWorkflowEvents(ctx context.Context, workflowRunID string, params *StreamWorkflowEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStreamWorkflowEventsRequest(c.Server, workflowRunID, params)
+	req, err := newStreamWorkflowEventsRequest(ctx, c.Server, workflowRunID, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4404,11 +4392,10 @@ func (c *Client) StreamWorkflowEvents(ctx context.Context, workflowRunID string,
 //
 // Corresponds with GET /workflows/logs (the `GetWorkflowLogs` operationId).
 func (c *Client) GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWorkflowLogsRequest(c.Server, params)
+	req, err := newGetWorkflowLogsRequest(ctx, c.Server, params)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4423,11 +4410,10 @@ func (c *Client) GetWorkflowLogs(ctx context.Context, params *GetWorkflowLogsPar
 //
 // Corresponds with POST /workflows/run (the `ExecuteWorkflow` operationId).
 func (c *Client) ExecuteWorkflowWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExecuteWorkflowRequestWithBody(c.Server, contentType, body)
+	req, err := newExecuteWorkflowRequestWithBody(ctx, c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4442,11 +4428,10 @@ func (c *Client) ExecuteWorkflowWithBody(ctx context.Context, contentType string
 //
 // Corresponds with POST /workflows/run (the `ExecuteWorkflow` operationId).
 func (c *Client) ExecuteWorkflow(ctx context.Context, body ExecuteWorkflowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExecuteWorkflowRequest(c.Server, body)
+	req, err := newExecuteWorkflowRequest(ctx, c.Server, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4459,11 +4444,10 @@ func (c *Client) ExecuteWorkflow(ctx context.Context, body ExecuteWorkflowJSONRe
 //
 // Corresponds with GET /workflows/run/{workflow_run_id} (the `GetWorkflowRunDetail` operationId).
 func (c *Client) GetWorkflowRunDetail(ctx context.Context, workflowRunID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWorkflowRunDetailRequest(c.Server, workflowRunID)
+	req, err := newGetWorkflowRunDetailRequest(ctx, c.Server, workflowRunID)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4478,11 +4462,10 @@ func (c *Client) GetWorkflowRunDetail(ctx context.Context, workflowRunID string,
 //
 // Corresponds with POST /workflows/tasks/{task_id}/stop (the `StopWorkflowTaskGeneration` operationId).
 func (c *Client) StopWorkflowTaskGenerationWithBody(ctx context.Context, taskID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopWorkflowTaskGenerationRequestWithBody(c.Server, taskID, contentType, body)
+	req, err := newStopWorkflowTaskGenerationRequestWithBody(ctx, c.Server, taskID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4497,11 +4480,10 @@ func (c *Client) StopWorkflowTaskGenerationWithBody(ctx context.Context, taskID 
 //
 // Corresponds with POST /workflows/tasks/{task_id}/stop (the `StopWorkflowTaskGeneration` operationId).
 func (c *Client) StopWorkflowTaskGeneration(ctx context.Context, taskID string, body StopWorkflowTaskGenerationJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewStopWorkflowTaskGenerationRequest(c.Server, taskID, body)
+	req, err := newStopWorkflowTaskGenerationRequest(ctx, c.Server, taskID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4516,11 +4498,10 @@ func (c *Client) StopWorkflowTaskGeneration(ctx context.Context, taskID string, 
 //
 // Corresponds with POST /workflows/{workflow_id}/run (the `RunWorkflowByID` operationId).
 func (c *Client) RunWorkflowByIDWithBody(ctx context.Context, workflowID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRunWorkflowByIDRequestWithBody(c.Server, workflowID, contentType, body)
+	req, err := newRunWorkflowByIDRequestWithBody(ctx, c.Server, workflowID, contentType, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4535,11 +4516,10 @@ func (c *Client) RunWorkflowByIDWithBody(ctx context.Context, workflowID string,
 //
 // Corresponds with POST /workflows/{workflow_id}/run (the `RunWorkflowByID` operationId).
 func (c *Client) RunWorkflowByID(ctx context.Context, workflowID string, body RunWorkflowByIDJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRunWorkflowByIDRequest(c.Server, workflowID, body)
+	req, err := newRunWorkflowByIDRequest(ctx, c.Server, workflowID, body)
 	if err != nil {
 		return nil, err
 	}
-	req = req.WithContext(ctx)
 	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
 		return nil, err
 	}
@@ -4548,60 +4528,42 @@ func (c *Client) RunWorkflowByID(ctx context.Context, workflowID string, body Ru
 
 // NewAudioToTextRequestWithBody constructs an http.Request for the AudioToText method, with any body, and a specified content type
 func NewAudioToTextRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newAudioToTextRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newAudioToTextRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/audio-to-text")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/audio-to-text")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetEndUserChatRequest constructs an http.Request for the GetEndUserChat method
 func NewGetEndUserChatRequest(server string, endUserID string) (*http.Request, error) {
+	return newGetEndUserChatRequest(context.Background(), server, endUserID)
+}
+
+func newGetEndUserChatRequest(ctx context.Context, server string, endUserID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(endUserID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "end_user_id", endUserID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	target, err := operationURL(server, "/end-users/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/end-users/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4611,60 +4573,42 @@ func NewGetEndUserChatRequest(server string, endUserID string) (*http.Request, e
 
 // NewUploadChatFileRequestWithBody constructs an http.Request for the UploadChatFile method, with any body, and a specified content type
 func NewUploadChatFileRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newUploadChatFileRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newUploadChatFileRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/files/upload")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/files/upload")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetChatflowHumanInputFormRequest constructs an http.Request for the GetChatflowHumanInputForm method
 func NewGetChatflowHumanInputFormRequest(server string, formToken string) (*http.Request, error) {
+	return newGetChatflowHumanInputFormRequest(context.Background(), server, formToken)
+}
+
+func newGetChatflowHumanInputFormRequest(ctx context.Context, server string, formToken string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(formToken))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "form_token", formToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/form/human_input/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4674,71 +4618,57 @@ func NewGetChatflowHumanInputFormRequest(server string, formToken string) (*http
 
 // NewSubmitChatflowHumanInputFormRequest calls the generic SubmitChatflowHumanInputForm builder with application/json body
 func NewSubmitChatflowHumanInputFormRequest(server string, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody) (*http.Request, error) {
+	return newSubmitChatflowHumanInputFormRequest(context.Background(), server, formToken, body)
+}
+
+func newSubmitChatflowHumanInputFormRequest(ctx context.Context, server string, formToken string, body SubmitChatflowHumanInputFormJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewSubmitChatflowHumanInputFormRequestWithBody(server, formToken, "application/json", bodyReader)
+	return newSubmitChatflowHumanInputFormRequestWithBody(ctx, server, formToken, "application/json", bodyReader)
 }
 
 // NewSubmitChatflowHumanInputFormRequestWithBody constructs an http.Request for the SubmitChatflowHumanInputForm method, with any body, and a specified content type
 func NewSubmitChatflowHumanInputFormRequestWithBody(server string, formToken string, contentType string, body io.Reader) (*http.Request, error) {
+	return newSubmitChatflowHumanInputFormRequestWithBody(context.Background(), server, formToken, contentType, body)
+}
+
+func newSubmitChatflowHumanInputFormRequestWithBody(ctx context.Context, server string, formToken string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(formToken))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "form_token", formToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/form/human_input/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetChatAppInfoRequest constructs an http.Request for the GetChatAppInfo method
 func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
+	return newGetChatAppInfoRequest(context.Background(), server)
+}
+
+func newGetChatAppInfoRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/info")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/info")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4748,24 +4678,18 @@ func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
 
 // NewGetChatAppMetaRequest constructs an http.Request for the GetChatAppMeta method
 func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
+	return newGetChatAppMetaRequest(context.Background(), server)
+}
+
+func newGetChatAppMetaRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/meta")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/meta")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4775,24 +4699,18 @@ func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
 
 // NewGetChatAppParametersRequest constructs an http.Request for the GetChatAppParameters method
 func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
+	return newGetChatAppParametersRequest(context.Background(), server)
+}
+
+func newGetChatAppParametersRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/parameters")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/parameters")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4802,24 +4720,18 @@ func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
 
 // NewGetChatWebAppSettingsRequest constructs an http.Request for the GetChatWebAppSettings method
 func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
+	return newGetChatWebAppSettingsRequest(context.Background(), server)
+}
+
+func newGetChatWebAppSettingsRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/site")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/site")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4829,118 +4741,91 @@ func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
 
 // NewTextToAudioChatRequest calls the generic TextToAudioChat builder with application/json body
 func NewTextToAudioChatRequest(server string, body TextToAudioChatJSONRequestBody) (*http.Request, error) {
+	return newTextToAudioChatRequest(context.Background(), server, body)
+}
+
+func newTextToAudioChatRequest(ctx context.Context, server string, body TextToAudioChatJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewTextToAudioChatRequestWithBody(server, "application/json", bodyReader)
+	return newTextToAudioChatRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewTextToAudioChatRequestWithBody constructs an http.Request for the TextToAudioChat method, with any body, and a specified content type
 func NewTextToAudioChatRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newTextToAudioChatRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newTextToAudioChatRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/text-to-audio")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/text-to-audio")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewStreamWorkflowEventsRequest constructs an http.Request for the StreamWorkflowEvents method
 func NewStreamWorkflowEventsRequest(server string, workflowRunID string, params *StreamWorkflowEventsParams) (*http.Request, error) {
+	return newStreamWorkflowEventsRequest(context.Background(), server, workflowRunID, params)
+}
+
+func newStreamWorkflowEventsRequest(ctx context.Context, server string, workflowRunID string, params *StreamWorkflowEventsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workflow_run_id", workflowRunID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
-	if err != nil {
-		return nil, err
-	}
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/workflow/%s/events", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/workflow/%s/events", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 
-		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "user", params.User, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-			return nil, err
-		} else {
-			for _, qp := range strings.Split(queryFrag, "&") {
-				rawQueryFragments = append(rawQueryFragments, qp)
-			}
+		if parts++; parts > 1 {
+			query = append(query, '&')
 		}
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("user", false)...)
+		query = append(query, '=')
+		query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(params.User), false)...)
 
 		if params.IncludeStateSnapshot != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "include_state_snapshot", *params.IncludeStateSnapshot, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("include_state_snapshot", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatBool(*params.IncludeStateSnapshot), false)...)
 		}
-
 		if params.ContinueOnPause != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "continue_on_pause", *params.ContinueOnPause, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("continue_on_pause", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatBool(*params.ContinueOnPause), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4950,135 +4835,96 @@ func NewStreamWorkflowEventsRequest(server string, workflowRunID string, params 
 
 // NewGetWorkflowLogsRequest constructs an http.Request for the GetWorkflowLogs method
 func NewGetWorkflowLogsRequest(server string, params *GetWorkflowLogsParams) (*http.Request, error) {
+	return newGetWorkflowLogsRequest(context.Background(), server, params)
+}
+
+func newGetWorkflowLogsRequest(ctx context.Context, server string, params *GetWorkflowLogsParams) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/workflows/logs")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	target, err := operationURL(server, "/workflows/logs")
 	if err != nil {
 		return nil, err
 	}
 
 	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
+		// The query as the built-in builders write it: the styled
+		// parameters in order, then the others (url.Values, sorted).
+		var queryBuf [128]byte
+		query, parts := queryBuf[:0], 0
 		if params.Keyword != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "keyword", *params.Keyword, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("keyword", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.Keyword), false)...)
 		}
-
 		if params.Status != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("status", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.Status), false)...)
 		}
-
 		if params.Page != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page", *params.Page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("page", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Page), 10), false)...)
 		}
-
 		if params.Limit != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("limit", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(strconv.FormatInt(int64(*params.Limit), 10), false)...)
 		}
-
 		if params.CreatedAtBefore != nil {
-
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_at__before", *params.CreatedAtBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
+				if parts++; parts > 1 {
+					query = append(query, '&')
 				}
+				query = append(query, queryFrag...)
 			}
-
 		}
-
 		if params.CreatedAtAfter != nil {
-
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_at__after", *params.CreatedAtAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
+				if parts++; parts > 1 {
+					query = append(query, '&')
 				}
+				query = append(query, queryFrag...)
 			}
-
 		}
-
 		if params.CreatedByEndUserSessionID != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_by_end_user_session_id", *params.CreatedByEndUserSessionID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("created_by_end_user_session_id", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.CreatedByEndUserSessionID), false)...)
 		}
-
 		if params.CreatedByAccount != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "created_by_account", *params.CreatedByAccount, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
+			if parts++; parts > 1 {
+				query = append(query, '&')
 			}
-
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue("created_by_account", false)...)
+			query = append(query, '=')
+			query = append(query, runtime.DefaultQueryEncoder.EscapeQueryValue(string(*params.CreatedByAccount), false)...)
 		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
+		if len(query) > 0 {
+			target += "?" + string(query)
 		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5088,71 +4934,57 @@ func NewGetWorkflowLogsRequest(server string, params *GetWorkflowLogsParams) (*h
 
 // NewExecuteWorkflowRequest calls the generic ExecuteWorkflow builder with application/json body
 func NewExecuteWorkflowRequest(server string, body ExecuteWorkflowJSONRequestBody) (*http.Request, error) {
+	return newExecuteWorkflowRequest(context.Background(), server, body)
+}
+
+func newExecuteWorkflowRequest(ctx context.Context, server string, body ExecuteWorkflowJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewExecuteWorkflowRequestWithBody(server, "application/json", bodyReader)
+	return newExecuteWorkflowRequestWithBody(ctx, server, "application/json", bodyReader)
 }
 
 // NewExecuteWorkflowRequestWithBody constructs an http.Request for the ExecuteWorkflow method, with any body, and a specified content type
 func NewExecuteWorkflowRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	return newExecuteWorkflowRequestWithBody(context.Background(), server, contentType, body)
+}
+
+func newExecuteWorkflowRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	serverURL, err := url.Parse(server)
+	target, err := operationURL(server, "/workflows/run")
 	if err != nil {
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/workflows/run")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewGetWorkflowRunDetailRequest constructs an http.Request for the GetWorkflowRunDetail method
 func NewGetWorkflowRunDetailRequest(server string, workflowRunID string) (*http.Request, error) {
+	return newGetWorkflowRunDetailRequest(context.Background(), server, workflowRunID)
+}
+
+func newGetWorkflowRunDetailRequest(ctx context.Context, server string, workflowRunID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workflow_run_id", workflowRunID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/workflows/run/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/workflows/run/%s", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -5162,95 +4994,79 @@ func NewGetWorkflowRunDetailRequest(server string, workflowRunID string) (*http.
 
 // NewStopWorkflowTaskGenerationRequest calls the generic StopWorkflowTaskGeneration builder with application/json body
 func NewStopWorkflowTaskGenerationRequest(server string, taskID string, body StopWorkflowTaskGenerationJSONRequestBody) (*http.Request, error) {
+	return newStopWorkflowTaskGenerationRequest(context.Background(), server, taskID, body)
+}
+
+func newStopWorkflowTaskGenerationRequest(ctx context.Context, server string, taskID string, body StopWorkflowTaskGenerationJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewStopWorkflowTaskGenerationRequestWithBody(server, taskID, "application/json", bodyReader)
+	return newStopWorkflowTaskGenerationRequestWithBody(ctx, server, taskID, "application/json", bodyReader)
 }
 
 // NewStopWorkflowTaskGenerationRequestWithBody constructs an http.Request for the StopWorkflowTaskGeneration method, with any body, and a specified content type
 func NewStopWorkflowTaskGenerationRequestWithBody(server string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newStopWorkflowTaskGenerationRequestWithBody(context.Background(), server, taskID, contentType, body)
+}
+
+func newStopWorkflowTaskGenerationRequestWithBody(ctx context.Context, server string, taskID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(taskID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "task_id", taskID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/workflows/tasks/%s/stop", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/workflows/tasks/%s/stop", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
 // NewRunWorkflowByIDRequest calls the generic RunWorkflowByID builder with application/json body
 func NewRunWorkflowByIDRequest(server string, workflowID string, body RunWorkflowByIDJSONRequestBody) (*http.Request, error) {
+	return newRunWorkflowByIDRequest(context.Background(), server, workflowID, body)
+}
+
+func newRunWorkflowByIDRequest(ctx context.Context, server string, workflowID string, body RunWorkflowByIDJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewRunWorkflowByIDRequestWithBody(server, workflowID, "application/json", bodyReader)
+	return newRunWorkflowByIDRequestWithBody(ctx, server, workflowID, "application/json", bodyReader)
 }
 
 // NewRunWorkflowByIDRequestWithBody constructs an http.Request for the RunWorkflowByID method, with any body, and a specified content type
 func NewRunWorkflowByIDRequestWithBody(server string, workflowID string, contentType string, body io.Reader) (*http.Request, error) {
+	return newRunWorkflowByIDRequestWithBody(context.Background(), server, workflowID, contentType, body)
+}
+
+func newRunWorkflowByIDRequestWithBody(ctx context.Context, server string, workflowID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
+	pathParam0 = url.PathEscape(string(workflowID))
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "workflow_id", workflowID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	target, err := operationURL(server, "/workflows/%s/run", pathParam0)
 	if err != nil {
 		return nil, err
 	}
 
-	serverURL, err := url.Parse(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
 	if err != nil {
 		return nil, err
 	}
-
-	operationPath := fmt.Sprintf("/workflows/%s/run", pathParam0)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
 	req.Header.Add("Content-Type", contentType)
-
 	return req, nil
 }
 
@@ -5267,6 +5083,125 @@ func (c *Client) applyEditors(ctx context.Context, req *http.Request, additional
 	}
 	return nil
 }
+
+// operationURL returns the URL, without a query, of the operation whose
+// path is format with its %s replaced by params (escaped already): the
+// URL that the built-in builders get from
+//
+//	url.Parse(server), then .Parse("." + fmt.Sprintf(format, params...)), then .String()
+//
+// It is server followed by the path when the server is printed back as it
+// is and ends in "/" (plainServer), and the path has nothing that the
+// resolution would change (plainPath); otherwise it is computed that way.
+func operationURL(server, format string, params ...string) (string, error) {
+	if len(format) > 0 && format[0] == '/' && plainServer(server) {
+		n := len(server) + len(format)
+		for _, p := range params {
+			n += len(p)
+		}
+		var b strings.Builder
+		b.Grow(n)
+		b.WriteString(server)
+		rest, i := format[1:], 0
+		for {
+			j := strings.IndexByte(rest, '%')
+			if j < 0 {
+				b.WriteString(rest)
+				break
+			}
+			if j+1 == len(rest) || rest[j+1] != 's' || i == len(params) {
+				i = -1 // a verb other than %s, or too few params: fmt's business
+				break
+			}
+			b.WriteString(rest[:j])
+			b.WriteString(params[i])
+			rest, i = rest[j+2:], i+1
+		}
+		if s := b.String(); i == len(params) && plainPath(s[len(server):]) {
+			return s, nil
+		}
+	}
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return "", err
+	}
+	args := make([]any, len(params))
+	for i, p := range params {
+		args[i] = p
+	}
+	operationPath := fmt.Sprintf(format, args...)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return "", err
+	}
+	return queryURL.String(), nil
+}
+
+// plainPath reports whether p, the part of a path after the server's,
+// is kept as it is when resolved against a plain server: its segments
+// are neither empty nor dot segments, and its bytes are ones that a
+// URL's path keeps as they are (unreserved, sub-delims, ':', '@', '/'
+// and valid %XX escapes).
+func plainPath(p string) bool {
+	seg := 0 // length of the current segment
+	dots := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '/':
+			if seg == 0 || seg == dots && dots <= 2 {
+				return false
+			}
+			seg, dots = 0, 0
+			continue
+		case c == '.':
+			dots++
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '~', strings.IndexByte("!$&'()*+,;=:@", c) >= 0:
+		case c == '%':
+			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+				return false
+			}
+		default:
+			return false
+		}
+		seg++
+	}
+	return seg > 0 && !(seg == dots && dots <= 2)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// plainServer reports whether resolving a path against server leaves
+// server as it is, followed by the path: server parses, ends in "/", and
+// url.URL prints it back unchanged. The answer for the last server asked
+// about is kept: a client asks about its own server on every call.
+func plainServer(server string) bool {
+	if last := lastServer.Load(); last != nil && last.server == server {
+		return last.plain
+	}
+	plain := false
+	if u, err := url.Parse(server); err == nil && strings.HasSuffix(server, "/") {
+		if r, err := u.Parse("./p"); err == nil && r.String() == server+"p" {
+			plain = true
+		}
+	}
+	lastServer.Store(&serverCheck{server: server, plain: plain})
+	return plain
+}
+
+// serverCheck is what plainServer found about a server.
+type serverCheck struct {
+	server string
+	plain  bool
+}
+
+var lastServer atomic.Pointer[serverCheck]
 
 // ClientWithResponses builds on ClientInterface to offer response payloads
 type ClientWithResponses struct {
