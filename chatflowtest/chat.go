@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/difykit/chatflow/internal/difyroute"
 )
 
 // chatRequest is the body of POST /chat-messages.
@@ -69,7 +71,7 @@ func (s *Server) sendChatMessage(c *call) {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "query is required")
 		return
 	}
-	if req.ConversationID != "" && !uuidShape.MatchString(req.ConversationID) {
+	if req.ConversationID != "" && !difyroute.IsUUID(req.ConversationID) {
 		writeError(c.w, http.StatusBadRequest, "invalid_param", "conversation_id: "+req.ConversationID+" is not a valid uuid.")
 		return
 	}

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/textproto"
-	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/difykit/chatflow/internal/difyroute"
 	"github.com/difykit/chatflow/internal/spectest"
 )
 
@@ -45,8 +45,6 @@ type formFile struct {
 	name, contentType string
 	data              []byte
 }
-
-var uuidShape = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
 const notFoundMessage = "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
 
@@ -129,8 +127,8 @@ func (s *Server) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := operations[opID]
-	for _, name := range op.uuidParams {
-		if !uuidShape.MatchString(params[name]) {
+	for name, v := range params {
+		if difyroute.UUIDParam(name) && !difyroute.IsUUID(v) {
 			writeError(w, http.StatusNotFound, "not_found", notFoundMessage)
 			return
 		}

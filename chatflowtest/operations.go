@@ -16,9 +16,6 @@ type operation struct {
 	// against the description because the server answers them with codes
 	// of its own; it answers and returns false when the request fails.
 	precheck func(*Server, *call) bool
-	// uuidParams are the path parameters Dify routes through its UUID
-	// converter: anything else there is a route-level 404.
-	uuidParams []string
 	// userRequired: a request without user is 400 invalid_param "Arg user
 	// must be provided.".
 	userRequired bool
@@ -41,38 +38,36 @@ type operation struct {
 
 // operations is the one table of per-operation facts, keyed by operationId.
 var operations = map[string]operation{
-	"sendChatMessage":           {modes: chatApps, serve: (*Server).sendChatMessage, userRequired: true},
-	"stopChatMessageGeneration": {modes: chatApps, serve: (*Server).stopChatMessageGeneration, userRequired: true},
-	"getSuggestedQuestions":     {modes: chatApps, serve: (*Server).getSuggestedQuestions, uuidParams: []string{"message_id"}, userRequired: true},
-	"uploadChatFile":            {serve: (*Server).uploadChatFile, precheck: (*Server).checkUpload},
-	"previewChatFile":           {serve: (*Server).previewChatFile, uuidParams: []string{"file_id"}},
-	"getEndUserChat":            {serve: (*Server).getEndUser, uuidParams: []string{"end_user_id"}},
-	"postChatMessageFeedback":   {serve: (*Server).postFeedback, uuidParams: []string{"message_id"}, userRequired: true, decorated: true},
-	"getChatAppFeedbacks":       {serve: (*Server).getAppFeedbacks, decorated: true},
-	"getConversationsList":      {modes: chatApps, serve: (*Server).getConversationsList},
-	"getConversationHistory":    {modes: chatApps, serve: (*Server).getConversationHistory, decorated: true},
-	"getConversationVariables":  {modes: chatApps, serve: (*Server).getConversationVariables, uuidParams: []string{"conversation_id"}},
-	"renameConversation":        {modes: chatApps, serve: (*Server).renameConversation, uuidParams: []string{"conversation_id"}},
-	"updateChatConversationVariable": {modes: chatApps, serve: (*Server).updateChatConversationVariable,
-		uuidParams: []string{"conversation_id", "variable_id"}},
-	"deleteConversation":             {modes: chatApps, serve: (*Server).deleteConversation, uuidParams: []string{"conversation_id"}},
-	"audioToText":                    {serve: (*Server).audioToText, precheck: (*Server).checkAudio},
-	"textToAudioChat":                {serve: (*Server).textToAudio},
-	"getChatAppInfo":                 {serve: (*Server).getInfo},
-	"getChatAppParameters":           {serve: (*Server).getParameters},
-	"getChatAppMeta":                 {serve: (*Server).getMeta},
-	"getChatWebAppSettings":          {serve: (*Server).getSite},
-	"createAnnotation":               {serve: (*Server).createAnnotation, decorated: true},
-	"getAnnotationList":              {serve: (*Server).getAnnotationList, decorated: true},
-	"updateAnnotation":               {serve: (*Server).updateAnnotation, uuidParams: []string{"annotation_id"}, decorated: true},
-	"deleteAnnotation":               {serve: (*Server).deleteAnnotation, uuidParams: []string{"annotation_id"}, decorated: true},
-	"initialAnnotationReplySettings": {serve: (*Server).annotationReply, decorated: true},
-	"getInitialAnnotationReplySettingsStatus": {serve: (*Server).annotationReplyStatus,
-		uuidParams: []string{"job_id"}, decorated: true},
-	"getWorkflowRunDetail":         {modes: workflowApps, serve: (*Server).getWorkflowRun},
-	"getWorkflowLogs":              {serve: (*Server).getWorkflowLogs, precheck: (*Server).checkWorkflowLogs},
-	"getChatflowHumanInputForm":    {serve: (*Server).getHumanInputForm},
-	"submitChatflowHumanInputForm": {serve: (*Server).submitHumanInputForm},
+	"sendChatMessage":                         {modes: chatApps, serve: (*Server).sendChatMessage, userRequired: true},
+	"stopChatMessageGeneration":               {modes: chatApps, serve: (*Server).stopChatMessageGeneration, userRequired: true},
+	"getSuggestedQuestions":                   {modes: chatApps, serve: (*Server).getSuggestedQuestions, userRequired: true},
+	"uploadChatFile":                          {serve: (*Server).uploadChatFile, precheck: (*Server).checkUpload},
+	"previewChatFile":                         {serve: (*Server).previewChatFile},
+	"getEndUserChat":                          {serve: (*Server).getEndUser},
+	"postChatMessageFeedback":                 {serve: (*Server).postFeedback, userRequired: true, decorated: true},
+	"getChatAppFeedbacks":                     {serve: (*Server).getAppFeedbacks, decorated: true},
+	"getConversationsList":                    {modes: chatApps, serve: (*Server).getConversationsList},
+	"getConversationHistory":                  {modes: chatApps, serve: (*Server).getConversationHistory, decorated: true},
+	"getConversationVariables":                {modes: chatApps, serve: (*Server).getConversationVariables},
+	"renameConversation":                      {modes: chatApps, serve: (*Server).renameConversation},
+	"updateChatConversationVariable":          {modes: chatApps, serve: (*Server).updateChatConversationVariable},
+	"deleteConversation":                      {modes: chatApps, serve: (*Server).deleteConversation},
+	"audioToText":                             {serve: (*Server).audioToText, precheck: (*Server).checkAudio},
+	"textToAudioChat":                         {serve: (*Server).textToAudio},
+	"getChatAppInfo":                          {serve: (*Server).getInfo},
+	"getChatAppParameters":                    {serve: (*Server).getParameters},
+	"getChatAppMeta":                          {serve: (*Server).getMeta},
+	"getChatWebAppSettings":                   {serve: (*Server).getSite},
+	"createAnnotation":                        {serve: (*Server).createAnnotation, decorated: true},
+	"getAnnotationList":                       {serve: (*Server).getAnnotationList, decorated: true},
+	"updateAnnotation":                        {serve: (*Server).updateAnnotation, decorated: true},
+	"deleteAnnotation":                        {serve: (*Server).deleteAnnotation, decorated: true},
+	"initialAnnotationReplySettings":          {serve: (*Server).annotationReply, decorated: true},
+	"getInitialAnnotationReplySettingsStatus": {serve: (*Server).annotationReplyStatus, decorated: true},
+	"getWorkflowRunDetail":                    {modes: workflowApps, serve: (*Server).getWorkflowRun},
+	"getWorkflowLogs":                         {serve: (*Server).getWorkflowLogs, precheck: (*Server).checkWorkflowLogs},
+	"getChatflowHumanInputForm":               {serve: (*Server).getHumanInputForm},
+	"submitChatflowHumanInputForm":            {serve: (*Server).submitHumanInputForm},
 	"streamWorkflowEvents": {modes: workflowApps, serve: (*Server).streamWorkflowEvents, userRequired: true,
 		lenientQuery: []string{"include_state_snapshot", "continue_on_pause"}},
 

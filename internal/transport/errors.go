@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/difykit/chatflow/internal/difyroute"
 )
 
 // Sentinel errors matched by errors.Is against an *APIError.
@@ -152,13 +154,6 @@ func (e *APIError) routeLevel() bool {
 		strings.HasPrefix(strings.ToLower(strings.TrimSpace(e.Message)), routeNotFoundMessage)
 }
 
-// uuidPathParams are the path parameters that Dify routes with a UUID
-// converter: a value that is not a UUID gets the route-level 404.
-var uuidPathParams = map[string]bool{
-	"conversation_id": true, "message_id": true, "variable_id": true,
-	"file_id": true, "annotation_id": true, "end_user_id": true, "job_id": true,
-}
-
 // operationOf finds the operation (one of routes) of a request path below
 // base, and the values of its path parameters. It returns ok false for a
 // path outside base or one that fits no operation.
@@ -205,28 +200,6 @@ func operationOf(method, escapedPath, base string, routes []string) (template st
 	return "", nil, false
 }
 
-// looksLikeUUID reports whether s has the shape of a UUID as Dify's route
-// converter accepts it: 8-4-4-4-12 hex digits.
-func looksLikeUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // explain404 adds the likely cause to a 404 of a request to an operation
 // (one of routes) below base: a malformed path id, a wrong base URL, or
 // (for Dify's own not_found on a conversation or message) another user's
@@ -239,7 +212,7 @@ func (e *APIError) explain404(method, escapedPath, base string, routes []string)
 	if e.routeLevel() {
 		if known {
 			for name, v := range params {
-				if uuidPathParams[name] && !looksLikeUUID(v) {
+				if difyroute.UUIDParam(name) && !difyroute.IsUUID(v) {
 					e.badID = true
 					e.hint = fmt.Sprintf("Dify answers 404 for a %s that is not a UUID, and %q is not one; if the id is right, check the base URL (it usually ends in /v1)", name, Shorten(v, 60))
 					return

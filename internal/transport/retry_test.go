@@ -188,21 +188,3 @@ func TestRetryDecisionTLS(t *testing.T) {
 		t.Error("a dropped GET is not retried")
 	}
 }
-
-func TestLooksLikeUUID(t *testing.T) {
-	t.Parallel()
-	for s, want := range map[string]bool{
-		"4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e77": true,
-		"4B9A6D52-0C1E-4D7B-9E53-3F2A8C1D0E77": true,
-		"4b9a6d520c1e4d7b9e533f2a8c1d0e77":     false, // Werkzeug's converter wants the dashes
-		"4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e7g": false,
-		"4b9a6d52-0c1e-4d7b-9e53-3f2a8c1d0e7":  false,
-		"4b9a6d52+0c1e-4d7b-9e53-3f2a8c1d0e77": false,
-		"conv-1":                               false,
-		"":                                     false,
-	} {
-		if got := looksLikeUUID(s); got != want {
-			t.Errorf("looksLikeUUID(%q) = %v", s, got)
-		}
-	}
-}
