@@ -99,6 +99,14 @@ func (s *Stream) abandon(owner bool) {
 		st.handoverDone = done
 		st.done.Store(&done) // WaitStop waits for the read to come
 		c.handoff.interrupt()
+		if s.TaskID() != "" {
+			// The reader learnt the task id meanwhile, and may have gone
+			// into a direct read, which no interrupt ends (it checks for
+			// one first, and the interrupt came after): cut the
+			// connection. The reader then hands over as above, and the
+			// background read has the task id at once.
+			c.close(errStreamClosed)
+		}
 	default:
 		// Neither a task id nor a run id: nothing can be stopped.
 		letGo()
@@ -156,6 +164,11 @@ func (s *Stream) readAheadForTask(ctx context.Context) string {
 	t := time.AfterFunc(readAheadTimeout, func() { c.cancel(errAbandoned) })
 	defer t.Stop()
 	for {
+		// The reader may have read the event with the task id while the
+		// connection was being taken from it.
+		if id := s.TaskID(); id != "" {
+			return id
+		}
 		ev, _, ok, err := c.next(v)
 		if c.cut() {
 			return ""
@@ -173,9 +186,6 @@ func (s *Stream) readAheadForTask(ctx context.Context) string {
 		s.learnIDs(ev, isText)
 		if v.isTerminal(ev.Name) || ev.Name == v.Error {
 			return "" // the run has ended: nothing to stop
-		}
-		if id := s.TaskID(); id != "" {
-			return id
 		}
 	}
 }

@@ -29,6 +29,10 @@ type handoffReader struct {
 	mu          sync.Mutex
 	intr        chan struct{} // closed by interrupt
 	interrupted bool
+	// pending mirrors interrupted for the direct reads, which check it
+	// without the lock: an interrupt that came just before the task id
+	// was learnt still ends the next read.
+	pending atomic.Bool
 
 	// Used by the reading goroutine only.
 	inflight chan handoffRead // of the read in flight; nil when none
@@ -59,6 +63,10 @@ func (h *handoffReader) Read(p []byte) (int, error) {
 	}
 	if h.inflight == nil {
 		if h.direct.Load() {
+			if h.pending.Load() {
+				h.reset()
+				return 0, errHandedOff
+			}
 			return h.rd.Read(p)
 		}
 		if cap(h.buf) < len(p) {
@@ -85,11 +93,18 @@ func (h *handoffReader) Read(p []byte) (int, error) {
 		}
 		return n, r.err
 	case <-intr:
-		h.mu.Lock()
-		h.intr, h.interrupted = make(chan struct{}), false
-		h.mu.Unlock()
+		h.reset()
 		return 0, errHandedOff
 	}
+}
+
+// reset makes ready for the next interrupt, once a Read has returned
+// errHandedOff for the last one.
+func (h *handoffReader) reset() {
+	h.mu.Lock()
+	h.intr, h.interrupted = make(chan struct{}), false
+	h.pending.Store(false)
+	h.mu.Unlock()
 }
 
 // interrupt makes the Read waiting now (or the next one) return
@@ -99,6 +114,7 @@ func (h *handoffReader) interrupt() {
 	defer h.mu.Unlock()
 	if !h.interrupted {
 		h.interrupted = true
+		h.pending.Store(true)
 		close(h.intr)
 	}
 }
