@@ -264,6 +264,21 @@ func sendMessageContenders(tb testing.TB) ([]contender, func()) {
 			}
 			return err
 		}},
+		{"readonly", func() error { // the stream read to its end, nothing decoded
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, streamURL+"/chat-messages", strings.NewReader(`{"query":"q","user":"u1","inputs":{}}`))
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(r)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if n, err := io.Copy(io.Discard, resp.Body); err != nil || n < 1<<10 {
+				return fmt.Errorf("read %d bytes: %v", n, err)
+			}
+			return nil
+		}},
 	}, stop
 }
 
@@ -357,7 +372,8 @@ func fakeSendContenders(tb testing.TB) ([]contender, func()) {
 // BenchmarkSendMessage compares SendMessage over loopback (a realistic
 // chat stream gathered into a Reply) with a hand-written blocking chat
 // call (net/http and encoding/json) to a loopback server, and with a
-// hand-written streaming call reading the same stream (handstream); then
+// hand-written streaming call reading the same stream (handstream), and
+// with the stream read to its end without decoding (readonly); then
 // SendMessage and the blocking call against the chatflowtest fake, which
 // runs the same app both ways (fake/...).
 func BenchmarkSendMessage(b *testing.B) {
@@ -460,6 +476,7 @@ func TestPerfRatios(t *testing.T) {
 	cs, stop := sendMessageContenders(t)
 	show("SendMessage vs hand", pairedRatios(t, 31, 20*time.Millisecond, cs[:2]))
 	show("SendMessage vs stream", pairedRatios(t, 31, 20*time.Millisecond, []contender{cs[2], cs[1]}))
+	show("reading it vs hand", pairedRatios(t, 31, 20*time.Millisecond, []contender{cs[0], cs[3]}))
 	stop()
 	cs, stop = fakeSendContenders(t)
 	show("SendMessage, fake", pairedRatios(t, 31, 20*time.Millisecond, cs))
