@@ -13,9 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/difykit/chatflow/internal/genurl"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -5761,7 +5761,7 @@ func NewGetChatAppFeedbacksRequest(server string, params *GetChatAppFeedbacksPar
 func newGetChatAppFeedbacksRequest(ctx context.Context, server string, params *GetChatAppFeedbacksParams) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/app/feedbacks")
+	target, err := genurl.OperationURL(server, "/app/feedbacks")
 	if err != nil {
 		return nil, err
 	}
@@ -5826,7 +5826,7 @@ func newInitialAnnotationReplySettingsRequestWithBody(ctx context.Context, serve
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(action))
 
-	target, err := operationURL(server, "/apps/annotation-reply/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/apps/annotation-reply/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -5853,7 +5853,7 @@ func newGetInitialAnnotationReplySettingsStatusRequest(ctx context.Context, serv
 	var pathParam1 string
 	pathParam1 = url.PathEscape(string(jobID))
 
-	target, err := operationURL(server, "/apps/annotation-reply/%s/status/%s", pathParam0, pathParam1)
+	target, err := genurl.OperationURL(server, "/apps/annotation-reply/%s/status/%s", pathParam0, pathParam1)
 	if err != nil {
 		return nil, err
 	}
@@ -5874,7 +5874,7 @@ func NewGetAnnotationListRequest(server string, params *GetAnnotationListParams)
 func newGetAnnotationListRequest(ctx context.Context, server string, params *GetAnnotationListParams) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/apps/annotations")
+	target, err := genurl.OperationURL(server, "/apps/annotations")
 	if err != nil {
 		return nil, err
 	}
@@ -5944,7 +5944,7 @@ func NewCreateAnnotationRequestWithBody(server string, contentType string, body 
 func newCreateAnnotationRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/apps/annotations")
+	target, err := genurl.OperationURL(server, "/apps/annotations")
 	if err != nil {
 		return nil, err
 	}
@@ -5968,7 +5968,7 @@ func newDeleteAnnotationRequest(ctx context.Context, server string, annotationID
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(annotationID))
 
-	target, err := operationURL(server, "/apps/annotations/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/apps/annotations/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6007,7 +6007,7 @@ func newUpdateAnnotationRequestWithBody(ctx context.Context, server string, anno
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(annotationID))
 
-	target, err := operationURL(server, "/apps/annotations/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/apps/annotations/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6028,7 +6028,7 @@ func NewAudioToTextRequestWithBody(server string, contentType string, body io.Re
 func newAudioToTextRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/audio-to-text")
+	target, err := genurl.OperationURL(server, "/audio-to-text")
 	if err != nil {
 		return nil, err
 	}
@@ -6064,7 +6064,7 @@ func NewSendChatMessageRequestWithBody(server string, contentType string, body i
 func newSendChatMessageRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/chat-messages")
+	target, err := genurl.OperationURL(server, "/chat-messages")
 	if err != nil {
 		return nil, err
 	}
@@ -6103,7 +6103,7 @@ func newStopChatMessageGenerationRequestWithBody(ctx context.Context, server str
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(taskID))
 
-	target, err := operationURL(server, "/chat-messages/%s/stop", pathParam0)
+	target, err := genurl.OperationURL(server, "/chat-messages/%s/stop", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6124,7 +6124,7 @@ func NewGetConversationsListRequest(server string, params *GetConversationsListP
 func newGetConversationsListRequest(ctx context.Context, server string, params *GetConversationsListParams) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/conversations")
+	target, err := genurl.OperationURL(server, "/conversations")
 	if err != nil {
 		return nil, err
 	}
@@ -6205,7 +6205,7 @@ func newDeleteConversationRequestWithBody(ctx context.Context, server string, co
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(conversationID))
 
-	target, err := operationURL(server, "/conversations/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/conversations/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6244,7 +6244,7 @@ func newRenameConversationRequestWithBody(ctx context.Context, server string, co
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(conversationID))
 
-	target, err := operationURL(server, "/conversations/%s/name", pathParam0)
+	target, err := genurl.OperationURL(server, "/conversations/%s/name", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6268,7 +6268,7 @@ func newGetConversationVariablesRequest(ctx context.Context, server string, conv
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(conversationID))
 
-	target, err := operationURL(server, "/conversations/%s/variables", pathParam0)
+	target, err := genurl.OperationURL(server, "/conversations/%s/variables", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6352,7 +6352,7 @@ func newUpdateChatConversationVariableRequestWithBody(ctx context.Context, serve
 	var pathParam1 string
 	pathParam1 = url.PathEscape(string(variableID))
 
-	target, err := operationURL(server, "/conversations/%s/variables/%s", pathParam0, pathParam1)
+	target, err := genurl.OperationURL(server, "/conversations/%s/variables/%s", pathParam0, pathParam1)
 	if err != nil {
 		return nil, err
 	}
@@ -6376,7 +6376,7 @@ func newGetEndUserChatRequest(ctx context.Context, server string, endUserID stri
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(endUserID))
 
-	target, err := operationURL(server, "/end-users/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/end-users/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6397,7 +6397,7 @@ func NewUploadChatFileRequestWithBody(server string, contentType string, body io
 func newUploadChatFileRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/files/upload")
+	target, err := genurl.OperationURL(server, "/files/upload")
 	if err != nil {
 		return nil, err
 	}
@@ -6421,7 +6421,7 @@ func newPreviewChatFileRequest(ctx context.Context, server string, fileID string
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(fileID))
 
-	target, err := operationURL(server, "/files/%s/preview", pathParam0)
+	target, err := genurl.OperationURL(server, "/files/%s/preview", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6471,7 +6471,7 @@ func newGetChatflowHumanInputFormRequest(ctx context.Context, server string, for
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(formToken))
 
-	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6510,7 +6510,7 @@ func newSubmitChatflowHumanInputFormRequestWithBody(ctx context.Context, server 
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(formToken))
 
-	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6531,7 +6531,7 @@ func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
 func newGetChatAppInfoRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/info")
+	target, err := genurl.OperationURL(server, "/info")
 	if err != nil {
 		return nil, err
 	}
@@ -6552,7 +6552,7 @@ func NewGetConversationHistoryRequest(server string, params *GetConversationHist
 func newGetConversationHistoryRequest(ctx context.Context, server string, params *GetConversationHistoryParams) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/messages")
+	target, err := genurl.OperationURL(server, "/messages")
 	if err != nil {
 		return nil, err
 	}
@@ -6633,7 +6633,7 @@ func newPostChatMessageFeedbackRequestWithBody(ctx context.Context, server strin
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(messageID))
 
-	target, err := operationURL(server, "/messages/%s/feedbacks", pathParam0)
+	target, err := genurl.OperationURL(server, "/messages/%s/feedbacks", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6657,7 +6657,7 @@ func newGetSuggestedQuestionsRequest(ctx context.Context, server string, message
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(messageID))
 
-	target, err := operationURL(server, "/messages/%s/suggested", pathParam0)
+	target, err := genurl.OperationURL(server, "/messages/%s/suggested", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6696,7 +6696,7 @@ func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
 func newGetChatAppMetaRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/meta")
+	target, err := genurl.OperationURL(server, "/meta")
 	if err != nil {
 		return nil, err
 	}
@@ -6717,7 +6717,7 @@ func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
 func newGetChatAppParametersRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/parameters")
+	target, err := genurl.OperationURL(server, "/parameters")
 	if err != nil {
 		return nil, err
 	}
@@ -6738,7 +6738,7 @@ func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
 func newGetChatWebAppSettingsRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/site")
+	target, err := genurl.OperationURL(server, "/site")
 	if err != nil {
 		return nil, err
 	}
@@ -6774,7 +6774,7 @@ func NewTextToAudioChatRequestWithBody(server string, contentType string, body i
 func newTextToAudioChatRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/text-to-audio")
+	target, err := genurl.OperationURL(server, "/text-to-audio")
 	if err != nil {
 		return nil, err
 	}
@@ -6798,7 +6798,7 @@ func newStreamWorkflowEventsRequest(ctx context.Context, server string, workflow
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	target, err := operationURL(server, "/workflow/%s/events", pathParam0)
+	target, err := genurl.OperationURL(server, "/workflow/%s/events", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6853,7 +6853,7 @@ func NewGetWorkflowLogsRequest(server string, params *GetWorkflowLogsParams) (*h
 func newGetWorkflowLogsRequest(ctx context.Context, server string, params *GetWorkflowLogsParams) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/workflows/logs")
+	target, err := genurl.OperationURL(server, "/workflows/logs")
 	if err != nil {
 		return nil, err
 	}
@@ -6955,7 +6955,7 @@ func newGetWorkflowRunDetailRequest(ctx context.Context, server string, workflow
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	target, err := operationURL(server, "/workflows/run/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/workflows/run/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -6981,125 +6981,6 @@ func (c *Client) applyEditors(ctx context.Context, req *http.Request, additional
 	}
 	return nil
 }
-
-// operationURL returns the URL, without a query, of the operation whose
-// path is format with its %s replaced by params (escaped already): the
-// URL that the built-in builders get from
-//
-//	url.Parse(server), then .Parse("." + fmt.Sprintf(format, params...)), then .String()
-//
-// It is server followed by the path when the server is printed back as it
-// is and ends in "/" (plainServer), and the path has nothing that the
-// resolution would change (plainPath); otherwise it is computed that way.
-func operationURL(server, format string, params ...string) (string, error) {
-	if len(format) > 0 && format[0] == '/' && plainServer(server) {
-		n := len(server) + len(format)
-		for _, p := range params {
-			n += len(p)
-		}
-		var b strings.Builder
-		b.Grow(n)
-		b.WriteString(server)
-		rest, i := format[1:], 0
-		for {
-			j := strings.IndexByte(rest, '%')
-			if j < 0 {
-				b.WriteString(rest)
-				break
-			}
-			if j+1 == len(rest) || rest[j+1] != 's' || i == len(params) {
-				i = -1 // a verb other than %s, or too few params: fmt's business
-				break
-			}
-			b.WriteString(rest[:j])
-			b.WriteString(params[i])
-			rest, i = rest[j+2:], i+1
-		}
-		if s := b.String(); i == len(params) && plainPath(s[len(server):]) {
-			return s, nil
-		}
-	}
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return "", err
-	}
-	args := make([]any, len(params))
-	for i, p := range params {
-		args[i] = p
-	}
-	operationPath := fmt.Sprintf(format, args...)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return "", err
-	}
-	return queryURL.String(), nil
-}
-
-// plainPath reports whether p, the part of a path after the server's,
-// is kept as it is when resolved against a plain server: its segments
-// are neither empty nor dot segments, and its bytes are ones that a
-// URL's path keeps as they are (unreserved, sub-delims, ':', '@', '/'
-// and valid %XX escapes).
-func plainPath(p string) bool {
-	seg := 0 // length of the current segment
-	dots := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case c == '/':
-			if seg == 0 || seg == dots && dots <= 2 {
-				return false
-			}
-			seg, dots = 0, 0
-			continue
-		case c == '.':
-			dots++
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '~', strings.IndexByte("!$&'()*+,;=:@", c) >= 0:
-		case c == '%':
-			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
-				return false
-			}
-		default:
-			return false
-		}
-		seg++
-	}
-	return seg > 0 && !(seg == dots && dots <= 2)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// plainServer reports whether resolving a path against server leaves
-// server as it is, followed by the path: server parses, ends in "/", and
-// url.URL prints it back unchanged. The answer for the last server asked
-// about is kept: a client asks about its own server on every call.
-func plainServer(server string) bool {
-	if last := lastServer.Load(); last != nil && last.server == server {
-		return last.plain
-	}
-	plain := false
-	if u, err := url.Parse(server); err == nil && strings.HasSuffix(server, "/") {
-		if r, err := u.Parse("./p"); err == nil && r.String() == server+"p" {
-			plain = true
-		}
-	}
-	lastServer.Store(&serverCheck{server: server, plain: plain})
-	return plain
-}
-
-// serverCheck is what plainServer found about a server.
-type serverCheck struct {
-	server string
-	plain  bool
-}
-
-var lastServer atomic.Pointer[serverCheck]
 
 // ClientWithResponses builds on ClientInterface to offer response payloads
 type ClientWithResponses struct {

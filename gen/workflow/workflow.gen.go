@@ -13,9 +13,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/difykit/chatflow/internal/genurl"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -4534,7 +4534,7 @@ func NewAudioToTextRequestWithBody(server string, contentType string, body io.Re
 func newAudioToTextRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/audio-to-text")
+	target, err := genurl.OperationURL(server, "/audio-to-text")
 	if err != nil {
 		return nil, err
 	}
@@ -4558,7 +4558,7 @@ func newGetEndUserChatRequest(ctx context.Context, server string, endUserID stri
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(endUserID))
 
-	target, err := operationURL(server, "/end-users/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/end-users/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -4579,7 +4579,7 @@ func NewUploadChatFileRequestWithBody(server string, contentType string, body io
 func newUploadChatFileRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/files/upload")
+	target, err := genurl.OperationURL(server, "/files/upload")
 	if err != nil {
 		return nil, err
 	}
@@ -4603,7 +4603,7 @@ func newGetChatflowHumanInputFormRequest(ctx context.Context, server string, for
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(formToken))
 
-	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -4642,7 +4642,7 @@ func newSubmitChatflowHumanInputFormRequestWithBody(ctx context.Context, server 
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(formToken))
 
-	target, err := operationURL(server, "/form/human_input/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/form/human_input/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -4663,7 +4663,7 @@ func NewGetChatAppInfoRequest(server string) (*http.Request, error) {
 func newGetChatAppInfoRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/info")
+	target, err := genurl.OperationURL(server, "/info")
 	if err != nil {
 		return nil, err
 	}
@@ -4684,7 +4684,7 @@ func NewGetChatAppMetaRequest(server string) (*http.Request, error) {
 func newGetChatAppMetaRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/meta")
+	target, err := genurl.OperationURL(server, "/meta")
 	if err != nil {
 		return nil, err
 	}
@@ -4705,7 +4705,7 @@ func NewGetChatAppParametersRequest(server string) (*http.Request, error) {
 func newGetChatAppParametersRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/parameters")
+	target, err := genurl.OperationURL(server, "/parameters")
 	if err != nil {
 		return nil, err
 	}
@@ -4726,7 +4726,7 @@ func NewGetChatWebAppSettingsRequest(server string) (*http.Request, error) {
 func newGetChatWebAppSettingsRequest(ctx context.Context, server string) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/site")
+	target, err := genurl.OperationURL(server, "/site")
 	if err != nil {
 		return nil, err
 	}
@@ -4762,7 +4762,7 @@ func NewTextToAudioChatRequestWithBody(server string, contentType string, body i
 func newTextToAudioChatRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/text-to-audio")
+	target, err := genurl.OperationURL(server, "/text-to-audio")
 	if err != nil {
 		return nil, err
 	}
@@ -4786,7 +4786,7 @@ func newStreamWorkflowEventsRequest(ctx context.Context, server string, workflow
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	target, err := operationURL(server, "/workflow/%s/events", pathParam0)
+	target, err := genurl.OperationURL(server, "/workflow/%s/events", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -4841,7 +4841,7 @@ func NewGetWorkflowLogsRequest(server string, params *GetWorkflowLogsParams) (*h
 func newGetWorkflowLogsRequest(ctx context.Context, server string, params *GetWorkflowLogsParams) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/workflows/logs")
+	target, err := genurl.OperationURL(server, "/workflows/logs")
 	if err != nil {
 		return nil, err
 	}
@@ -4955,7 +4955,7 @@ func NewExecuteWorkflowRequestWithBody(server string, contentType string, body i
 func newExecuteWorkflowRequestWithBody(ctx context.Context, server string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
-	target, err := operationURL(server, "/workflows/run")
+	target, err := genurl.OperationURL(server, "/workflows/run")
 	if err != nil {
 		return nil, err
 	}
@@ -4979,7 +4979,7 @@ func newGetWorkflowRunDetailRequest(ctx context.Context, server string, workflow
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(workflowRunID))
 
-	target, err := operationURL(server, "/workflows/run/%s", pathParam0)
+	target, err := genurl.OperationURL(server, "/workflows/run/%s", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -5018,7 +5018,7 @@ func newStopWorkflowTaskGenerationRequestWithBody(ctx context.Context, server st
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(taskID))
 
-	target, err := operationURL(server, "/workflows/tasks/%s/stop", pathParam0)
+	target, err := genurl.OperationURL(server, "/workflows/tasks/%s/stop", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -5057,7 +5057,7 @@ func newRunWorkflowByIDRequestWithBody(ctx context.Context, server string, workf
 	var pathParam0 string
 	pathParam0 = url.PathEscape(string(workflowID))
 
-	target, err := operationURL(server, "/workflows/%s/run", pathParam0)
+	target, err := genurl.OperationURL(server, "/workflows/%s/run", pathParam0)
 	if err != nil {
 		return nil, err
 	}
@@ -5083,125 +5083,6 @@ func (c *Client) applyEditors(ctx context.Context, req *http.Request, additional
 	}
 	return nil
 }
-
-// operationURL returns the URL, without a query, of the operation whose
-// path is format with its %s replaced by params (escaped already): the
-// URL that the built-in builders get from
-//
-//	url.Parse(server), then .Parse("." + fmt.Sprintf(format, params...)), then .String()
-//
-// It is server followed by the path when the server is printed back as it
-// is and ends in "/" (plainServer), and the path has nothing that the
-// resolution would change (plainPath); otherwise it is computed that way.
-func operationURL(server, format string, params ...string) (string, error) {
-	if len(format) > 0 && format[0] == '/' && plainServer(server) {
-		n := len(server) + len(format)
-		for _, p := range params {
-			n += len(p)
-		}
-		var b strings.Builder
-		b.Grow(n)
-		b.WriteString(server)
-		rest, i := format[1:], 0
-		for {
-			j := strings.IndexByte(rest, '%')
-			if j < 0 {
-				b.WriteString(rest)
-				break
-			}
-			if j+1 == len(rest) || rest[j+1] != 's' || i == len(params) {
-				i = -1 // a verb other than %s, or too few params: fmt's business
-				break
-			}
-			b.WriteString(rest[:j])
-			b.WriteString(params[i])
-			rest, i = rest[j+2:], i+1
-		}
-		if s := b.String(); i == len(params) && plainPath(s[len(server):]) {
-			return s, nil
-		}
-	}
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return "", err
-	}
-	args := make([]any, len(params))
-	for i, p := range params {
-		args[i] = p
-	}
-	operationPath := fmt.Sprintf(format, args...)
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return "", err
-	}
-	return queryURL.String(), nil
-}
-
-// plainPath reports whether p, the part of a path after the server's,
-// is kept as it is when resolved against a plain server: its segments
-// are neither empty nor dot segments, and its bytes are ones that a
-// URL's path keeps as they are (unreserved, sub-delims, ':', '@', '/'
-// and valid %XX escapes).
-func plainPath(p string) bool {
-	seg := 0 // length of the current segment
-	dots := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case c == '/':
-			if seg == 0 || seg == dots && dots <= 2 {
-				return false
-			}
-			seg, dots = 0, 0
-			continue
-		case c == '.':
-			dots++
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '-', c == '_', c == '~', strings.IndexByte("!$&'()*+,;=:@", c) >= 0:
-		case c == '%':
-			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
-				return false
-			}
-		default:
-			return false
-		}
-		seg++
-	}
-	return seg > 0 && !(seg == dots && dots <= 2)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// plainServer reports whether resolving a path against server leaves
-// server as it is, followed by the path: server parses, ends in "/", and
-// url.URL prints it back unchanged. The answer for the last server asked
-// about is kept: a client asks about its own server on every call.
-func plainServer(server string) bool {
-	if last := lastServer.Load(); last != nil && last.server == server {
-		return last.plain
-	}
-	plain := false
-	if u, err := url.Parse(server); err == nil && strings.HasSuffix(server, "/") {
-		if r, err := u.Parse("./p"); err == nil && r.String() == server+"p" {
-			plain = true
-		}
-	}
-	lastServer.Store(&serverCheck{server: server, plain: plain})
-	return plain
-}
-
-// serverCheck is what plainServer found about a server.
-type serverCheck struct {
-	server string
-	plain  bool
-}
-
-var lastServer atomic.Pointer[serverCheck]
 
 // ClientWithResponses builds on ClientInterface to offer response payloads
 type ClientWithResponses struct {
