@@ -236,6 +236,37 @@ func sendMessageContenders(tb testing.TB) ([]contender, func()) {
 	streamURL, blockingURL, stop := loopbackServers(tb)
 	ctx := context.Background()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	req := ChatRequest{Query: "When are you open?", User: "u1", Inputs: map[string]any{}}
+	return append(blockingAndSend(tb, hc, blockingURL, streamURL),
+		contender{"handstream", func() error {
+			answer, err := handSendStreaming(ctx, hc, streamURL, &req)
+			if err == nil && answer == "" {
+				err = fmt.Errorf("no answer")
+			}
+			return err
+		}},
+		contender{"readonly", func() error { // the stream read to its end, nothing decoded
+			r, err := http.NewRequestWithContext(ctx, http.MethodPost, streamURL+"/chat-messages", strings.NewReader(`{"query":"q","user":"u1","inputs":{}}`))
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(r)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if n, err := io.Copy(io.Discard, resp.Body); err != nil || n < 1<<10 {
+				return fmt.Errorf("read %d bytes: %v", n, err)
+			}
+			return nil
+		}},
+	), stop
+}
+
+// blockingAndSend are a hand-written blocking chat call to blockingURL
+// (the baseline) and SendMessage to streamURL, both through hc.
+func blockingAndSend(tb testing.TB, hc *http.Client, blockingURL, streamURL string) []contender {
+	ctx := context.Background()
 	c, err := NewClient(testKey, WithBaseURL(streamURL), WithHTTPClient(hc))
 	if err != nil {
 		tb.Fatal(err)
@@ -257,29 +288,7 @@ func sendMessageContenders(tb testing.TB) ([]contender, func()) {
 			}
 			return err
 		}},
-		{"handstream", func() error {
-			answer, err := handSendStreaming(ctx, hc, streamURL, &req)
-			if err == nil && answer == "" {
-				err = fmt.Errorf("no answer")
-			}
-			return err
-		}},
-		{"readonly", func() error { // the stream read to its end, nothing decoded
-			r, err := http.NewRequestWithContext(ctx, http.MethodPost, streamURL+"/chat-messages", strings.NewReader(`{"query":"q","user":"u1","inputs":{}}`))
-			if err != nil {
-				return err
-			}
-			resp, err := hc.Do(r)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if n, err := io.Copy(io.Discard, resp.Body); err != nil || n < 1<<10 {
-				return fmt.Errorf("read %d bytes: %v", n, err)
-			}
-			return nil
-		}},
-	}, stop
+	}
 }
 
 // handStreamEvent is what a hand-written streaming client keeps of each
@@ -343,30 +352,8 @@ func handSendStreaming(ctx context.Context, hc *http.Client, base string, body *
 // to the same chatflowtest fake (its default chatflow app).
 func fakeSendContenders(tb testing.TB) ([]contender, func()) {
 	srv := chatflowtest.NewServer(chatflowtest.WithAPIKey(testKey))
-	ctx := context.Background()
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	c, err := NewClient(testKey, WithBaseURL(srv.URL), WithHTTPClient(hc))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	body := ChatRequest{Query: "When are you open?", User: "u1", Inputs: map[string]any{}, ResponseMode: ResponseModeBlocking}
-	req := ChatRequest{Query: "When are you open?", User: "u1", Inputs: map[string]any{}}
-	return []contender{
-		{"handwritten", func() error {
-			r, err := handSendBlocking(ctx, hc, srv.URL, &body)
-			if err == nil && r.Answer == "" {
-				err = fmt.Errorf("no answer")
-			}
-			return err
-		}},
-		{"SendMessage", func() error {
-			r, err := c.SendMessage(ctx, req)
-			if err == nil && (r.Answer == "" || !r.MessageEnded) {
-				err = fmt.Errorf("no answer")
-			}
-			return err
-		}},
-	}, srv.Close
+	return blockingAndSend(tb, hc, srv.URL, srv.URL), srv.Close
 }
 
 // BenchmarkSendMessage compares SendMessage over loopback (a realistic
