@@ -23,6 +23,11 @@ const (
 	readAheadTimeout = 3 * time.Second
 )
 
+// testHookHandover, set by a test only, runs just before abandon
+// interrupts a reader to take its connection over: the moment at which
+// the reader may learn the task id and go into a direct read.
+var testHookHandover func()
+
 // errAbandoned ends a connection read ahead for the task id.
 var errAbandoned = errors.New("chatflow: stream abandoned")
 
@@ -98,6 +103,9 @@ func (s *Stream) abandon(owner bool) {
 		done := make(chan struct{})
 		st.handoverDone = done
 		st.done.Store(&done) // WaitStop waits for the read to come
+		if testHookHandover != nil {
+			testHookHandover()
+		}
 		c.handoff.interrupt()
 		if s.TaskID() != "" {
 			// The reader learnt the task id meanwhile, and may have gone

@@ -1,8 +1,13 @@
 package stream
 
 import (
+	"context"
+	"errors"
 	"io"
+	"net/http"
+	"sync"
 	"testing"
+	"time"
 )
 
 // An interrupted Read returns errHandedOff without losing the bytes of the
@@ -49,5 +54,90 @@ func TestHandoffReaderInterruptBeforeDirect(t *testing.T) {
 	go func() { _, _ = pw.Write([]byte("xyz")) }()
 	if n, err := h.Read(buf); err != nil || string(buf[:n]) != "xyz" {
 		t.Fatalf("direct Read after the handover = %q, %v; want \"xyz\"", buf[:n], err)
+	}
+}
+
+// gatedBody is a reply body whose bytes arrive when the test sends them;
+// entered receives on each Read, and Close ends a waiting Read.
+type gatedBody struct {
+	chunks  chan string
+	entered chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+	left    string // read by one goroutine at a time
+}
+
+func (b *gatedBody) Read(p []byte) (int, error) {
+	if b.left != "" {
+		n := copy(p, b.left)
+		b.left = b.left[n:]
+		return n, nil
+	}
+	b.entered <- struct{}{}
+	select {
+	case c := <-b.chunks:
+		n := copy(p, c)
+		b.left = c[n:]
+		return n, nil
+	case <-b.closed:
+		return 0, errors.New("use of closed network connection")
+	}
+}
+
+func (b *gatedBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// A caller gives up just as the first event, with the task id, arrives:
+// abandon finds no task id and starts taking the connection over, while
+// the reader learns the task id, yields the event and goes into a read
+// straight on the connection. The run must still be stopped, with that
+// task id (it used to be left going, the reader waiting for ever).
+// Not parallel: it sets testHookHandover.
+func TestAbandonAsTheTaskIDArrives(t *testing.T) {
+	body := &gatedBody{chunks: make(chan string), entered: make(chan struct{}, 8), closed: make(chan struct{})}
+	srv := &server{stopped: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := Open(ctx, Config{Vocabulary: workflowEvents, Server: srv, AutoStop: true, MaxEventBytes: 1 << 16},
+		func(context.Context) (*http.Response, error) {
+			r := eventStream(nil)
+			r.Body = body
+			return r, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := read(s)
+		done <- err
+	}()
+	<-body.entered // the reader waits for the first event
+	testHookHandover = func() {
+		body.chunks <- wfStarted // the first event comes now
+		<-body.entered           // the reader has read it and waits again
+		if s.TaskID() != "t1" {
+			t.Errorf("task id %q after the first event", s.TaskID())
+		}
+	}
+	defer func() { testHookHandover = nil }()
+	cancel()
+	select {
+	case <-srv.stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run was not stopped")
+	}
+	if stops := srv.stopList(); len(stops) != 1 || stops[0] != "t1" {
+		t.Errorf("stops %q, want [t1]", stops)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the reader ended without an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader is still waiting")
 	}
 }
