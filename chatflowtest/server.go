@@ -181,7 +181,9 @@ func WithAPIKey(key string) Option { return func(c *config) { c.apiKey = key } }
 // stream waits, so combine it with SetEventDelay.
 func WithPingInterval(d time.Duration) Option { return func(c *config) { c.pingInterval = d } }
 
-// WithEarlyPing makes every stream start with one ping, before its first event.
+// WithEarlyPing makes every stream start with one ping, before its first
+// event. Without it, as with Dify, a stream's headers reach the client with
+// its first event; the ping sends them at once.
 func WithEarlyPing() Option { return func(c *config) { c.earlyPing = true } }
 
 // WithClock sets the clock the server takes its timestamps from.
