@@ -26,13 +26,12 @@ type handoffReader struct {
 	rd     io.Reader
 	direct atomic.Bool // the task id is known: read rd directly
 
-	mu          sync.Mutex
-	intr        chan struct{} // closed by interrupt
-	interrupted bool
-	// pending mirrors interrupted for the direct reads, which check it
-	// without the lock: an interrupt that came just before the task id
-	// was learnt still ends the next read.
-	pending atomic.Bool
+	mu   sync.Mutex
+	intr chan struct{} // closed by interrupt
+	// interrupted is set by interrupt until a Read returns errHandedOff.
+	// Direct reads check it without the lock: an interrupt that came just
+	// before the task id was learnt still ends the next read.
+	interrupted atomic.Bool
 
 	// Used by the reading goroutine only.
 	inflight chan handoffRead // of the read in flight; nil when none
@@ -63,7 +62,7 @@ func (h *handoffReader) Read(p []byte) (int, error) {
 	}
 	if h.inflight == nil {
 		if h.direct.Load() {
-			if h.pending.Load() {
+			if h.interrupted.Load() {
 				h.reset()
 				return 0, errHandedOff
 			}
@@ -102,8 +101,8 @@ func (h *handoffReader) Read(p []byte) (int, error) {
 // errHandedOff for the last one.
 func (h *handoffReader) reset() {
 	h.mu.Lock()
-	h.intr, h.interrupted = make(chan struct{}), false
-	h.pending.Store(false)
+	h.intr = make(chan struct{})
+	h.interrupted.Store(false)
 	h.mu.Unlock()
 }
 
@@ -112,9 +111,7 @@ func (h *handoffReader) reset() {
 func (h *handoffReader) interrupt() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.interrupted {
-		h.interrupted = true
-		h.pending.Store(true)
+	if !h.interrupted.Swap(true) {
 		close(h.intr)
 	}
 }
