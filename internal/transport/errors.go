@@ -156,8 +156,9 @@ func (e *APIError) routeLevel() bool {
 
 // operationOf finds the operation (one of routes) of a request path below
 // base, and the values of its path parameters. It returns ok false for a
-// path outside base or one that fits no operation.
-func operationOf(method, escapedPath, base string, routes []string) (template string, params map[string]string, ok bool) {
+// path outside base or one that fits no operation (which Do never sends:
+// see checkRequestPath).
+func operationOf(method, escapedPath, base string, routes []route) (template string, params map[string]string, ok bool) {
 	p := escapedPath
 	if i := strings.Index(base, "://"); i >= 0 {
 		if j := strings.IndexByte(base[i+3:], '/'); j >= 0 {
@@ -169,33 +170,21 @@ func operationOf(method, escapedPath, base string, routes []string) (template st
 		}
 	}
 	p = strings.TrimPrefix(p, "/")
-	got := strings.Split(p, "/")
 	for _, r := range routes {
-		m, path, _ := strings.Cut(r, " ")
-		if m != method {
+		if !r.fits(method, p) {
 			continue
 		}
-		want := strings.Split(strings.TrimPrefix(path, "/"), "/")
-		if len(want) != len(got) {
-			continue
-		}
-		vals := map[string]string{}
-		fits := true
-		for i, w := range want {
-			if name, isParam := strings.CutPrefix(w, "{"); isParam {
-				v, err := url.PathUnescape(got[i])
+		params = map[string]string{}
+		for i, got := range strings.Split(p, "/") {
+			if name := r.params[i]; name != "" {
+				v, err := url.PathUnescape(got)
 				if err != nil {
-					v = got[i]
+					v = got
 				}
-				vals[strings.TrimSuffix(name, "}")] = v
-			} else if w != got[i] {
-				fits = false
-				break
+				params[name] = v
 			}
 		}
-		if fits {
-			return path, vals, true
-		}
+		return r.path, params, true
 	}
 	return "", nil, false
 }
@@ -204,7 +193,7 @@ func operationOf(method, escapedPath, base string, routes []string) (template st
 // (one of routes) below base: a malformed path id, a wrong base URL, or
 // (for Dify's own not_found on a conversation or message) another user's
 // conversation.
-func (e *APIError) explain404(method, escapedPath, base string, routes []string) {
+func (e *APIError) explain404(method, escapedPath, base string, routes []route) {
 	if e.StatusCode != http.StatusNotFound {
 		return
 	}

@@ -56,10 +56,11 @@ func checkRequestPath(req *http.Request, base string, routes []route) error {
 }
 
 // route is an operation's method and path template, split into segments;
-// a parameter segment is "".
+// a parameter segment is "" in segs, and its name is in params (params is
+// "" for the literal segments).
 type route struct {
-	method string
-	segs   []string
+	method, path string
+	segs, params []string
 }
 
 // parseRoutes splits routes ("METHOD /path/{param}") into segments.
@@ -68,12 +69,13 @@ func parseRoutes(routes []string) []route {
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
 		segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		params := make([]string, len(segs))
 		for i, s := range segs {
 			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-				segs[i] = ""
+				segs[i], params[i] = "", s[1:len(s)-1]
 			}
 		}
-		out = append(out, route{method: method, segs: segs})
+		out = append(out, route{method: method, path: path, segs: segs, params: params})
 	}
 	return out
 }

@@ -147,7 +147,7 @@ func (d *Doer) Do(req *http.Request) (*http.Response, error) {
 func (d *Doer) apiError(req *http.Request, resp *http.Response) error {
 	e, readErr := newAPIError(req, resp)
 	d.ScrubError(e)
-	e.explain404(req.Method, req.URL.EscapedPath(), d.cfg.BaseURL, d.cfg.Routes)
+	e.explain404(req.Method, req.URL.EscapedPath(), d.cfg.BaseURL, d.routes)
 	e.hint = d.sec.Text(e.hint) // it may quote an id the caller gave
 	if readErr != nil && (req.Context().Err() != nil || errors.Is(readErr, ErrIdleTimeout)) {
 		if len(e.Body) == 0 {
