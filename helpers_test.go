@@ -460,23 +460,8 @@ func withContextSleep() Option {
 			if f, ok := ctx.Value(sleepKey{}).(sleepFunc); ok && f != nil {
 				return f(ctx, d)
 			}
-			return sleepCtx(ctx, d)
+			return transport.SleepContext(ctx, d)
 		}
-		return nil
-	}
-}
-
-// sleepCtx waits d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
 		return nil
 	}
 }

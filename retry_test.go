@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/difykit/chatflow/gen"
+	"github.com/difykit/chatflow/internal/transport"
 )
 
 // retryWaitBase is the ceiling of the first backoff wait (the README's
@@ -450,7 +451,7 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 	// Retry-After): the real wait must end at once.
 	ctx = context.WithValue(ctx, sleepKey{}, sleepFunc(func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleepCtx(ctx, d)
+		return transport.SleepContext(ctx, d)
 	}))
 	_, err := c.API().GetChatAppMetaWithResponse(ctx)
 	if !errors.Is(err, context.Canceled) {

@@ -341,8 +341,9 @@ func (d *Doer) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-// sleepCtx waits d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepContext waits d or until ctx is done, whichever comes first: the
+// Doer's sleep between retries unless Config.Sleep replaces it.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -79,7 +79,7 @@ func New(apiKey string, cfg Config) *Doer {
 	}
 	d := &Doer{cfg: cfg, sec: scrub.New(apiKey), wd: newWatchdog(cfg.IdleTimeout), routes: parseRoutes(cfg.Routes), sleep: cfg.Sleep}
 	if d.sleep == nil {
-		d.sleep = sleepCtx
+		d.sleep = SleepContext
 	}
 	d.client = redirectSafeClient(hc)
 	d.streamClient = redirectSafeClient(hc)
