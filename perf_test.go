@@ -161,24 +161,7 @@ func decodeDefaults(c *Client) func([]byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n := 0
-		for ev, err := range s.Events() {
-			if err != nil {
-				return n, err
-			}
-			n++
-			if ev.Name() == EventMessage {
-				m, err := ev.Message()
-				if err != nil || m.Answer == "" {
-					return n, fmt.Errorf("message: %v", err)
-				}
-				continue
-			}
-			if _, err := ev.Payload(); err != nil {
-				return n, err
-			}
-		}
-		return n, nil
+		return decodeEvents(s)
 	}
 }
 

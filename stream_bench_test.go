@@ -62,7 +62,12 @@ var benchStreams = sync.OnceValues(func() (full, messages []byte) {
 // its payload type, and returns the number of events.
 func decodeTyped(data []byte) (int, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := newStream(ctx, cancel, io.NopCloser(bytes.NewReader(data)), DefaultMaxEventBytes)
+	return decodeEvents(newStream(ctx, cancel, io.NopCloser(bytes.NewReader(data)), DefaultMaxEventBytes))
+}
+
+// decodeEvents reads s, decoding every event into its payload type, and
+// returns the number of events.
+func decodeEvents(s *Stream) (int, error) {
 	n := 0
 	for ev, err := range s.Events() {
 		if err != nil {
