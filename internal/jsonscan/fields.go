@@ -7,9 +7,11 @@ import "strings"
 // distinct lowercase ASCII; out must be as long as keys.
 func TopLevelStrings(s string, keys []string, out []string) {
 	clear(out)
-	// failed marks the keys that met a value that is not a string:
-	// TopLevelString stops there, with "".
-	var failed uint64
+	// slow marks the keys that met a value the scanner does not read as
+	// a string: not a string (encoding/json then refuses the whole key),
+	// or a string with invalid UTF-8 (which it replaces). encoding/json
+	// decides those keys at the end.
+	var slow uint64
 	i := skipSpace(s, 0)
 	if i >= len(s) || s[i] != '{' {
 		return
@@ -60,8 +62,7 @@ func TopLevelStrings(s string, keys []string, out []string) {
 				}
 				i = vend
 			default:
-				// TopLevelString gives up on this key: "" whatever follows.
-				failed |= 1 << match
+				slow |= 1 << match
 				if i, ok = skipValue(s, i, 0); !ok {
 					clear(out)
 					return
@@ -80,9 +81,9 @@ func TopLevelStrings(s string, keys []string, out []string) {
 		case ',':
 			i = skipSpace(s, i+1)
 		case '}':
-			for n := range out {
-				if failed&(1<<n) != 0 {
-					out[n] = ""
+			for n, key := range keys {
+				if slow&(1<<n) != 0 {
+					out[n] = slowTopLevelString(s, key)
 				}
 			}
 			return

@@ -325,64 +325,9 @@ func hex4(h string) rune {
 // key, if the value that counts is not a string, or if s is not valid as
 // far as it was read.
 func TopLevelString(s, key string) string {
-	i := skipSpace(s, 0)
-	if i >= len(s) || s[i] != '{' {
-		return ""
-	}
-	i = skipSpace(s, i+1)
-	if i < len(s) && s[i] == '}' {
-		return ""
-	}
-	var v string
-	for {
-		if i >= len(s) || s[i] != '"' {
-			return ""
-		}
-		end, esc, nonASCII, ok := scanString(s, i)
-		if !ok {
-			return ""
-		}
-		k := s[i+1 : end-1]
-		if esc {
-			if k, ok = unquote(s, i, end, esc, nonASCII); !ok {
-				k = "\uFFFD" // invalid UTF-8, which matches no key of ours
-			}
-		}
-		i = skipSpace(s, end)
-		if i >= len(s) || s[i] != ':' {
-			return ""
-		}
-		i = skipSpace(s, i+1)
-		if i >= len(s) {
-			return ""
-		}
-		if k == key || strings.EqualFold(k, key) {
-			val, null, end, ok := flatString(s, i)
-			if !ok {
-				// Not a string the scanner reads (invalid UTF-8, which
-				// encoding/json replaces, say): let encoding/json decide.
-				return slowTopLevelString(s, key)
-			}
-			if !null {
-				v = val
-			}
-			i = end
-		} else if i, ok = skipValue(s, i, 0); !ok {
-			return ""
-		}
-		i = skipSpace(s, i)
-		if i >= len(s) {
-			return ""
-		}
-		switch s[i] {
-		case ',':
-			i = skipSpace(s, i+1)
-		case '}':
-			return v
-		default:
-			return ""
-		}
-	}
+	var out [1]string
+	TopLevelStrings(s, []string{key}, out[:])
+	return out[0]
 }
 
 // slowTopLevelString is TopLevelString done by encoding/json itself, for

@@ -283,6 +283,10 @@ func FuzzIDs(f *testing.F) {
 	f.Add(`{"event":"node_finished","id":"x","data":{"id":"e","form_token":"t","index":1,"retry_index":[2],"outputs":{"id":"no"}}}`)
 	f.Add(`{"conversation_id":"c","Message_Id":"m","workflow_run_id":null,"data":{"Id":"x"}}`)
 	f.Add(`{"data":{"id":"\u00e9"},"data":null,"id":"\ud83d"}`)
+	// Invalid UTF-8 in a value, which encoding/json replaces (and a later
+	// duplicate then wins): TopLevelStrings used to give "" for both.
+	f.Add("{\"message_id\":\"a\xffb\"}")
+	f.Add("{\"id\":\"a\xffb\",\"id\":\"c\",\"conversation_id\":7}")
 	f.Fuzz(func(t *testing.T, s string) {
 		checkIDs(t, s)
 	})
