@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/difykit/chatflow/internal/jsonscan"
@@ -26,7 +27,7 @@ const (
 // testHookHandover, set by a test only, runs just before abandon
 // interrupts a reader to take its connection over: the moment at which
 // the reader may learn the task id and go into a direct read.
-var testHookHandover func()
+var testHookHandover atomic.Pointer[func()]
 
 // errAbandoned ends a connection read ahead for the task id.
 var errAbandoned = errors.New("chatflow: stream abandoned")
@@ -103,8 +104,8 @@ func (s *Stream) abandon(owner bool) {
 		done := make(chan struct{})
 		st.handoverDone = done
 		st.done.Store(&done) // WaitStop waits for the read to come
-		if testHookHandover != nil {
-			testHookHandover()
+		if hook := testHookHandover.Load(); hook != nil {
+			(*hook)()
 		}
 		c.handoff.interrupt()
 		if s.TaskID() != "" {

@@ -115,14 +115,15 @@ func TestAbandonAsTheTaskIDArrives(t *testing.T) {
 		done <- err
 	}()
 	<-body.entered // the reader waits for the first event
-	testHookHandover = func() {
+	hook := func() {
 		body.chunks <- wfStarted // the first event comes now
 		<-body.entered           // the reader has read it and waits again
 		if s.TaskID() != "t1" {
 			t.Errorf("task id %q after the first event", s.TaskID())
 		}
 	}
-	defer func() { testHookHandover = nil }()
+	testHookHandover.Store(&hook)
+	defer testHookHandover.Store(nil)
 	cancel()
 	select {
 	case <-srv.stopped:
