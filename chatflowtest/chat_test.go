@@ -158,6 +158,12 @@ func TestStreamShape(t *testing.T) {
 	if id := evs[1].data["data"].(map[string]any)["node_id"]; id != "start" {
 		t.Errorf("start node_id = %v", id)
 	}
+	// Like Dify's, every event starts with its name.
+	for _, ev := range evs {
+		if !strings.HasPrefix(ev.raw, `{"event":"`+ev.name+`",`) {
+			t.Errorf("event does not start with its name: %.80s", ev.raw)
+		}
+	}
 }
 
 func TestStreamOptions(t *testing.T) {
